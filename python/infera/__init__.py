@@ -1,0 +1,34 @@
+"""infera: simulate LLM serving token by token on described hardware.
+
+>>> import infera
+>>> results = infera.run("examples/quickstart.infera")   # doctest: +SKIP
+>>> results.summary                                      # doctest: +SKIP
+
+The pipeline: ``.infera`` text → :func:`parse` (Lark) → :func:`compile_file` (a :class:`Plan` of Arrow
+tables) → :func:`simulate` (the Rust core) → :class:`Results` (Polars frames).
+"""
+
+from infera._core import __version__
+from infera.api import check, compile_file, compile_text, run, simulate
+from infera.dsl import parse, parse_file
+from infera.exceptions import CompileError, InferaError, InferaSyntaxError, PlanError, SimulationError
+from infera.plan import Plan
+from infera.results import Results
+
+__all__ = [
+    "__version__",
+    "CompileError",
+    "InferaError",
+    "InferaSyntaxError",
+    "Plan",
+    "PlanError",
+    "Results",
+    "SimulationError",
+    "check",
+    "compile_file",
+    "compile_text",
+    "parse",
+    "parse_file",
+    "run",
+    "simulate",
+]

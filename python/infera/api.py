@@ -1,0 +1,46 @@
+"""The Python entry points: compile `.infera` sources to plans and simulate plans into Polars results."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from infera import _core
+from infera.dsl import parse, parse_file
+from infera.plan import Plan, compile_program
+from infera.results import Results
+
+
+def compile_file(path: str | Path) -> Plan:
+    """Parses and compiles a `.infera` file into a plan (raises ``InferaSyntaxError`` / ``CompileError``)."""
+    return compile_program(parse_file(path))
+
+
+def compile_text(text: str, file: str = "<string>") -> Plan:
+    """Parses and compiles `.infera` source text; ``file`` names it in error messages."""
+    return compile_program(parse(text, file=file))
+
+
+def check(plan: Plan) -> None:
+    """Validates a plan with the Rust core without simulating it (raises ``PlanError``)."""
+    _core.validate_plan(plan.to_batch())
+
+
+def simulate(plan: Plan | str | Path, *, iterations: bool = True, token_stats: bool = True) -> Results:
+    """Simulates every run of a plan (a :class:`Plan`, or the path of a saved plan file).
+
+    ``iterations=False`` drops the per-step table; ``token_stats=False`` skips each request's TPOT
+    percentile (its token times are then not kept). Both save memory on very large runs.
+
+    >>> import infera
+    >>> res = infera.simulate(infera.compile_file("examples/quickstart.infera"))  # doctest: +SKIP
+    >>> res.summary.select("throughput_rps", "ttft_p99_s")                         # doctest: +SKIP
+    """
+    if not isinstance(plan, Plan):
+        plan = Plan.load(plan)
+    requests, iters, instances = _core.simulate(plan.to_batch(), iterations=iterations, token_stats=token_stats)
+    return Results(plan, requests, iters, instances)
+
+
+def run(source: str | Path, *, iterations: bool = True, token_stats: bool = True) -> Results:
+    """Compiles a `.infera` file and simulates it: ``infera.run("examples/quickstart.infera").summary``."""
+    return simulate(compile_file(source), iterations=iterations, token_stats=token_stats)

@@ -1,0 +1,136 @@
+"""The `infera` command: run, check, compile, simulate and catalog.
+
+Every command prints infera's own errors (with file:line:col where they have one) without a traceback and
+exits with status 2; a successful command exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import polars as pl
+
+from infera.exceptions import InferaError
+
+
+def _print_summary(summary: pl.DataFrame) -> None:
+    """The summary with one column per run/system and one row per metric, easier to read than a wide row."""
+    labels = [f"{r}/{s}" for r, s in summary.select("run", "system").iter_rows()]
+    metrics = [c for c in summary.columns if c not in ("run", "system")]
+    table = {"metric": metrics}
+    for label, row in zip(labels, summary.drop("run", "system").iter_rows()):
+        table[label] = [_fmt(v) for v in row]
+    with pl.Config(tbl_rows=len(metrics) + 1, tbl_cols=len(table) + 1, fmt_str_lengths=40,
+                   tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True):
+        print(pl.DataFrame(table))
+
+
+def _fmt(v: object) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from infera.api import compile_file, simulate
+
+    plan = compile_file(args.file)
+    results = simulate(plan, iterations=not args.no_iterations, token_stats=not args.no_token_stats)
+    _print_summary(results.summary)
+    if args.out:
+        paths = results.write_parquet(args.out)
+        print(f"wrote {', '.join(str(p) for p in paths)}")
+    return 0
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from infera.api import check, compile_file
+
+    plan = compile_file(args.file)
+    check(plan)
+    counts = plan.summary()
+    print(f"{args.file}: ok ({counts['runs']} run(s), {counts['pools']} pool(s), {counts['requests']} requests)")
+    return 0
+
+
+def _cmd_compile(args: argparse.Namespace) -> int:
+    from infera.api import check, compile_file
+
+    plan = compile_file(args.file)
+    check(plan)
+    plan.save(args.output)
+    print(f"wrote {args.output} ({plan!r})")
+    return 0
+
+
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    from infera.api import simulate
+
+    results = simulate(Path(args.plan), iterations=not args.no_iterations, token_stats=not args.no_token_stats)
+    _print_summary(results.summary)
+    if args.out:
+        results.write_parquet(args.out)
+    return 0
+
+
+def _cmd_catalog(args: argparse.Namespace) -> int:
+    from infera.catalog import entries
+
+    rows = [r for r in entries() if args.section in (None, r[0])]
+    with pl.Config(tbl_rows=len(rows) + 1, fmt_str_lengths=100, tbl_hide_dataframe_shape=True,
+                   tbl_hide_column_data_types=True):
+        print(pl.DataFrame(rows, schema=["section", "name", "source"], orient="row"))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="infera", description="Simulate LLM serving on described hardware.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    r = sub.add_parser("run", help="compile and simulate a .infera file, print the summary")
+    r.add_argument("file")
+    r.add_argument("--out", help="directory to write requests/iterations/instances/summary as Parquet")
+    r.add_argument("--no-iterations", action="store_true", help="do not keep the per-step table")
+    r.add_argument("--no-token-stats", action="store_true", help="skip per-request TPOT percentiles")
+    r.set_defaults(func=_cmd_run)
+
+    c = sub.add_parser("check", help="parse and compile without simulating")
+    c.add_argument("file")
+    c.set_defaults(func=_cmd_check)
+
+    k = sub.add_parser("compile", help="compile to a plan file (Arrow IPC)")
+    k.add_argument("file")
+    k.add_argument("-o", "--output", required=True)
+    k.set_defaults(func=_cmd_compile)
+
+    s = sub.add_parser("simulate", help="simulate a compiled plan file")
+    s.add_argument("plan")
+    s.add_argument("--out")
+    s.add_argument("--no-iterations", action="store_true")
+    s.add_argument("--no-token-stats", action="store_true")
+    s.set_defaults(func=_cmd_simulate)
+
+    g = sub.add_parser("catalog", help="list the built-in chips and models")
+    g.add_argument("section", nargs="?", choices=["chips", "models"])
+    g.set_defaults(func=_cmd_catalog)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except InferaError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,178 @@
+"""Typed syntax tree of a `.infera` file.
+
+The parser (``infera.dsl.parser``) produces these nodes; it checks syntax and converts unit literals to
+SI, nothing more. Meaning (which fields a block takes, which unit each needs, name resolution) is the
+compiler's job (``infera.plan``), which reports problems through each node's :class:`Loc`.
+
+Every value that carried a unit is a :class:`Quantity` whose ``value`` is already in SI and whose
+``dim`` names the physical dimension (see ``infera.dsl.units``), so ``80 GB`` and ``74.5 GiB`` are both
+``Quantity(dim="bytes")`` and ``60 ms`` is ``Quantity(value=0.06, dim="time")``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Union
+
+
+@dataclass(frozen=True)
+class Loc:
+    """Where a node starts in its source file (1-based line and column)."""
+
+    file: str
+    line: int
+    column: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """A number, in SI units once parsed. ``dim`` is ``"number"`` for a bare number."""
+
+    value: float
+    dim: str
+    unit: str  # the unit as written ("" for a bare number), kept for messages
+    loc: Loc
+    is_integer: bool = False  # written without a decimal point or exponent
+
+
+@dataclass(frozen=True)
+class Name:
+    """A bare identifier used as a value: a reference (`h100_sxm`) or a keyword value (`mixed`, `bf16`)."""
+
+    id: str
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class DottedName:
+    """A catalog path such as ``chips.h100_sxm``."""
+
+    parts: tuple[str, ...]
+    loc: Loc
+
+    def __str__(self) -> str:
+        return ".".join(self.parts)
+
+
+@dataclass(frozen=True)
+class String:
+    value: str
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class Bool:
+    value: bool
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class ListValue:
+    items: tuple["Value", ...]
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class Call:
+    """``poisson(8 /s)`` or ``lognormal(median = 700 tokens, sigma = 1.1)``."""
+
+    func: str
+    args: tuple["Value", ...]
+    kwargs: tuple["Assign", ...]
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class ChipCount:
+    """``8 x h100_sxm`` — a number of chips of a named kind."""
+
+    count: Quantity
+    chip: Name
+    loc: Loc
+
+
+Value = Union[Quantity, Name, DottedName, String, Bool, ListValue, Call, ChipCount]
+
+
+@dataclass(frozen=True)
+class Assign:
+    """``key = value`` inside a block."""
+
+    key: str
+    value: Value
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """An SLO target: ``ttft.p99 < 2 s`` (metric ``ttft``, percentile 99) or ``e2e < 30 s``."""
+
+    metric: str
+    percentile: float | None
+    op: str  # "<" or "<="
+    value: Value
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class Pool:
+    """``pool gp: 8 x h100_sxm, tp = 4, max_batch = 256`` inside a ``system``."""
+
+    name: str
+    chips: ChipCount
+    options: tuple[Assign, ...]
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class Link:
+    """``link pre -> dec { bandwidth = 50 GB/s, latency = 20 us }`` inside a ``system``."""
+
+    src: str
+    dst: str
+    items: tuple[Assign, ...]
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class SubBlock:
+    """A nested block such as ``engine optical { ... }`` or ``memory hbm { ... }`` inside a chip."""
+
+    kind: str
+    name: str | None
+    items: tuple["Item", ...]
+    loc: Loc
+
+
+Item = Union[Assign, Constraint, Pool, Link, SubBlock]
+
+
+@dataclass(frozen=True)
+class Block:
+    """A top-level declaration: ``model``, ``chip``, ``traffic``, ``slo``, ``system``, ``run``, ``sweep``."""
+
+    kind: str
+    name: str
+    items: tuple[Item, ...]
+    loc: Loc
+    base: str | None = None  # `chip my_h100 extends h100_sxm { ... }`
+
+
+@dataclass(frozen=True)
+class Use:
+    """``use chips.h100_sxm`` — bring a catalog entry into scope."""
+
+    path: DottedName
+    loc: Loc
+
+
+@dataclass
+class Program:
+    """A whole parsed file."""
+
+    file: str
+    uses: list[Use] = field(default_factory=list)
+    blocks: list[Block] = field(default_factory=list)

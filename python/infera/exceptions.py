@@ -1,0 +1,66 @@
+"""infera's exception hierarchy: everything infera raises on bad input derives from :class:`InferaError`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class InferaError(Exception):
+    """Base class of every error infera raises on purpose."""
+
+
+class InferaSyntaxError(InferaError):
+    """The text of a `.infera` file does not follow the grammar.
+
+    ``file``, ``line`` and ``column`` say where; ``expected`` lists what the parser would have accepted there;
+    ``context`` is the offending source line with a caret under the column.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str,
+        line: int,
+        column: int,
+        expected: list[str] | None = None,
+        context: str = "",
+    ) -> None:
+        self.message = message
+        self.file = file
+        self.line = line
+        self.column = column
+        self.expected = sorted(expected or [])
+        self.context = context
+        super().__init__(self.__str__())
+
+    def __str__(self) -> str:
+        text = f"{self.file}:{self.line}:{self.column}: syntax error: {self.message}"
+        if self.context:
+            text += "\n" + self.context.rstrip("\n")
+        if self.expected:
+            text += "\nexpected one of: " + ", ".join(self.expected)
+        return text
+
+
+class CompileError(InferaError):
+    """A `.infera` file parses but means something impossible or unknown.
+
+    ``loc`` (an :class:`infera.dsl.ast.Loc`, possibly ``None``) says where; ``reason`` says why.
+    """
+
+    def __init__(self, reason: str, loc: Any = None) -> None:
+        self.reason = reason
+        self.loc = loc
+        super().__init__(self.__str__())
+
+    def __str__(self) -> str:
+        return f"{self.loc}: error: {self.reason}" if self.loc is not None else f"error: {self.reason}"
+
+
+class PlanError(InferaError):
+    """A plan (Arrow tables) is malformed or inconsistent; raised by the Rust core's validation too."""
+
+
+class SimulationError(InferaError):
+    """The engine could not complete a simulation (an internal invariant broke)."""

@@ -1,0 +1,204 @@
+"""The plan's Arrow tables: their schemas, packing into one record batch, and Arrow IPC files.
+
+A plan is a set of tables (see ``docs/plan.md``). On the wire it is one record batch with a single row whose
+columns are the tables, each typed ``list<struct<...>>``; the schema metadata carries the format version.
+That one batch crosses into Rust through the Arrow C data interface and is what ``Plan.save`` writes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+import pyarrow as pa
+import pyarrow.ipc as ipc
+
+from infera.exceptions import PlanError
+
+PLAN_VERSION = "1"
+PLAN_VERSION_KEY = b"infera.plan_version"
+
+f64 = pa.float64()
+u32 = pa.uint32()
+u64 = pa.uint64()
+utf8 = pa.string()
+boolean = pa.bool_()
+
+#: Every table of a plan and its columns, in order. Units are SI (seconds, bytes, bytes/s, FLOP/s, W).
+SCHEMAS: dict[str, pa.Schema] = {
+    "chips": pa.schema(
+        [
+            ("name", utf8),
+            ("memory_bytes", f64),
+            ("memory_bw", f64),
+            ("memory_efficiency", f64),
+            ("link_bw", f64),
+            ("link_latency_s", f64),
+            ("power_busy_w", f64),
+            ("power_idle_w", f64),
+            ("price_per_hour", f64),
+        ]
+    ),
+    "engines": pa.schema(
+        [("chip", u32), ("kind", utf8), ("dtype", utf8), ("flops", f64), ("efficiency", f64)]
+    ),
+    "models": pa.schema(
+        [
+            ("name", utf8),
+            ("layers", u32),
+            ("hidden", u32),
+            ("heads", u32),
+            ("kv_heads", u32),
+            ("head_dim", u32),
+            ("intermediate", u32),
+            ("vocab", u32),
+            ("weight_dtype", utf8),
+            ("kv_dtype", utf8),
+            ("weight_bytes", f64),
+            ("kv_bytes_per_token", f64),
+        ]
+    ),
+    "operators": pa.schema(
+        [
+            ("model", u32),
+            ("name", utf8),
+            ("engine", utf8),
+            ("dtype", utf8),
+            ("count", f64),
+            ("flops_per_token", f64),
+            ("flops_per_sampled", f64),
+            ("flops_per_attn_pair", f64),
+            ("weight_bytes", f64),
+            ("bytes_per_token", f64),
+            ("bytes_per_sampled", f64),
+            ("bytes_per_kv_token", f64),
+            ("tp_shard", boolean),
+        ]
+    ),
+    "workloads": pa.schema(
+        [
+            ("name", utf8),
+            ("kind", utf8),
+            ("users", u32),
+            ("think_time_s", f64),
+            ("duration_s", f64),
+        ]
+    ),
+    "requests": pa.schema(
+        [("workload", u32), ("arrival_s", f64), ("prompt_tokens", u32), ("output_tokens", u32)]
+    ),
+    "runs": pa.schema(
+        [
+            ("name", utf8),
+            ("system", utf8),
+            ("model", u32),
+            ("workload", u32),
+            ("seed", u64),
+            ("router", utf8),
+        ]
+    ),
+    "pools": pa.schema(
+        [
+            ("run", u32),
+            ("name", utf8),
+            ("chip", u32),
+            ("chips", u32),
+            ("tp", u32),
+            ("instances", u32),
+            ("max_batch", u32),
+            ("max_batched_tokens", u32),
+            ("block_size", u32),
+            ("kv_blocks", u32),
+            ("chunked_prefill", boolean),
+            ("policy", utf8),
+            ("step_overhead_s", f64),
+        ]
+    ),
+    "slos": pa.schema([("run", u32), ("metric", utf8), ("percentile", f64), ("threshold_s", f64)]),
+}
+
+
+class Plan:
+    """A compiled plan: a dict of named pyarrow Tables following :data:`SCHEMAS`.
+
+    >>> plan = Plan.load("plan.arrow")          # doctest: +SKIP
+    >>> plan.tables["pools"].to_pylist()        # doctest: +SKIP
+    """
+
+    def __init__(self, tables: Mapping[str, pa.Table]) -> None:
+        missing = set(SCHEMAS) - set(tables)
+        if missing:
+            raise PlanError(f"plan lacks tables: {', '.join(sorted(missing))}")
+        self.tables: dict[str, pa.Table] = dict(tables)
+
+    @classmethod
+    def from_columns(cls, columns: Mapping[str, Mapping[str, list[Any] | Any]]) -> "Plan":
+        """Builds a plan from plain column lists (or arrays), cast to the documented schema."""
+        tables = {}
+        for name, schema in SCHEMAS.items():
+            cols = columns.get(name, {})
+            arrays = [pa.array(cols.get(f.name, []), type=f.type) for f in schema]
+            tables[name] = pa.Table.from_arrays(arrays, schema=schema)
+        return cls(tables)
+
+    def __getitem__(self, name: str) -> pa.Table:
+        return self.tables[name]
+
+    def to_batch(self) -> pa.RecordBatch:
+        """Packs the plan into one record batch (one row, a ``list<struct>`` column per table)."""
+        arrays, fields = [], []
+        for name, table in self.tables.items():
+            struct = pa.StructArray.from_arrays(
+                [table.column(i).combine_chunks() for i in range(table.num_columns)],
+                fields=list(table.schema),
+            ) if table.num_columns else pa.array([], pa.struct([]))
+            offsets = pa.array([0, len(struct)], pa.int32())
+            arr = pa.ListArray.from_arrays(offsets, struct)
+            arrays.append(arr)
+            fields.append(pa.field(name, arr.type))
+        schema = pa.schema(fields, metadata={PLAN_VERSION_KEY: PLAN_VERSION.encode()})
+        return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+    @classmethod
+    def from_batch(cls, batch: pa.RecordBatch) -> "Plan":
+        """Unpacks a packed plan batch (the inverse of :meth:`to_batch`)."""
+        meta = batch.schema.metadata or {}
+        version = meta.get(PLAN_VERSION_KEY)
+        if version is None:
+            raise PlanError("not an infera plan: the schema lacks the 'infera.plan_version' key")
+        if version.decode() != PLAN_VERSION:
+            raise PlanError(f"plan format version {version.decode()} is not supported (expected {PLAN_VERSION})")
+        if batch.num_rows != 1:
+            raise PlanError(f"a packed plan has exactly one row, this one has {batch.num_rows}")
+        tables = {}
+        for name in batch.schema.names:
+            values = batch.column(name).values
+            tables[name] = pa.Table.from_batches([pa.RecordBatch.from_struct_array(values)])
+        return cls(tables)
+
+    def save(self, path: str | Path) -> None:
+        """Writes the plan as an Arrow IPC file (readable by ``infera_core::Plan::read_ipc``)."""
+        batch = self.to_batch()
+        with pa.OSFile(str(path), "wb") as sink, ipc.new_file(sink, batch.schema) as writer:
+            writer.write_batch(batch)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Plan":
+        """Reads a plan written by :meth:`save` (or any producer following ``docs/plan.md``)."""
+        try:
+            with pa.memory_map(str(path), "r") as source:
+                reader = ipc.open_file(source)
+                if reader.num_record_batches != 1:
+                    raise PlanError(f"{path}: a plan file holds one record batch, found {reader.num_record_batches}")
+                batch = reader.get_batch(0)
+                batch = batch.replace_schema_metadata(reader.schema.metadata)
+        except (OSError, pa.ArrowInvalid) as exc:
+            raise PlanError(f"{path}: cannot read plan: {exc}") from exc
+        return cls.from_batch(batch)
+
+    def summary(self) -> dict[str, int]:
+        """Row count of every table."""
+        return {name: t.num_rows for name, t in self.tables.items()}
+
+    def __repr__(self) -> str:
+        return "Plan(" + ", ".join(f"{k}={v}" for k, v in self.summary().items()) + ")"

@@ -1,0 +1,177 @@
+"""Simulation results as Polars frames: ``requests``, ``iterations``, ``instances`` and ``summary``.
+
+The core returns Arrow record batches; Polars takes them without copying. ``summary`` is derived here, one
+row per (run, system): throughput, goodput under the run's SLO, latency percentiles, utilisation, energy and
+cost. Percentiles use linear interpolation between order statistics (numpy's default).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from infera.plan.tables import Plan
+
+PERCENTILES = (50, 90, 99)
+
+
+def _frame(batch) -> pl.DataFrame:  # noqa: ANN001 - a pyarrow RecordBatch
+    return pl.from_arrow(batch)  # type: ignore[return-value]
+
+
+class Results:
+    """What one simulation produced.
+
+    Attributes are Polars DataFrames:
+
+    - ``requests``: one row per request (arrival, queue delay, TTFT, TPOT mean and p99, end-to-end, tokens,
+      preemptions, whether it met the SLO);
+    - ``iterations``: one row per engine step (instance, start, duration, batch size, prefill and decode
+      tokens, KV blocks in use, energy); empty when per-step output was turned off;
+    - ``instances``: one row per instance (KV capacity in blocks, steps, busy time);
+    - ``summary``: one row per run and system.
+    """
+
+    def __init__(self, plan: Plan, requests, iterations, instances) -> None:  # noqa: ANN001
+        self.plan = plan
+        self.requests = _frame(requests)
+        self.iterations = _frame(iterations)
+        self.instances = _frame(instances)
+        self._summary: pl.DataFrame | None = None
+
+    @property
+    def summary(self) -> pl.DataFrame:
+        if self._summary is None:
+            self._summary = summarize(self.plan, self.requests, self.instances)
+        return self._summary
+
+    def write_parquet(self, directory: str | Path) -> list[Path]:
+        """Writes the four frames as Parquet files into ``directory`` (created if needed)."""
+        out = Path(directory)
+        out.mkdir(parents=True, exist_ok=True)
+        paths = []
+        for name in ("requests", "iterations", "instances", "summary"):
+            path = out / f"{name}.parquet"
+            getattr(self, name).write_parquet(path)
+            paths.append(path)
+        return paths
+
+    def __repr__(self) -> str:
+        return (f"Results(requests={self.requests.height}, iterations={self.iterations.height}, "
+                f"runs={self.summary.height})")
+
+
+def _pool_facts(plan: Plan) -> pl.DataFrame:
+    """Per pool: the run and system it belongs to, chip power and price."""
+    runs = plan["runs"].to_pylist()
+    chips = plan["chips"].to_pylist()
+    rows = []
+    for p in plan["pools"].to_pylist():
+        chip = chips[p["chip"]]
+        rows.append({
+            "run": runs[p["run"]]["name"], "system": runs[p["run"]]["system"], "pool": p["name"],
+            "tp": p["tp"], "chips": p["chips"], "power_busy_w": chip["power_busy_w"],
+            "power_idle_w": chip["power_idle_w"], "price_per_hour": chip["price_per_hour"],
+        })
+    return pl.DataFrame(rows, schema={"run": pl.String, "system": pl.String, "pool": pl.String, "tp": pl.Int64,
+                                      "chips": pl.Int64, "power_busy_w": pl.Float64, "power_idle_w": pl.Float64,
+                                      "price_per_hour": pl.Float64})
+
+
+def _slo_targets(plan: Plan) -> dict[tuple[str, str], list[tuple[str, float | None, float]]]:
+    runs = plan["runs"].to_pylist()
+    out: dict[tuple[str, str], list[tuple[str, float | None, float]]] = {}
+    for s in plan["slos"].to_pylist():
+        r = runs[s["run"]]
+        out.setdefault((r["name"], r["system"]), []).append((s["metric"], s["percentile"], s["threshold_s"]))
+    return out
+
+
+_METRIC_COLUMN = {"ttft": "ttft_s", "tpot": "tpot_mean_s", "e2e": "e2e_s", "queue": "queue_s"}
+
+
+def summarize(plan: Plan, requests: pl.DataFrame, instances: pl.DataFrame) -> pl.DataFrame:
+    """One row per (run, system); see ``docs/results.md`` for every column."""
+    keys = ["run", "system"]
+    req = requests.with_columns(pl.col("run").cast(pl.String), pl.col("system").cast(pl.String))
+    q = []
+    for metric, col in (("ttft", "ttft_s"), ("tpot", "tpot_mean_s"), ("e2e", "e2e_s"), ("queue", "queue_s")):
+        for p in PERCENTILES:
+            q.append(pl.col(col).quantile(p / 100, interpolation="linear").alias(f"{metric}_p{p}_s"))
+    agg = req.group_by(keys, maintain_order=True).agg(
+        pl.len().alias("requests"),
+        (pl.col("finish_s").max() - pl.col("arrival_s").min()).alias("duration_s"),
+        pl.col("prompt_tokens").cast(pl.Int64).sum().alias("prompt_tokens"),
+        pl.col("output_tokens").cast(pl.Int64).sum().alias("output_tokens"),
+        pl.col("slo_met").sum().alias("slo_met_requests"),
+        pl.col("slo_met").mean().alias("slo_attainment"),
+        pl.col("preemptions").cast(pl.Int64).sum().alias("preemptions"),
+        *q,
+    )
+    agg = agg.with_columns(
+        (pl.col("requests") / pl.col("duration_s")).alias("throughput_rps"),
+        (pl.col("output_tokens") / pl.col("duration_s")).alias("output_tokens_per_s"),
+        ((pl.col("prompt_tokens") + pl.col("output_tokens")) / pl.col("duration_s")).alias("tokens_per_s"),
+        (pl.col("slo_met_requests") / pl.col("duration_s")).alias("goodput_rps"),
+    )
+
+    # Utilisation, energy and cost per (run, system), from instance busy time and the pools' chips.
+    facts = _pool_facts(plan)
+    inst = instances.with_columns(pl.col("run").cast(pl.String), pl.col("system").cast(pl.String),
+                                  pl.col("pool").cast(pl.String))
+    inst = inst.join(facts, on=["run", "system", "pool"], how="left").join(
+        agg.select(keys + ["duration_s"]), on=keys, how="left")
+    inst = inst.with_columns(
+        (pl.col("tp") * (pl.col("power_busy_w") * pl.col("busy_s")
+                         + pl.col("power_idle_w") * (pl.col("duration_s") - pl.col("busy_s")).clip(0)))
+        .alias("energy_j"),
+        (pl.col("busy_s") / pl.col("duration_s")).alias("utilization"),
+    )
+    per_sys = inst.group_by(keys, maintain_order=True).agg(
+        pl.col("energy_j").sum(),
+        pl.col("utilization").mean(),
+        pl.col("instance").len().alias("instances"),
+    )
+    price = facts.group_by(keys, maintain_order=True).agg(
+        pl.col("chips").sum(), (pl.col("chips") * pl.col("price_per_hour")).sum().alias("usd_per_hour"))
+    out = agg.join(per_sys, on=keys, how="left").join(price, on=keys, how="left")
+    out = out.with_columns(
+        (pl.col("energy_j") / pl.col("output_tokens")).alias("joules_per_output_token"),
+        (pl.col("usd_per_hour") * pl.col("duration_s") / 3600).alias("cost_usd"),
+    ).with_columns(
+        pl.when(pl.col("cost_usd") > 0)
+        .then(pl.col("cost_usd") / pl.col("output_tokens") * 1e6)
+        .otherwise(None)
+        .alias("usd_per_million_output_tokens"),
+        (pl.col("throughput_rps") / pl.col("chips")).alias("throughput_rps_per_chip"),
+        (pl.col("goodput_rps") / pl.col("chips")).alias("goodput_rps_per_chip"),
+    )
+
+    # Whether each run meets its SLO's percentile targets (null where the run has no SLO).
+    targets = _slo_targets(plan)
+    passes = []
+    for run, system in out.select(keys).iter_rows():
+        ts = targets.get((run, system))
+        if not ts:
+            passes.append(None)
+            continue
+        sub = req.filter((pl.col("run") == run) & (pl.col("system") == system))
+        ok = True
+        for metric, pct, thr in ts:
+            col = sub.get_column(_METRIC_COLUMN[metric]).drop_nulls()
+            if pct is None:
+                ok &= bool((col <= thr).all())
+            elif col.len():
+                ok &= float(col.quantile(pct / 100, interpolation="linear")) <= thr
+        passes.append(ok)
+    out = out.with_columns(pl.Series("slo_pass", passes, dtype=pl.Boolean))
+    order = keys + [
+        "requests", "duration_s", "throughput_rps", "output_tokens_per_s", "tokens_per_s", "goodput_rps",
+        "slo_attainment", "slo_pass",
+        *[f"{m}_p{p}_s" for m in ("ttft", "tpot", "e2e", "queue") for p in PERCENTILES],
+        "preemptions", "instances", "chips", "utilization", "throughput_rps_per_chip", "goodput_rps_per_chip",
+        "energy_j", "joules_per_output_token", "cost_usd", "usd_per_million_output_tokens",
+        "prompt_tokens", "output_tokens",
+    ]
+    return out.select(order)

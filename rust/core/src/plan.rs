@@ -1,0 +1,550 @@
+//! The plan: what to simulate, decoded from Arrow and validated.
+//!
+//! On the wire a plan is one Arrow record batch with a single row. Each column is one table, typed
+//! `list<struct<...>>`, so a whole plan travels as one batch (through the C data interface or one Arrow IPC
+//! file) and every table keeps its own schema. The schema's metadata carries `infera.plan_version`.
+//! `docs/plan.md` documents every table and column; this module is the authority on what is accepted.
+
+use std::fs::File;
+use std::path::Path;
+
+use arrow_array::{cast::AsArray, Array, RecordBatch};
+use arrow_schema::DataType;
+
+use crate::error::{plan_err, Result};
+use crate::table::Table;
+
+/// The plan format version this crate reads and writes.
+pub const PLAN_VERSION: &str = "1";
+/// Schema metadata key holding the plan format version.
+pub const PLAN_VERSION_KEY: &str = "infera.plan_version";
+
+/// A chip's compute engine: a rate for one kind of work at one precision.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    pub kind: String,
+    pub dtype: String,
+    pub flops: f64,
+    pub efficiency: f64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Chip {
+    pub name: String,
+    pub memory_bytes: f64,
+    pub memory_bw: f64,
+    pub memory_efficiency: f64,
+    pub link_bw: f64,
+    pub link_latency_s: f64,
+    pub power_busy_w: f64,
+    pub power_idle_w: f64,
+    pub price_per_hour: f64,
+    pub engines: Vec<Engine>,
+}
+
+/// One operator of a model, as linear coefficients of a step's token statistics (see `docs/cost-model.md`).
+#[derive(Debug, Clone)]
+pub struct Operator {
+    pub name: String,
+    /// `tensor`, `vector`, or `collective` (an all-reduce over the tensor-parallel group).
+    pub engine: String,
+    pub dtype: String,
+    pub count: f64,
+    pub flops_per_token: f64,
+    pub flops_per_sampled: f64,
+    pub flops_per_attn_pair: f64,
+    pub weight_bytes: f64,
+    pub bytes_per_token: f64,
+    pub bytes_per_sampled: f64,
+    pub bytes_per_kv_token: f64,
+    pub tp_shard: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Model {
+    pub name: String,
+    pub layers: u64,
+    pub kv_heads: u64,
+    pub weight_bytes: f64,
+    pub kv_bytes_per_token: f64,
+    pub operators: Vec<Operator>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArrivalKind {
+    /// Arrival times come from the requests table (Poisson, burst, trace).
+    Open,
+    /// A fixed number of users; each sends its next request when its last one finishes.
+    Closed,
+}
+
+#[derive(Debug, Clone)]
+pub struct Workload {
+    pub name: String,
+    pub kind: ArrivalKind,
+    pub users: u64,
+    pub think_time_s: f64,
+    /// No request is issued at or after this time (infinite when the traffic is bounded by count).
+    pub duration_s: f64,
+    pub arrival_s: Vec<f64>,
+    pub prompt_tokens: Vec<u32>,
+    pub output_tokens: Vec<u32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Router {
+    RoundRobin,
+    LeastTokens,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SchedulePolicy {
+    /// Every step carries all running decodes, then fills the token budget with prefill (vLLM v1, Sarathi).
+    DecodeFirst,
+    /// While any prefill waits, steps carry prefill only and decodes stall (vLLM before v0.6 default).
+    PrefillFirst,
+}
+
+#[derive(Debug, Clone)]
+pub struct Pool {
+    pub name: String,
+    pub run: usize,
+    pub chip: usize,
+    pub chips: u64,
+    pub tp: u64,
+    pub instances: u64,
+    pub max_batch: u64,
+    pub max_batched_tokens: u64,
+    pub block_size: u64,
+    pub kv_blocks: u64,
+    pub chunked_prefill: bool,
+    pub policy: SchedulePolicy,
+    pub step_overhead_s: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metric {
+    Ttft,
+    Tpot,
+    E2e,
+    Queue,
+}
+
+#[derive(Debug, Clone)]
+pub struct Slo {
+    pub metric: Metric,
+    pub percentile: Option<f64>,
+    pub threshold_s: f64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Run {
+    pub name: String,
+    pub system: String,
+    pub model: usize,
+    pub workload: usize,
+    pub seed: u64,
+    pub router: Router,
+    pub pools: Vec<usize>,
+    pub slos: Vec<Slo>,
+}
+
+/// A decoded, validated plan.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub chips: Vec<Chip>,
+    pub models: Vec<Model>,
+    pub workloads: Vec<Workload>,
+    pub pools: Vec<Pool>,
+    pub runs: Vec<Run>,
+}
+
+/// Calls `f` with the named table of a packed plan batch.
+fn with_table<T>(batch: &RecordBatch, name: &str, f: impl FnOnce(Table<'_>) -> Result<T>) -> Result<T> {
+    let col = batch
+        .column_by_name(name)
+        .ok_or_else(|| plan_err!("plan has no table '{}'", name))?;
+    if col.is_empty() || col.is_null(0) {
+        return Err(plan_err!("plan table '{}' is missing (null)", name));
+    }
+    let inner = match col.data_type() {
+        DataType::List(_) => col.as_list::<i32>().value(0),
+        DataType::LargeList(_) => col.as_list::<i64>().value(0),
+        other => return Err(plan_err!("plan table '{}' must be list<struct>, found {}", name, other)),
+    };
+    let structs = inner
+        .as_struct_opt()
+        .ok_or_else(|| plan_err!("plan table '{}' must be a list of structs, found {}", name, inner.data_type()))?;
+    f(Table::new(name, structs))
+}
+
+fn u32_tokens(v: Vec<u64>) -> Vec<u32> {
+    v.into_iter().map(|x| x as u32).collect()
+}
+
+impl Plan {
+    /// Decodes and validates a packed plan batch (one row, one `list<struct>` column per table).
+    pub fn from_batch(batch: &RecordBatch) -> Result<Plan> {
+        match batch.schema().metadata().get(PLAN_VERSION_KEY) {
+            Some(v) if v == PLAN_VERSION => {}
+            Some(v) => {
+                return Err(plan_err!(
+                    "plan format version {} is not supported (this core reads version {})",
+                    v,
+                    PLAN_VERSION
+                ))
+            }
+            None => return Err(plan_err!("plan schema lacks the '{}' metadata key", PLAN_VERSION_KEY)),
+        }
+        if batch.num_rows() != 1 {
+            return Err(plan_err!("a packed plan has exactly one row, this one has {}", batch.num_rows()));
+        }
+
+        let mut chips = with_table(batch, "chips", |t| {
+            let name = t.strings("name")?;
+            let memory_bytes = t.nonneg("memory_bytes")?;
+            let memory_bw = t.positive("memory_bw")?;
+            let memory_efficiency = t.positive("memory_efficiency")?;
+            let link_bw = t.positive("link_bw")?;
+            let link_latency_s = t.nonneg("link_latency_s")?;
+            let power_busy_w = t.nonneg("power_busy_w")?;
+            let power_idle_w = t.nonneg("power_idle_w")?;
+            let price_per_hour = t.nonneg("price_per_hour")?;
+            Ok((0..t.len())
+                .map(|i| Chip {
+                    name: name[i].clone(),
+                    memory_bytes: memory_bytes[i],
+                    memory_bw: memory_bw[i],
+                    memory_efficiency: memory_efficiency[i],
+                    link_bw: link_bw[i],
+                    link_latency_s: link_latency_s[i],
+                    power_busy_w: power_busy_w[i],
+                    power_idle_w: power_idle_w[i],
+                    price_per_hour: price_per_hour[i],
+                    engines: Vec::new(),
+                })
+                .collect::<Vec<_>>())
+        })?;
+        for c in &chips {
+            if c.memory_efficiency > 1.0 {
+                return Err(plan_err!("chip '{}': memory_efficiency must be in (0, 1]", c.name));
+            }
+        }
+
+        with_table(batch, "engines", |t| {
+            let chip = t.index("chip", "chips", chips.len())?;
+            let kind = t.strings("kind")?;
+            let dtype = t.strings("dtype")?;
+            let flops = t.positive("flops")?;
+            let eff = t.positive("efficiency")?;
+            for i in 0..t.len() {
+                if eff[i] > 1.0 {
+                    return Err(plan_err!("engines row {}: efficiency must be in (0, 1]", i));
+                }
+                chips[chip[i]].engines.push(Engine {
+                    kind: kind[i].clone(),
+                    dtype: dtype[i].clone(),
+                    flops: flops[i],
+                    efficiency: eff[i],
+                });
+            }
+            Ok(())
+        })?;
+
+        let mut models = with_table(batch, "models", |t| {
+            let name = t.strings("name")?;
+            let layers = t.int_in("layers", 1, 100_000)?;
+            let kv_heads = t.int_in("kv_heads", 1, 1_000_000)?;
+            let weight_bytes = t.positive("weight_bytes")?;
+            let kvb = t.positive("kv_bytes_per_token")?;
+            Ok((0..t.len())
+                .map(|i| Model {
+                    name: name[i].clone(),
+                    layers: layers[i],
+                    kv_heads: kv_heads[i],
+                    weight_bytes: weight_bytes[i],
+                    kv_bytes_per_token: kvb[i],
+                    operators: Vec::new(),
+                })
+                .collect::<Vec<_>>())
+        })?;
+
+        with_table(batch, "operators", |t| {
+            let model = t.index("model", "models", models.len())?;
+            let name = t.strings("name")?;
+            let engine = t.choice("engine", &["tensor", "vector", "collective"])?;
+            let dtype = t.strings("dtype")?;
+            let count = t.nonneg("count")?;
+            let fpt = t.nonneg("flops_per_token")?;
+            let fps = t.nonneg("flops_per_sampled")?;
+            let fap = t.nonneg("flops_per_attn_pair")?;
+            let wb = t.nonneg("weight_bytes")?;
+            let bpt = t.nonneg("bytes_per_token")?;
+            let bps = t.nonneg("bytes_per_sampled")?;
+            let bkv = t.nonneg("bytes_per_kv_token")?;
+            let shard = t.bools("tp_shard")?;
+            for i in 0..t.len() {
+                models[model[i]].operators.push(Operator {
+                    name: name[i].clone(),
+                    engine: engine[i].clone(),
+                    dtype: dtype[i].clone(),
+                    count: count[i],
+                    flops_per_token: fpt[i],
+                    flops_per_sampled: fps[i],
+                    flops_per_attn_pair: fap[i],
+                    weight_bytes: wb[i],
+                    bytes_per_token: bpt[i],
+                    bytes_per_sampled: bps[i],
+                    bytes_per_kv_token: bkv[i],
+                    tp_shard: shard[i],
+                });
+            }
+            Ok(())
+        })?;
+        for m in &models {
+            if m.operators.is_empty() {
+                return Err(plan_err!("model '{}' has no operators", m.name));
+            }
+        }
+
+        let mut workloads = with_table(batch, "workloads", |t| {
+            let name = t.strings("name")?;
+            let kind = t.choice("kind", &["open", "closed"])?;
+            let users = t.int_in("users", 0, u32::MAX as u64)?;
+            let think = t.nonneg("think_time_s")?;
+            let duration = t.f64_checked("duration_s", true)?;
+            (0..t.len())
+                .map(|i| {
+                    if duration[i] <= 0.0 {
+                        return Err(plan_err!("workloads row {}: duration_s must be > 0", i));
+                    }
+                    let kind = if kind[i] == "open" { ArrivalKind::Open } else { ArrivalKind::Closed };
+                    if kind == ArrivalKind::Closed && users[i] == 0 {
+                        return Err(plan_err!("workload '{}': closed-loop traffic needs users >= 1", name[i]));
+                    }
+                    Ok(Workload {
+                        name: name[i].clone(),
+                        kind,
+                        users: users[i],
+                        think_time_s: think[i],
+                        duration_s: duration[i],
+                        arrival_s: Vec::new(),
+                        prompt_tokens: Vec::new(),
+                        output_tokens: Vec::new(),
+                    })
+                })
+                .collect::<Result<Vec<_>>>()
+        })?;
+
+        with_table(batch, "requests", |t| {
+            let wl = t.index("workload", "workloads", workloads.len())?;
+            let arrival = t.f64_opt("arrival_s")?;
+            let prompt = u32_tokens(t.int_in("prompt_tokens", 1, 100_000_000)?);
+            let output = u32_tokens(t.int_in("output_tokens", 1, 100_000_000)?);
+            for i in 0..t.len() {
+                let w = &mut workloads[wl[i]];
+                let a = match (w.kind, arrival[i]) {
+                    (ArrivalKind::Open, Some(a)) if a.is_finite() && a >= 0.0 => a,
+                    (ArrivalKind::Open, _) => {
+                        return Err(plan_err!(
+                            "requests row {}: arrival_s must be a finite time >= 0 for open-loop workload '{}'",
+                            i,
+                            w.name
+                        ))
+                    }
+                    (ArrivalKind::Closed, _) => f64::NAN,
+                };
+                w.arrival_s.push(a);
+                w.prompt_tokens.push(prompt[i]);
+                w.output_tokens.push(output[i]);
+            }
+            Ok(())
+        })?;
+
+        let mut runs = with_table(batch, "runs", |t| {
+            let name = t.strings("name")?;
+            let system = t.strings("system")?;
+            let model = t.index("model", "models", models.len())?;
+            let workload = t.index("workload", "workloads", workloads.len())?;
+            let seed = t.int_in("seed", 0, u64::MAX)?;
+            let router = t.choice("router", &["round_robin", "least_tokens"])?;
+            Ok((0..t.len())
+                .map(|i| Run {
+                    name: name[i].clone(),
+                    system: system[i].clone(),
+                    model: model[i],
+                    workload: workload[i],
+                    seed: seed[i],
+                    router: if router[i] == "round_robin" { Router::RoundRobin } else { Router::LeastTokens },
+                    pools: Vec::new(),
+                    slos: Vec::new(),
+                })
+                .collect::<Vec<_>>())
+        })?;
+
+        let pools = with_table(batch, "pools", |t| {
+            let name = t.strings("name")?;
+            let run = t.index("run", "runs", runs.len())?;
+            let chip = t.index("chip", "chips", chips.len())?;
+            let n_chips = t.int_in("chips", 1, u32::MAX as u64)?;
+            let tp = t.int_in("tp", 1, 65_536)?;
+            let instances = t.int_in("instances", 1, u32::MAX as u64)?;
+            let max_batch = t.int_in("max_batch", 1, u32::MAX as u64)?;
+            let mbt = t.int_in("max_batched_tokens", 1, u32::MAX as u64)?;
+            let block = t.int_in("block_size", 1, 1 << 20)?;
+            let kv_blocks = t.int_in("kv_blocks", 1, u32::MAX as u64)?;
+            let chunked = t.bools("chunked_prefill")?;
+            let policy = t.choice("policy", &["decode_first", "prefill_first"])?;
+            let overhead = t.nonneg("step_overhead_s")?;
+            (0..t.len())
+                .map(|i| {
+                    if tp[i] * instances[i] != n_chips[i] {
+                        return Err(plan_err!(
+                            "pool '{}': {} chips cannot form {} instances of tp={}",
+                            name[i],
+                            n_chips[i],
+                            instances[i],
+                            tp[i]
+                        ));
+                    }
+                    Ok(Pool {
+                        name: name[i].clone(),
+                        run: run[i],
+                        chip: chip[i],
+                        chips: n_chips[i],
+                        tp: tp[i],
+                        instances: instances[i],
+                        max_batch: max_batch[i],
+                        max_batched_tokens: mbt[i],
+                        block_size: block[i],
+                        kv_blocks: kv_blocks[i],
+                        chunked_prefill: chunked[i],
+                        policy: if policy[i] == "decode_first" {
+                            SchedulePolicy::DecodeFirst
+                        } else {
+                            SchedulePolicy::PrefillFirst
+                        },
+                        step_overhead_s: overhead[i],
+                    })
+                })
+                .collect::<Result<Vec<_>>>()
+        })?;
+        for (i, p) in pools.iter().enumerate() {
+            runs[p.run].pools.push(i);
+        }
+
+        with_table(batch, "slos", |t| {
+            let run = t.index("run", "runs", runs.len())?;
+            let metric = t.choice("metric", &["ttft", "tpot", "e2e", "queue"])?;
+            let pct = t.f64_opt("percentile")?;
+            let thr = t.positive("threshold_s")?;
+            for i in 0..t.len() {
+                let percentile = match pct[i] {
+                    None => None,
+                    Some(p) if p > 0.0 && p <= 100.0 => Some(p),
+                    Some(p) => return Err(plan_err!("slos row {}: percentile {} is not in (0, 100]", i, p)),
+                };
+                runs[run[i]].slos.push(Slo {
+                    metric: match metric[i].as_str() {
+                        "ttft" => Metric::Ttft,
+                        "tpot" => Metric::Tpot,
+                        "e2e" => Metric::E2e,
+                        _ => Metric::Queue,
+                    },
+                    percentile,
+                    threshold_s: thr[i],
+                });
+            }
+            Ok(())
+        })?;
+
+        let plan = Plan { chips, models, workloads, pools, runs };
+        plan.validate()?;
+        Ok(plan)
+    }
+
+    /// Cross-table checks that no single column can express.
+    fn validate(&self) -> Result<()> {
+        for run in &self.runs {
+            if run.pools.is_empty() {
+                return Err(plan_err!("run '{}' has no pools", run.name));
+            }
+            let model = &self.models[run.model];
+            let wl = &self.workloads[run.workload];
+            if wl.prompt_tokens.is_empty() {
+                return Err(plan_err!("run '{}': workload '{}' has no requests", run.name, wl.name));
+            }
+            let max_ctx = wl
+                .prompt_tokens
+                .iter()
+                .zip(&wl.output_tokens)
+                .map(|(p, o)| *p as u64 + *o as u64)
+                .max()
+                .unwrap_or(0);
+            for &pi in &run.pools {
+                let pool = &self.pools[pi];
+                let chip = &self.chips[pool.chip];
+                for op in &model.operators {
+                    if op.engine != "collective" && crate::cost::find_engine(chip, &op.engine, &op.dtype).is_none() {
+                        return Err(plan_err!(
+                            "run '{}': chip '{}' has no '{}' engine for operator '{}' ({})",
+                            run.name,
+                            chip.name,
+                            op.engine,
+                            op.name,
+                            op.dtype
+                        ));
+                    }
+                }
+                let capacity_tokens = pool.kv_blocks.saturating_mul(pool.block_size);
+                if capacity_tokens < max_ctx {
+                    return Err(plan_err!(
+                        "run '{}' pool '{}': KV cache holds {} tokens per instance but a request needs {}",
+                        run.name,
+                        pool.name,
+                        capacity_tokens,
+                        max_ctx
+                    ));
+                }
+                if !pool.chunked_prefill {
+                    let max_prompt = wl.prompt_tokens.iter().zip(&wl.output_tokens).map(|(p, o)| *p as u64 + *o as u64).max().unwrap_or(0);
+                    if max_prompt > pool.max_batched_tokens {
+                        return Err(plan_err!(
+                            "run '{}' pool '{}': without chunked prefill, max_batched_tokens ({}) must cover the longest context ({})",
+                            run.name,
+                            pool.name,
+                            pool.max_batched_tokens,
+                            max_prompt
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads a plan written as an Arrow IPC file (`infera compile -o plan.arrow`).
+    pub fn read_ipc(path: impl AsRef<Path>) -> Result<Plan> {
+        let file = File::open(path)?;
+        let reader = arrow_ipc::reader::FileReader::try_new(file, None)?;
+        let schema = reader.schema();
+        let mut batches = Vec::new();
+        for b in reader {
+            batches.push(b?);
+        }
+        match batches.len() {
+            1 => {
+                // The IPC reader attaches file-level metadata to the schema it returns; make sure the batch
+                // sees it even if the writer put it only on the file schema.
+                let batch = batches.pop().expect("one batch");
+                let batch = if batch.schema().metadata().is_empty() {
+                    batch.with_schema(schema)?
+                } else {
+                    batch
+                };
+                Plan::from_batch(&batch)
+            }
+            n => Err(plan_err!("a plan file holds exactly one record batch, this one has {}", n)),
+        }
+    }
+}

@@ -1,0 +1,120 @@
+//! Turns simulation rows into Arrow record batches: `requests`, `iterations` and `instances`.
+//!
+//! Names (run, system, pool) are dictionary-encoded: one small dictionary per column and a u32 key per
+//! row, so a million-row table carries no repeated strings and Polars reads them as categoricals.
+
+use std::sync::Arc;
+
+use arrow_array::{
+    types::UInt32Type, ArrayRef, BooleanArray, DictionaryArray, Float64Array, RecordBatch, StringArray, UInt32Array,
+    UInt64Array,
+};
+use arrow_schema::{Field, Schema};
+
+use crate::engine::SimRows;
+use crate::error::Result;
+use crate::plan::Plan;
+
+/// The three result tables of a simulation.
+#[derive(Debug, Clone)]
+pub struct SimOutput {
+    /// One row per finished request.
+    pub requests: RecordBatch,
+    /// One row per engine step (empty when per-step output is turned off).
+    pub iterations: RecordBatch,
+    /// One row per instance: KV capacity, steps run, busy time.
+    pub instances: RecordBatch,
+}
+
+/// Dictionary-encodes `names[keys[i]]`. Several keys may share a name (two runs of one `run` block), so
+/// the dictionary is deduplicated first: consumers such as Polars expect unique dictionary values.
+fn dict(keys: &[u32], names: &[String]) -> ArrayRef {
+    let mut unique: Vec<&str> = Vec::new();
+    let remap: Vec<u32> = names
+        .iter()
+        .map(|n| match unique.iter().position(|u| *u == n.as_str()) {
+            Some(p) => p as u32,
+            None => {
+                unique.push(n);
+                (unique.len() - 1) as u32
+            }
+        })
+        .collect();
+    let values = Arc::new(StringArray::from_iter_values(unique));
+    let keys = UInt32Array::from_iter_values(keys.iter().map(|&k| remap[k as usize]));
+    Arc::new(DictionaryArray::<UInt32Type>::try_new(keys, values).expect("keys index the dictionary"))
+}
+
+fn batch(cols: Vec<(&str, ArrayRef)>) -> Result<RecordBatch> {
+    // A column is nullable exactly when it holds nulls (TPOT of single-token requests).
+    let fields: Vec<Field> =
+        cols.iter().map(|(n, a)| Field::new(*n, a.data_type().clone(), a.null_count() > 0)).collect();
+    let schema = Arc::new(Schema::new(fields));
+    Ok(RecordBatch::try_new(schema, cols.into_iter().map(|(_, a)| a).collect())?)
+}
+
+fn f64s(v: Vec<f64>) -> ArrayRef {
+    Arc::new(Float64Array::from(v))
+}
+
+fn diff(a: &[f64], b: &[f64]) -> ArrayRef {
+    Arc::new(Float64Array::from_iter_values(a.iter().zip(b).map(|(x, y)| x - y)))
+}
+
+/// Builds the result batches. Per-run names come from `plan`.
+pub fn build(plan: &Plan, rows: SimRows) -> Result<SimOutput> {
+    let run_names: Vec<String> = plan.runs.iter().map(|r| r.name.clone()).collect();
+    let system_names: Vec<String> = plan.runs.iter().map(|r| r.system.clone()).collect();
+    let pool_names: Vec<String> = plan.pools.iter().map(|p| p.name.clone()).collect();
+
+    let r = rows.requests;
+    let nullable_tpot = |v: Vec<Option<f64>>| -> ArrayRef { Arc::new(Float64Array::from(v)) };
+    let requests = batch(vec![
+        ("run", dict(&r.run, &run_names)),
+        ("system", dict(&r.run, &system_names)),
+        ("request_id", Arc::new(UInt64Array::from(r.request_id))),
+        ("pool", dict(&r.pool, &pool_names)),
+        ("instance", Arc::new(UInt32Array::from(r.instance))),
+        ("prompt_tokens", Arc::new(UInt32Array::from(r.prompt_tokens))),
+        ("output_tokens", Arc::new(UInt32Array::from(r.output_tokens))),
+        ("arrival_s", f64s(r.arrival_s.clone())),
+        ("first_scheduled_s", f64s(r.first_scheduled_s.clone())),
+        ("first_token_s", f64s(r.first_token_s.clone())),
+        ("finish_s", f64s(r.finish_s.clone())),
+        ("queue_s", diff(&r.first_scheduled_s, &r.arrival_s)),
+        ("ttft_s", diff(&r.first_token_s, &r.arrival_s)),
+        ("tpot_mean_s", nullable_tpot(r.tpot_mean_s)),
+        ("tpot_p99_s", nullable_tpot(r.tpot_p99_s)),
+        ("e2e_s", diff(&r.finish_s, &r.arrival_s)),
+        ("preemptions", Arc::new(UInt32Array::from(r.preemptions))),
+        ("slo_met", Arc::new(BooleanArray::from(r.slo_met))),
+    ])?;
+
+    let it = rows.iterations;
+    let iterations = batch(vec![
+        ("run", dict(&it.run, &run_names)),
+        ("system", dict(&it.run, &system_names)),
+        ("pool", dict(&it.pool, &pool_names)),
+        ("instance", Arc::new(UInt32Array::from(it.instance))),
+        ("step", Arc::new(UInt64Array::from(it.step))),
+        ("start_s", f64s(it.start_s)),
+        ("duration_s", f64s(it.duration_s)),
+        ("batch_size", Arc::new(UInt32Array::from(it.batch_size))),
+        ("prefill_tokens", Arc::new(UInt32Array::from(it.prefill_tokens))),
+        ("decode_tokens", Arc::new(UInt32Array::from(it.decode_tokens))),
+        ("kv_blocks_used", Arc::new(UInt32Array::from(it.kv_blocks_used))),
+        ("energy_j", f64s(it.energy_j)),
+    ])?;
+
+    let ins = rows.instances;
+    let instances = batch(vec![
+        ("run", dict(&ins.run, &run_names)),
+        ("system", dict(&ins.run, &system_names)),
+        ("pool", dict(&ins.pool, &pool_names)),
+        ("instance", Arc::new(UInt32Array::from(ins.instance))),
+        ("kv_blocks", Arc::new(UInt64Array::from(ins.kv_blocks))),
+        ("steps", Arc::new(UInt64Array::from(ins.steps))),
+        ("busy_s", f64s(ins.busy_s)),
+    ])?;
+    Ok(SimOutput { requests, iterations, instances })
+}
