@@ -41,17 +41,22 @@ class Results:
         self._summary: pl.DataFrame | None = None
 
     @property
+    def pools(self) -> pl.DataFrame:
+        """One row per (run, system, pool): role, chip, instances, utilisation, energy and cost."""
+        return pool_table(self.plan, self.requests, self.instances)
+
+    @property
     def summary(self) -> pl.DataFrame:
         if self._summary is None:
             self._summary = summarize(self.plan, self.requests, self.instances)
         return self._summary
 
     def write_parquet(self, directory: str | Path) -> list[Path]:
-        """Writes the four frames as Parquet files into ``directory`` (created if needed)."""
+        """Writes the five frames as Parquet files into ``directory`` (created if needed)."""
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
         paths = []
-        for name in ("requests", "iterations", "instances", "summary"):
+        for name in ("requests", "iterations", "instances", "pools", "summary"):
             path = out / f"{name}.parquet"
             getattr(self, name).write_parquet(path)
             paths.append(path)
@@ -71,10 +76,12 @@ def _pool_facts(plan: Plan) -> pl.DataFrame:
         chip = chips[p["chip"]]
         rows.append({
             "run": runs[p["run"]]["name"], "system": runs[p["run"]]["system"], "pool": p["name"],
+            "role": p["role"], "chip": chip["name"],
             "tp": p["tp"], "chips": p["chips"], "power_busy_w": chip["power_busy_w"],
             "power_idle_w": chip["power_idle_w"], "price_per_hour": chip["price_per_hour"],
         })
-    return pl.DataFrame(rows, schema={"run": pl.String, "system": pl.String, "pool": pl.String, "tp": pl.Int64,
+    return pl.DataFrame(rows, schema={"run": pl.String, "system": pl.String, "pool": pl.String, "role": pl.String,
+                                      "chip": pl.String, "tp": pl.Int64,
                                       "chips": pl.Int64, "power_busy_w": pl.Float64, "power_idle_w": pl.Float64,
                                       "price_per_hour": pl.Float64})
 
@@ -89,6 +96,41 @@ def _slo_targets(plan: Plan) -> dict[tuple[str, str], list[tuple[str, float | No
 
 
 _METRIC_COLUMN = {"ttft": "ttft_s", "tpot": "tpot_mean_s", "e2e": "e2e_s", "queue": "queue_s"}
+
+
+def _instance_energy(plan: Plan, instances: pl.DataFrame, durations: pl.DataFrame) -> pl.DataFrame:
+    """Instances with their pool's facts, the run's duration, energy (J) and utilisation added."""
+    facts = _pool_facts(plan)
+    inst = instances.with_columns(pl.col("run").cast(pl.String), pl.col("system").cast(pl.String),
+                                  pl.col("pool").cast(pl.String))
+    inst = inst.join(facts, on=["run", "system", "pool"], how="left").join(durations, on=["run", "system"],
+                                                                           how="left")
+    return inst.with_columns(
+        (pl.col("tp") * (pl.col("power_busy_w") * pl.col("busy_s")
+                         + pl.col("power_idle_w") * (pl.col("duration_s") - pl.col("busy_s")).clip(0)))
+        .alias("energy_j"),
+        (pl.col("busy_s") / pl.col("duration_s")).alias("utilization"),
+    )
+
+
+def _durations(requests: pl.DataFrame) -> pl.DataFrame:
+    req = requests.with_columns(pl.col("run").cast(pl.String), pl.col("system").cast(pl.String))
+    return req.group_by(["run", "system"], maintain_order=True).agg(
+        (pl.col("finish_s").max() - pl.col("arrival_s").min()).alias("duration_s"))
+
+
+def pool_table(plan: Plan, requests: pl.DataFrame, instances: pl.DataFrame) -> pl.DataFrame:
+    """Per (run, system, pool): role, chip, counts, utilisation, energy, cost."""
+    inst = _instance_energy(plan, instances, _durations(requests))
+    keys = ["run", "system", "pool"]
+    out = inst.group_by(keys, maintain_order=True).agg(
+        pl.col("role").first(), pl.col("chip").first(), pl.col("instance").len().alias("instances"),
+        pl.col("chips").first(), pl.col("kv_blocks").first().alias("kv_blocks_per_instance"),
+        pl.col("steps").sum(), pl.col("utilization").mean(), pl.col("energy_j").sum(),
+        (pl.col("price_per_hour").first() * pl.col("chips").first() * pl.col("duration_s").first() / 3600)
+        .alias("cost_usd"),
+    )
+    return out
 
 
 def summarize(plan: Plan, requests: pl.DataFrame, instances: pl.DataFrame) -> pl.DataFrame:
@@ -107,6 +149,12 @@ def summarize(plan: Plan, requests: pl.DataFrame, instances: pl.DataFrame) -> pl
         pl.col("slo_met").sum().alias("slo_met_requests"),
         pl.col("slo_met").mean().alias("slo_attainment"),
         pl.col("preemptions").cast(pl.Int64).sum().alias("preemptions"),
+        pl.col("kv_transfer_s").filter(pl.col("transfers") > 0).quantile(0.5, interpolation="linear")
+        .alias("kv_transfer_p50_s"),
+        pl.col("kv_transfer_s").filter(pl.col("transfers") > 0).quantile(0.99, interpolation="linear")
+        .alias("kv_transfer_p99_s"),
+        pl.col("kv_wait_s").filter(pl.col("transfers") > 0).quantile(0.99, interpolation="linear")
+        .alias("kv_wait_p99_s"),
         *q,
     )
     agg = agg.with_columns(
@@ -118,16 +166,7 @@ def summarize(plan: Plan, requests: pl.DataFrame, instances: pl.DataFrame) -> pl
 
     # Utilisation, energy and cost per (run, system), from instance busy time and the pools' chips.
     facts = _pool_facts(plan)
-    inst = instances.with_columns(pl.col("run").cast(pl.String), pl.col("system").cast(pl.String),
-                                  pl.col("pool").cast(pl.String))
-    inst = inst.join(facts, on=["run", "system", "pool"], how="left").join(
-        agg.select(keys + ["duration_s"]), on=keys, how="left")
-    inst = inst.with_columns(
-        (pl.col("tp") * (pl.col("power_busy_w") * pl.col("busy_s")
-                         + pl.col("power_idle_w") * (pl.col("duration_s") - pl.col("busy_s")).clip(0)))
-        .alias("energy_j"),
-        (pl.col("busy_s") / pl.col("duration_s")).alias("utilization"),
-    )
+    inst = _instance_energy(plan, instances, agg.select(keys + ["duration_s"]))
     per_sys = inst.group_by(keys, maintain_order=True).agg(
         pl.col("energy_j").sum(),
         pl.col("utilization").mean(),
@@ -170,7 +209,8 @@ def summarize(plan: Plan, requests: pl.DataFrame, instances: pl.DataFrame) -> pl
         "requests", "duration_s", "throughput_rps", "output_tokens_per_s", "tokens_per_s", "goodput_rps",
         "slo_attainment", "slo_pass",
         *[f"{m}_p{p}_s" for m in ("ttft", "tpot", "e2e", "queue") for p in PERCENTILES],
-        "preemptions", "instances", "chips", "utilization", "throughput_rps_per_chip", "goodput_rps_per_chip",
+        "preemptions", "kv_transfer_p50_s", "kv_transfer_p99_s", "kv_wait_p99_s",
+        "instances", "chips", "utilization", "throughput_rps_per_chip", "goodput_rps_per_chip",
         "energy_j", "joules_per_output_token", "cost_usd", "usd_per_million_output_tokens",
         "prompt_tokens", "output_tokens",
     ]

@@ -34,7 +34,8 @@ DEFAULT_MEMORY_UTILIZATION = 0.9
 DEFAULT_STEP_OVERHEAD_S = 0.5e-3
 
 DTYPES = tuple(model_mod.DTYPE_BYTES)
-ROUTERS = {"round_robin": "round_robin", "least_tokens": "least_tokens", "least_loaded": "least_tokens"}
+ROUTERS = {"round_robin": "round_robin", "least_tokens": "least_tokens", "least_loaded": "least_tokens",
+           "power_of_two": "power_of_two"}
 POLICIES = ("decode_first", "prefill_first")
 ROLES = ("mixed", "prefill", "decode")
 METRICS = ("ttft", "tpot", "e2e", "queue")
@@ -198,10 +199,21 @@ class PoolSpec:
 
 
 @dataclass
+class LinkSpec:
+    src: str
+    dst: str
+    bandwidth: float
+    latency_s: float
+    loc: ast.Loc
+
+
+@dataclass
 class SystemSpec:
     name: str
     pools: list[PoolSpec]
-    router: str
+    links: list[LinkSpec]
+    prefill_router: str
+    decode_router: str
     loc: ast.Loc
 
 
@@ -497,9 +509,11 @@ def compile_slo(scope: Scope, block: ast.Block) -> SloSpec:
 def compile_system(scope: Scope, block: ast.Block) -> SystemSpec:
     where = f"system '{block.name}'"
     items = _merged_items(scope, block)
-    _only(items, (ast.Assign, ast.Pool), where)
+    _only(items, (ast.Assign, ast.Pool, ast.Link), where)
     f = Fields(where, items, block.loc)
     router = f.choice("router", ROUTERS, "round_robin")
+    prefill_router = f.choice("prefill_router", ROUTERS, router)
+    decode_router = f.choice("decode_router", ROUTERS, router)
     f.done()
     pools = []
     names: dict[str, ast.Loc] = {}
@@ -507,44 +521,70 @@ def compile_system(scope: Scope, block: ast.Block) -> SystemSpec:
         if p.name in names:
             raise CompileError(f"{where}: duplicate pool '{p.name}' (first at {names[p.name]})", p.loc)
         names[p.name] = p.loc
-        pw = f"{where} pool '{p.name}'"
-        pf = Fields(pw, p.options, p.loc)
-        chips = as_integer(p.chips.count, f"{pw}: chip count", minimum=0)
-        if chips == 0:
-            raise CompileError(f"{pw}: a pool needs at least one chip", p.chips.loc)
-        tp = pf.integer("tp", 1)
-        role = pf.choice("role", ROLES, "mixed")
-        max_batch = pf.integer("max_batch", DEFAULT_MAX_BATCH)
-        mbt = pf.integer("max_batched_tokens", None)
-        block_size = pf.integer("block_size", DEFAULT_BLOCK_SIZE)
-        chunked = True
-        cp = pf.take("chunked_prefill")
-        if cp is not None:
-            if isinstance(cp.value, ast.Bool):
-                chunked = cp.value.value
-            else:
-                budget = as_integer(cp.value, f"{pw}: chunked_prefill")
-                if mbt is not None and mbt != budget:
-                    raise CompileError(f"{pw}: chunked_prefill ({budget}) and max_batched_tokens ({mbt}) disagree",
-                                       cp.loc)
-                mbt = budget
-        policy = pf.choice("policy", POLICIES, "decode_first")
-        mem_util = pf.quantity("memory_utilization", ("number",), DEFAULT_MEMORY_UTILIZATION)
-        if not 0 < mem_util <= 1:
-            raise CompileError(f"{pw}: memory_utilization must be in (0, 1]", p.loc)
-        overhead = pf.quantity("step_overhead", ("time",), DEFAULT_STEP_OVERHEAD_S, positive=False)
-        pf.done()
-        if role != "mixed":
-            raise CompileError(f"{pw}: role = {role} (a prefill/decode split) is not supported yet; "
-                               f"this version simulates mixed pools only", p.loc)
-        if chips % tp:
-            raise CompileError(f"{pw}: {chips} chips do not divide into instances of tp = {tp}", p.loc)
-        pools.append(PoolSpec(p.name, p.chips.chip.id, chips, tp, role, max_batch,
-                              mbt if mbt is not None else DEFAULT_MAX_BATCHED_TOKENS, block_size, chunked, policy,
-                              mem_util, overhead, p.loc, p.chips.chip.loc))
+        pools.append(_compile_pool(where, p))
     if not pools:
         raise CompileError(f"{where}: a system needs at least one pool", block.loc)
-    return SystemSpec(block.name, pools, router, block.loc)
+    roles = {p.name: p.role for p in pools}
+    links = []
+    seen_links: dict[tuple[str, str], ast.Loc] = {}
+    for ln in (i for i in items if isinstance(i, ast.Link)):
+        lw = f"{where} link {ln.src} -> {ln.dst}"
+        for end in (ln.src, ln.dst):
+            if end not in roles:
+                raise CompileError(f"{lw}: no pool '{end}' in this system (pools: {', '.join(roles)})", ln.loc)
+        if roles[ln.src] != "prefill" or roles[ln.dst] != "decode":
+            raise CompileError(f"{lw}: a link carries KV caches from a prefill pool to a decode pool "
+                               f"('{ln.src}' is {roles[ln.src]}, '{ln.dst}' is {roles[ln.dst]})", ln.loc)
+        if (ln.src, ln.dst) in seen_links:
+            raise CompileError(f"{lw}: duplicate link (first at {seen_links[(ln.src, ln.dst)]})", ln.loc)
+        seen_links[(ln.src, ln.dst)] = ln.loc
+        lf = Fields(lw, ln.items, ln.loc)
+        bw = lf.quantity("bandwidth", ("bandwidth",), required=True)
+        lat = lf.quantity("latency", ("time",), 0.0, positive=False)
+        lf.done()
+        links.append(LinkSpec(ln.src, ln.dst, bw, lat, ln.loc))
+    for p in pools:
+        if p.role == "prefill" and not any(ln.src == p.name for ln in links):
+            raise CompileError(f"{where}: prefill pool '{p.name}' has no link to a decode pool "
+                               f"(add: link {p.name} -> DECODE_POOL {{ bandwidth = ... }})", p.loc)
+        if p.role == "decode" and not any(ln.dst == p.name for ln in links):
+            raise CompileError(f"{where}: decode pool '{p.name}' has no link from a prefill pool", p.loc)
+    return SystemSpec(block.name, pools, links, prefill_router, decode_router, block.loc)
+
+
+def _compile_pool(where: str, p: ast.Pool) -> PoolSpec:
+    pw = f"{where} pool '{p.name}'"
+    pf = Fields(pw, p.options, p.loc)
+    chips = as_integer(p.chips.count, f"{pw}: chip count", minimum=0)
+    if chips == 0:
+        raise CompileError(f"{pw}: a pool needs at least one chip", p.chips.loc)
+    tp = pf.integer("tp", 1)
+    role = pf.choice("role", ROLES, "mixed")
+    max_batch = pf.integer("max_batch", DEFAULT_MAX_BATCH)
+    mbt = pf.integer("max_batched_tokens", None)
+    block_size = pf.integer("block_size", DEFAULT_BLOCK_SIZE)
+    chunked = True
+    cp = pf.take("chunked_prefill")
+    if cp is not None:
+        if isinstance(cp.value, ast.Bool):
+            chunked = cp.value.value
+        else:
+            budget = as_integer(cp.value, f"{pw}: chunked_prefill")
+            if mbt is not None and mbt != budget:
+                raise CompileError(f"{pw}: chunked_prefill ({budget}) and max_batched_tokens ({mbt}) disagree",
+                                   cp.loc)
+            mbt = budget
+    policy = pf.choice("policy", POLICIES, "decode_first")
+    mem_util = pf.quantity("memory_utilization", ("number",), DEFAULT_MEMORY_UTILIZATION)
+    if not 0 < mem_util <= 1:
+        raise CompileError(f"{pw}: memory_utilization must be in (0, 1]", p.loc)
+    overhead = pf.quantity("step_overhead", ("time",), DEFAULT_STEP_OVERHEAD_S, positive=False)
+    pf.done()
+    if chips % tp:
+        raise CompileError(f"{pw}: {chips} chips do not divide into instances of tp = {tp}", p.loc)
+    return PoolSpec(p.name, p.chips.chip.id, chips, tp, role, max_batch,
+                    mbt if mbt is not None else DEFAULT_MAX_BATCHED_TOKENS, block_size, chunked, policy,
+                    mem_util, overhead, p.loc, p.chips.chip.loc)
 
 
 def compile_run(scope: Scope, block: ast.Block) -> RunSpec:
@@ -636,7 +676,7 @@ class Compiler:
 
         cols: dict[str, dict[str, list[Any]]] = {k: {} for k in
                                                   ("chips", "engines", "models", "operators", "workloads",
-                                                   "requests", "runs", "pools", "slos")}
+                                                   "requests", "runs", "pools", "links", "slos")}
 
         def add(table: str, **row: Any) -> int:
             t = cols[table]
@@ -714,18 +754,25 @@ class Compiler:
                     self.scope.get("system", sys_name, sys_loc)
                 system = systems[sys_name]
                 rid = add("runs", name=run.name, system=system.name, model=model_id(run.model, run.model_loc),
-                          workload=wid, seed=run.seed, router=system.router)
+                          workload=wid, seed=run.seed, prefill_router=system.prefill_router,
+                          decode_router=system.decode_router)
+                pool_rows: dict[str, int] = {}
                 for pool in system.pools:
                     if pool.chip not in chips:
                         self.scope.get("chip", pool.chip, pool.chip_loc)
                     chip = chips[pool.chip]
                     self._check_pool(shape, chip, pool, system, longest)
                     blocks, *_ = kv_blocks_for(shape, chip, pool)
-                    add("pools", run=rid, name=pool.name, chip=chip_id(pool.chip, pool.chip_loc), chips=pool.chips,
+                    pool_rows[pool.name] = add(
+                        "pools", run=rid, name=pool.name, role=pool.role, chip=chip_id(pool.chip, pool.chip_loc),
+                        chips=pool.chips,
                         tp=pool.tp, instances=pool.chips // pool.tp, max_batch=pool.max_batch,
                         max_batched_tokens=pool.max_batched_tokens, block_size=pool.block_size, kv_blocks=blocks,
                         chunked_prefill=pool.chunked_prefill, policy=pool.policy,
                         step_overhead_s=pool.step_overhead_s)
+                for ln in system.links:
+                    add("links", src=pool_rows[ln.src], dst=pool_rows[ln.dst], bandwidth=ln.bandwidth,
+                        latency_s=ln.latency_s)
                 if slo is not None:
                     for metric, pct, thr in slo.targets:
                         add("slos", run=rid, metric=metric, percentile=pct, threshold_s=thr)

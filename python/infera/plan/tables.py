@@ -94,13 +94,15 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("model", u32),
             ("workload", u32),
             ("seed", u64),
-            ("router", utf8),
+            ("prefill_router", utf8),
+            ("decode_router", utf8),
         ]
     ),
     "pools": pa.schema(
         [
             ("run", u32),
             ("name", utf8),
+            ("role", utf8),
             ("chip", u32),
             ("chips", u32),
             ("tp", u32),
@@ -114,6 +116,7 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("step_overhead_s", f64),
         ]
     ),
+    "links": pa.schema([("src", u32), ("dst", u32), ("bandwidth", f64), ("latency_s", f64)]),
     "slos": pa.schema([("run", u32), ("metric", utf8), ("percentile", f64), ("threshold_s", f64)]),
 }
 

@@ -5,18 +5,27 @@
 //! the cost model prices it; at its end every decoding request emits one token and every prefill that
 //! completes emits its first token.
 //!
+//! Pools have roles. A request is routed to a prefill-capable instance (mixed or prefill). On a mixed
+//! instance it then decodes in place. On a prefill instance its KV cache moves to a decode instance over the
+//! link between the two pools: the decode instance first reserves KV blocks for it (while none are free the
+//! request waits, still holding its blocks on the prefill side — back-pressure), then the transfer queues on
+//! the link, which serves transfers one after another at its bandwidth, plus the link latency.
+//!
 //! The hot loop avoids per-token work: a decoding request is described by where it joined the decode set
-//! (context length `c0` at decode round `r0`), so its context, tokens generated and KV blocks at any later
-//! round follow arithmetically. The instance keeps only aggregates — number of decoders, sum of their
-//! contexts, how many of them cross a KV-block boundary in each round phase — and a heap of finishing
-//! rounds. A step therefore costs O(requests that start, finish or are preempted in it), not O(batch size).
+//! (context `c0` at decode round `r0`), so its context, tokens generated and KV blocks at any later round
+//! follow arithmetically. Each instance keeps only aggregates — number of decoders, sum of their contexts,
+//! how many of them cross a KV-block boundary in each round phase — and a heap of finishing rounds. A step
+//! therefore costs O(requests that start, finish or move in it), not O(batch size).
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
 use crate::cost::{StepCost, StepStats};
 use crate::error::{InferaError, Result};
-use crate::plan::{ArrivalKind, Plan, Router, SchedulePolicy};
+use crate::plan::{ArrivalKind, Metric, Plan, Role, Router, SchedulePolicy};
 
 const NONE: u32 = u32::MAX;
 
@@ -40,6 +49,10 @@ enum Phase {
     NotIssued,
     Waiting,
     Prefilling,
+    /// Prefilled on a prefill instance; waiting for KV blocks on its decode instance.
+    PendingTransfer,
+    /// KV cache on the link.
+    Transferring,
     Decoding,
     Done,
 }
@@ -50,7 +63,10 @@ struct Req {
     prompt: u32,
     output: u32,
     arrival: f64,
+    /// The instance it is queued on, running on, or being transferred to.
     instance: u32,
+    prefill_instance: u32,
+    decode_instance: u32,
     phase: Phase,
     /// Tokens emitted so far (while decoding, as of joining the decode set: see `g0`).
     generated: u32,
@@ -65,9 +81,20 @@ struct Req {
     seq: u64,
     /// Bumped on preemption so stale finish-heap entries are ignored.
     epoch: u32,
+    /// KV blocks still held on the prefill instance while the cache waits for or crosses the link.
+    src_blocks: u32,
+    /// Tokens charged to `charge_inst` for the least-tokens routers.
+    charge: u64,
+    charge_inst: u32,
     first_sched: f64,
     first_token: f64,
     finish: f64,
+    kv_ready: f64,
+    transfer_start: f64,
+    kv_wait_s: f64,
+    kv_transfer_s: f64,
+    transfers: u32,
+    prefills: u32,
     preemptions: u32,
     piece_head: u32,
     piece_tail: u32,
@@ -86,6 +113,9 @@ struct Piece {
 
 struct Instance {
     pool: usize,
+    /// Index of the pool among the run's pools.
+    local_pool: usize,
+    role: Role,
     cost: usize,
     max_batch: u64,
     max_batched_tokens: u64,
@@ -97,6 +127,10 @@ struct Instance {
     waiting: VecDeque<u32>,
     prefilling: VecDeque<u32>,
     running: BTreeMap<u64, u32>,
+    /// Prefilled requests waiting for KV blocks here (decode instances).
+    incoming: VecDeque<u32>,
+    /// Requests whose KV cache is on the link towards this instance (their blocks are reserved).
+    reserved: u64,
     next_seq: u64,
     n_dec: u64,
     dec_ctx_sum: u64,
@@ -107,7 +141,6 @@ struct Instance {
     round_end: Vec<f64>,
     busy: bool,
     wake_pending: bool,
-    step_start: f64,
     step_decodes: u64,
     chunks: Vec<(u32, u32)>,
     steps: u64,
@@ -121,25 +154,47 @@ impl Instance {
     }
 }
 
-/// Event classes, ordered for simultaneous events: step ends first, then arrivals, then idle instances
-/// waking, so a burst of arrivals at one instant is seen by the first step it triggers.
-const EV_STEP_END: u8 = 0;
-const EV_ARRIVAL: u8 = 1;
-const EV_WAKE: u8 = 2;
+/// A link between two pools: one channel, transfers served in order.
+struct LinkState {
+    src_pool: usize,
+    dst_pool: usize,
+    bandwidth: f64,
+    latency_s: f64,
+    busy_until: f64,
+}
 
-/// Per-run output columns, appended to the shared results.
+/// A set of instances a router chooses among.
+struct Candidates {
+    instances: Vec<usize>,
+    rr_next: usize,
+}
+
+/// Event classes, ordered for simultaneous events: step ends first, then transfer ends, then arrivals,
+/// then idle instances waking, so everything that happens at one instant is seen by the step it triggers.
+const EV_STEP_END: u8 = 0;
+const EV_TRANSFER_END: u8 = 1;
+const EV_ARRIVAL: u8 = 2;
+const EV_WAKE: u8 = 3;
+
+/// Per-request output columns.
 #[derive(Default)]
 pub struct RequestRows {
     pub run: Vec<u32>,
     pub request_id: Vec<u64>,
-    pub pool: Vec<u32>,
-    pub instance: Vec<u32>,
+    pub prefill_pool: Vec<u32>,
+    pub prefill_instance: Vec<u32>,
+    pub decode_pool: Vec<u32>,
+    pub decode_instance: Vec<u32>,
     pub arrival_s: Vec<f64>,
     pub first_scheduled_s: Vec<f64>,
     pub first_token_s: Vec<f64>,
     pub finish_s: Vec<f64>,
     pub prompt_tokens: Vec<u32>,
     pub output_tokens: Vec<u32>,
+    pub kv_wait_s: Vec<f64>,
+    pub kv_transfer_s: Vec<f64>,
+    pub prefills: Vec<u32>,
+    pub transfers: Vec<u32>,
     pub preemptions: Vec<u32>,
     pub tpot_mean_s: Vec<Option<f64>>,
     pub tpot_p99_s: Vec<Option<f64>>,
@@ -182,9 +237,15 @@ struct Sim<'p> {
     /// Index of each instance within its pool.
     inst_local: Vec<u32>,
     costs: Vec<StepCost>,
+    links: Vec<LinkState>,
+    /// Instances that take new requests (mixed and prefill pools).
+    prefill_set: Candidates,
+    /// Per local pool: the decode instances its prefills may move to (prefill pools only).
+    decode_sets: Vec<Candidates>,
+    rng: ChaCha8Rng,
+    kv_bytes_per_token: f64,
     heap: BinaryHeap<Reverse<(u64, u8, u64, u32)>>,
     next_event_seq: u64,
-    rr_next: usize,
     closed_next: usize,
     busy_s: Vec<f64>,
     iter_rows: IterationRows,
@@ -207,12 +268,16 @@ impl<'p> Sim<'p> {
         let mut insts = Vec::new();
         let mut inst_local = Vec::new();
         let mut costs = Vec::new();
-        for &pi in &run.pools {
+        let mut pool_ranges = Vec::new();
+        for (local, &pi) in run.pools.iter().enumerate() {
             let pool = &plan.pools[pi];
             costs.push(StepCost::new(model, &plan.chips[pool.chip], pool));
+            let start = insts.len();
             for k in 0..pool.instances {
                 insts.push(Instance {
                     pool: pi,
+                    local_pool: local,
+                    role: pool.role,
                     cost: costs.len() - 1,
                     max_batch: pool.max_batch,
                     max_batched_tokens: pool.max_batched_tokens,
@@ -224,6 +289,8 @@ impl<'p> Sim<'p> {
                     waiting: VecDeque::new(),
                     prefilling: VecDeque::new(),
                     running: BTreeMap::new(),
+                    incoming: VecDeque::new(),
+                    reserved: 0,
                     next_seq: 0,
                     n_dec: 0,
                     dec_ctx_sum: 0,
@@ -233,7 +300,6 @@ impl<'p> Sim<'p> {
                     round_end: Vec::new(),
                     busy: false,
                     wake_pending: false,
-                    step_start: 0.0,
                     step_decodes: 0,
                     chunks: Vec::new(),
                     steps: 0,
@@ -241,13 +307,45 @@ impl<'p> Sim<'p> {
                 });
                 inst_local.push(k as u32);
             }
+            pool_ranges.push(start..insts.len());
         }
+        let local_of = |pi: usize| run.pools.iter().position(|&p| p == pi).expect("link pools belong to the run");
+        let links: Vec<LinkState> = run
+            .links
+            .iter()
+            .map(|&l| {
+                let link = &plan.links[l];
+                LinkState {
+                    src_pool: local_of(link.src),
+                    dst_pool: local_of(link.dst),
+                    bandwidth: link.bandwidth,
+                    latency_s: link.latency_s,
+                    busy_until: 0.0,
+                }
+            })
+            .collect();
+        let prefill_set = Candidates {
+            instances: (0..insts.len()).filter(|&i| insts[i].role.prefills()).collect(),
+            rr_next: 0,
+        };
+        let decode_sets = (0..run.pools.len())
+            .map(|local| Candidates {
+                instances: links
+                    .iter()
+                    .filter(|l| l.src_pool == local && plan.pools[run.pools[l.dst_pool]].role == Role::Decode)
+                    .flat_map(|l| pool_ranges[l.dst_pool].clone())
+                    .collect(),
+                rr_next: 0,
+            })
+            .collect();
         let reqs = (0..wl.prompt_tokens.len())
             .map(|i| Req {
                 prompt: wl.prompt_tokens[i],
                 output: wl.output_tokens[i],
                 arrival: wl.arrival_s[i],
                 instance: NONE,
+                prefill_instance: NONE,
+                decode_instance: NONE,
                 phase: Phase::NotIssued,
                 generated: 0,
                 prefill_len: 0,
@@ -257,9 +355,18 @@ impl<'p> Sim<'p> {
                 g0: 0,
                 seq: 0,
                 epoch: 0,
+                src_blocks: 0,
+                charge: 0,
+                charge_inst: NONE,
                 first_sched: f64::NAN,
                 first_token: f64::NAN,
                 finish: f64::NAN,
+                kv_ready: f64::NAN,
+                transfer_start: f64::NAN,
+                kv_wait_s: 0.0,
+                kv_transfer_s: 0.0,
+                transfers: 0,
+                prefills: 0,
                 preemptions: 0,
                 piece_head: NONE,
                 piece_tail: NONE,
@@ -276,9 +383,13 @@ impl<'p> Sim<'p> {
             insts,
             inst_local,
             costs,
+            links,
+            prefill_set,
+            decode_sets,
+            rng: ChaCha8Rng::seed_from_u64(run.seed),
+            kv_bytes_per_token: model.kv_bytes_per_token,
             heap: BinaryHeap::new(),
             next_event_seq: 0,
-            rr_next: 0,
             closed_next: 0,
             busy_s: vec![0.0; n_inst],
             iter_rows: IterationRows::default(),
@@ -288,6 +399,15 @@ impl<'p> Sim<'p> {
     fn push_event(&mut self, t: f64, class: u8, idx: u32) {
         self.next_event_seq += 1;
         self.heap.push(Reverse((time_key(t), class, self.next_event_seq, idx)));
+    }
+
+    /// Makes an idle instance look for work at time `t`, after every other event of that instant.
+    fn wake(&mut self, i: usize, t: f64) {
+        let inst = &mut self.insts[i];
+        if !inst.busy && !inst.wake_pending {
+            inst.wake_pending = true;
+            self.push_event(t, EV_WAKE, i as u32);
+        }
     }
 
     fn add_piece(&mut self, r: u32, piece: Piece) -> u32 {
@@ -306,34 +426,86 @@ impl<'p> Sim<'p> {
         id
     }
 
-    fn route(&mut self, r: u32) -> usize {
-        let n = self.insts.len();
-        match self.plan.runs[self.run_idx].router {
+    /// Chooses an instance from a candidate set (`decode_of` = None for the prefill stage).
+    fn pick(&mut self, router: Router, decode_of: Option<usize>) -> usize {
+        let set = match decode_of {
+            None => &mut self.prefill_set,
+            Some(pool) => &mut self.decode_sets[pool],
+        };
+        let n = set.instances.len();
+        let load = |i: usize| self.insts[i].outstanding_tokens;
+        match router {
             Router::RoundRobin => {
-                let i = self.rr_next % n;
-                self.rr_next = (self.rr_next + 1) % n;
+                let i = set.instances[set.rr_next % n];
+                set.rr_next = (set.rr_next + 1) % n;
                 i
             }
             Router::LeastTokens => {
-                let _ = r;
-                (0..n).min_by_key(|&i| (self.insts[i].outstanding_tokens, i)).unwrap_or(0)
+                // Scan from a rotating start so ties (idle instances) are shared out in turn.
+                let start = set.rr_next % n;
+                let k = (0..n).min_by_key(|&k| load(set.instances[(start + k) % n])).expect("non-empty set");
+                set.rr_next = (start + k + 1) % n;
+                set.instances[(start + k) % n]
+            }
+            Router::PowerOfTwo => {
+                if n == 1 {
+                    return set.instances[0];
+                }
+                let a = self.rng.random_range(0..n);
+                let mut b = self.rng.random_range(0..n - 1);
+                if b >= a {
+                    b += 1;
+                }
+                // The first draw wins ties, so ties go to a random instance.
+                let (a, b) = (set.instances[a], set.instances[b]);
+                if load(b) < load(a) {
+                    b
+                } else {
+                    a
+                }
             }
         }
     }
 
-    fn arrive(&mut self, r: u32, t: f64) {
-        let i = self.route(r);
+    fn charge(&mut self, r: u32, i: usize, tokens: u64) {
+        self.release(r);
+        self.insts[i].outstanding_tokens += tokens;
         let req = &mut self.reqs[r as usize];
-        req.arrival = t;
+        req.charge = tokens;
+        req.charge_inst = i as u32;
+    }
+
+    fn release(&mut self, r: u32) {
+        let req = &mut self.reqs[r as usize];
+        if req.charge_inst != NONE {
+            self.insts[req.charge_inst as usize].outstanding_tokens -= req.charge;
+            req.charge_inst = NONE;
+            req.charge = 0;
+        }
+    }
+
+    fn arrive(&mut self, r: u32, t: f64) {
+        self.reqs[r as usize].arrival = t;
+        let i = self.pick(self.plan.runs[self.run_idx].prefill_router, None);
+        self.assign_prefill(r, i, t, false);
+    }
+
+    /// Queues a request for prefill on instance `i` (at the head when it is being recomputed).
+    fn assign_prefill(&mut self, r: u32, i: usize, t: f64, front: bool) {
+        let req = &self.reqs[r as usize];
+        let remaining = req.prompt as u64 + req.generated as u64
+            + if self.insts[i].role == Role::Mixed { (req.output - req.generated) as u64 } else { 0 };
+        self.charge(r, i, remaining);
+        let req = &mut self.reqs[r as usize];
         req.instance = i as u32;
         req.phase = Phase::Waiting;
         let inst = &mut self.insts[i];
-        inst.outstanding_tokens += req.prompt as u64 + req.output as u64;
-        inst.waiting.push_back(r);
-        if !inst.busy && !inst.wake_pending {
-            inst.wake_pending = true;
-            self.push_event(t, EV_WAKE, i as u32);
+        if front {
+            inst.waiting.push_front(r);
+        } else {
+            inst.waiting.push_back(r);
         }
+        self.wake(i, t);
     }
 
     /// Removes a decoding request from its instance's decode aggregates; returns its KV blocks.
@@ -356,7 +528,35 @@ impl<'p> Sim<'p> {
         }
     }
 
-    fn preempt(&mut self, i: usize, r: u32) {
+    /// Adds a request whose context of `c0` tokens is in instance `i`'s KV cache to its decode set.
+    fn join_decode(&mut self, i: usize, r: u32, t: f64) {
+        let req = &self.reqs[r as usize];
+        let (c0, g0, output) = (req.prefill_len as u64, req.generated, req.output);
+        let inst = &mut self.insts[i];
+        let r0 = inst.round;
+        let ph = inst.phase_of(c0, r0);
+        inst.bucket[ph] += 1;
+        inst.n_dec += 1;
+        inst.dec_ctx_sum += c0;
+        let seq = inst.next_seq;
+        inst.next_seq += 1;
+        inst.running.insert(seq, r);
+        let rf = r0 + (output - 1 - g0) as u64;
+        let req = &mut self.reqs[r as usize];
+        req.phase = Phase::Decoding;
+        req.instance = i as u32;
+        req.decode_instance = i as u32;
+        req.seq = seq;
+        req.c0 = c0;
+        req.r0 = r0;
+        req.g0 = g0;
+        let epoch = req.epoch;
+        inst.finish_heap.push(Reverse((rf, r, epoch)));
+        let p = self.add_piece(r, Piece { time: t, instance: i as u32, a: r0, b: r0, next: NONE });
+        self.reqs[r as usize].open_piece = p;
+    }
+
+    fn preempt(&mut self, i: usize, r: u32, t: f64) {
         let phase = self.reqs[r as usize].phase;
         let blocks = match phase {
             Phase::Decoding => {
@@ -380,24 +580,36 @@ impl<'p> Sim<'p> {
         let req = &mut self.reqs[r as usize];
         inst.free_blocks += blocks;
         inst.running.remove(&req.seq);
-        req.phase = Phase::Waiting;
         req.epoch += 1;
         req.preemptions += 1;
-        inst.waiting.push_front(r);
+        if inst.role == Role::Decode {
+            // A decode instance cannot recompute: the request goes back to the prefill stage.
+            let p = self.pick(self.plan.runs[self.run_idx].prefill_router, None);
+            self.assign_prefill(r, p, t, true);
+        } else {
+            req.phase = Phase::Waiting;
+            inst.waiting.push_front(r);
+        }
     }
 
     fn finish(&mut self, i: usize, r: u32, t: f64, blocks: u64) {
+        self.release(r);
         let inst = &mut self.insts[i];
         let req = &mut self.reqs[r as usize];
         inst.free_blocks += blocks;
         inst.running.remove(&req.seq);
-        inst.outstanding_tokens -= req.prompt as u64 + req.output as u64;
         req.phase = Phase::Done;
         req.generated = req.output;
         req.finish = t;
+        if req.decode_instance == NONE {
+            req.decode_instance = i as u32;
+        }
         let wl = &self.plan.workloads[self.plan.runs[self.run_idx].workload];
         if wl.kind == ArrivalKind::Closed {
             self.issue_closed(t + wl.think_time_s);
+        }
+        if !self.insts[i].incoming.is_empty() {
+            self.try_transfers(i, t);
         }
     }
 
@@ -409,6 +621,69 @@ impl<'p> Sim<'p> {
             self.closed_next += 1;
             self.push_event(t, EV_ARRIVAL, r);
         }
+    }
+
+    /// A prefill instance finished a request's prefill: hand its KV cache to a decode instance.
+    fn begin_transfer(&mut self, src: usize, r: u32, t: f64) {
+        let pool = self.insts[src].local_pool;
+        let dst = self.pick(self.plan.runs[self.run_idx].decode_router, Some(pool));
+        let req = &self.reqs[r as usize];
+        let remaining = (req.output - req.generated) as u64;
+        let blocks = ceil_div(req.prefill_len as u64, self.insts[src].block_size) as u32;
+        self.charge(r, dst, remaining);
+        self.insts[src].running.remove(&self.reqs[r as usize].seq);
+        let req = &mut self.reqs[r as usize];
+        req.phase = Phase::PendingTransfer;
+        req.instance = dst as u32;
+        req.src_blocks = blocks;
+        req.kv_ready = t;
+        self.insts[dst].incoming.push_back(r);
+        self.try_transfers(dst, t);
+    }
+
+    /// Starts the transfers waiting on decode instance `d` for which it has KV blocks and batch room.
+    fn try_transfers(&mut self, d: usize, t: f64) {
+        while let Some(&r) = self.insts[d].incoming.front() {
+            let inst = &self.insts[d];
+            let req = &self.reqs[r as usize];
+            let blocks = ceil_div(req.prefill_len as u64, inst.block_size);
+            if blocks > inst.free_blocks || inst.running.len() as u64 + inst.reserved >= inst.max_batch {
+                break;
+            }
+            let inst = &mut self.insts[d];
+            inst.incoming.pop_front();
+            inst.free_blocks -= blocks;
+            inst.reserved += 1;
+            let src_pool = self.insts[self.reqs[r as usize].prefill_instance as usize].local_pool;
+            let dst_pool = self.insts[d].local_pool;
+            let link = self
+                .links
+                .iter_mut()
+                .find(|l| l.src_pool == src_pool && l.dst_pool == dst_pool)
+                .expect("decode set only holds linked pools");
+            let bytes = self.kv_bytes_per_token * self.reqs[r as usize].prefill_len as f64;
+            let start = t.max(link.busy_until);
+            link.busy_until = start + bytes / link.bandwidth;
+            let end = link.busy_until + link.latency_s;
+            let req = &mut self.reqs[r as usize];
+            req.phase = Phase::Transferring;
+            req.transfer_start = t;
+            req.kv_wait_s += t - req.kv_ready;
+            self.push_event(end, EV_TRANSFER_END, r);
+        }
+    }
+
+    fn end_transfer(&mut self, r: u32, t: f64) {
+        let req = &mut self.reqs[r as usize];
+        req.kv_transfer_s += t - req.transfer_start;
+        req.transfers += 1;
+        let (src, dst, blocks) = (req.prefill_instance as usize, req.instance as usize, req.src_blocks as u64);
+        req.src_blocks = 0;
+        self.insts[src].free_blocks += blocks;
+        self.wake(src, t);
+        self.insts[dst].reserved -= 1;
+        self.join_decode(dst, r, t);
+        self.wake(dst, t);
     }
 
     /// Whether a prefill chunk could be scheduled now with the full token budget.
@@ -449,12 +724,11 @@ impl<'p> Sim<'p> {
                     Some((_, &v)) => v,
                     None => {
                         return Err(InferaError::Simulation(format!(
-                            "instance {} needs {} KV blocks with nothing left to preempt",
-                            i, need
+                            "instance {i} needs {need} KV blocks with nothing left to preempt"
                         )))
                     }
                 };
-                self.preempt(i, victim);
+                self.preempt(i, victim, t);
             }
             let inst = &mut self.insts[i];
             let need = inst.bucket[(inst.round % inst.block_size) as usize];
@@ -476,8 +750,7 @@ impl<'p> Sim<'p> {
                 break;
             }
             let req = &self.reqs[r as usize];
-            let c = (req.prefill_len - req.prefilled) as u64;
-            let c = c.min(budget);
+            let c = ((req.prefill_len - req.prefilled) as u64).min(budget);
             chunks.push((r, c as u32));
             budget -= c;
         }
@@ -505,6 +778,7 @@ impl<'p> Sim<'p> {
             req.seq = seq;
             req.prefill_len = len as u32;
             req.prefilled = 0;
+            req.prefill_instance = i as u32;
             if req.first_sched.is_nan() {
                 req.first_sched = t;
             }
@@ -527,6 +801,10 @@ impl<'p> Sim<'p> {
 
         let n_chunks = chunks.len();
         self.insts[i].chunks = chunks;
+        // Blocks left after this step's allocations go to KV caches waiting to move here.
+        if !self.insts[i].incoming.is_empty() {
+            self.try_transfers(i, t);
+        }
         if stats.tokens == 0.0 {
             self.insts[i].busy = false;
             return Ok(());
@@ -536,7 +814,6 @@ impl<'p> Sim<'p> {
         let power = cost.instance_power_w;
         let inst = &mut self.insts[i];
         inst.busy = true;
-        inst.step_start = t;
         inst.step_decodes = n_dec;
         let step_no = inst.steps;
         inst.steps += 1;
@@ -598,6 +875,7 @@ impl<'p> Sim<'p> {
             self.insts[i].prefilling.pop_front();
             let req = &mut self.reqs[r as usize];
             req.generated += 1;
+            req.prefills += 1;
             if req.first_token.is_nan() {
                 req.first_token = t;
             }
@@ -606,25 +884,12 @@ impl<'p> Sim<'p> {
             if req.generated >= req.output {
                 let blocks = ceil_div(req.prefill_len as u64, self.insts[i].block_size);
                 self.finish(i, r, t, blocks);
-                continue;
+            } else if self.insts[i].role == Role::Prefill {
+                self.begin_transfer(i, r, t);
+            } else {
+                self.insts[i].running.remove(&self.reqs[r as usize].seq);
+                self.join_decode(i, r, t);
             }
-            let (c0, g0, output) = (req.prefill_len as u64, req.generated, req.output);
-            let inst = &mut self.insts[i];
-            let r0 = inst.round;
-            let ph = inst.phase_of(c0, r0);
-            inst.bucket[ph] += 1;
-            inst.n_dec += 1;
-            inst.dec_ctx_sum += c0;
-            let req = &mut self.reqs[r as usize];
-            req.phase = Phase::Decoding;
-            req.c0 = c0;
-            req.r0 = r0;
-            req.g0 = g0;
-            let rf = r0 + (output - 1 - g0) as u64;
-            let epoch = req.epoch;
-            inst.finish_heap.push(Reverse((rf, r, epoch)));
-            let p = self.add_piece(r, Piece { time: t, instance: i as u32, a: r0, b: r0, next: NONE });
-            self.reqs[r as usize].open_piece = p;
         }
         self.insts[i].chunks = chunks;
         self.start_step(i, t)
@@ -666,6 +931,7 @@ impl<'p> Sim<'p> {
             let t = f64::from_bits(tk);
             match class {
                 EV_STEP_END => self.end_step(idx as usize, t)?,
+                EV_TRANSFER_END => self.end_transfer(idx, t),
                 EV_ARRIVAL => self.arrive(idx, t),
                 _ => {
                     let i = idx as usize;
@@ -676,8 +942,10 @@ impl<'p> Sim<'p> {
                 }
             }
         }
-        if let Some((k, _)) = self.reqs.iter().enumerate().find(|(_, r)| r.phase != Phase::Done && r.phase != Phase::NotIssued) {
-            return Err(InferaError::Simulation(format!("request {} did not finish", k)));
+        if let Some((k, r)) =
+            self.reqs.iter().enumerate().find(|(_, r)| r.phase != Phase::Done && r.phase != Phase::NotIssued)
+        {
+            return Err(InferaError::Simulation(format!("request {k} did not finish (stuck in {:?})", r.phase)));
         }
         Ok(())
     }
@@ -706,17 +974,24 @@ impl Sim<'_> {
             if req.phase != Phase::Done {
                 continue;
             }
-            let inst = &self.insts[req.instance as usize];
+            let pre = &self.insts[req.prefill_instance as usize];
+            let dec = &self.insts[req.decode_instance as usize];
             rows.run.push(self.run_idx as u32);
             rows.request_id.push(k as u64);
-            rows.pool.push(inst.pool as u32);
-            rows.instance.push(self.inst_local[req.instance as usize]);
+            rows.prefill_pool.push(pre.pool as u32);
+            rows.prefill_instance.push(self.inst_local[req.prefill_instance as usize]);
+            rows.decode_pool.push(dec.pool as u32);
+            rows.decode_instance.push(self.inst_local[req.decode_instance as usize]);
             rows.arrival_s.push(req.arrival);
             rows.first_scheduled_s.push(req.first_sched);
             rows.first_token_s.push(req.first_token);
             rows.finish_s.push(req.finish);
             rows.prompt_tokens.push(req.prompt);
             rows.output_tokens.push(req.output);
+            rows.kv_wait_s.push(req.kv_wait_s);
+            rows.kv_transfer_s.push(req.kv_transfer_s);
+            rows.prefills.push(req.prefills);
+            rows.transfers.push(req.transfers);
             rows.preemptions.push(req.preemptions);
             let tpot_mean = if req.output > 1 {
                 Some((req.finish - req.first_token) / (req.output - 1) as f64)
@@ -745,10 +1020,10 @@ impl Sim<'_> {
             rows.tpot_p99_s.push(tpot_p99);
             let ok = run.slos.iter().all(|slo| {
                 let v = match slo.metric {
-                    crate::plan::Metric::Ttft => Some(req.first_token - req.arrival),
-                    crate::plan::Metric::Tpot => tpot_mean,
-                    crate::plan::Metric::E2e => Some(req.finish - req.arrival),
-                    crate::plan::Metric::Queue => Some(req.first_sched - req.arrival),
+                    Metric::Ttft => Some(req.first_token - req.arrival),
+                    Metric::Tpot => tpot_mean,
+                    Metric::E2e => Some(req.finish - req.arrival),
+                    Metric::Queue => Some(req.first_sched - req.arrival),
                 };
                 v.is_none_or(|v| v <= slo.threshold_s)
             });

@@ -94,7 +94,51 @@ pub struct Workload {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Router {
     RoundRobin,
+    /// The instance with the fewest tokens outstanding (prompt and output tokens not yet served).
     LeastTokens,
+    /// Two instances drawn at random (seeded), the one with fewer outstanding tokens wins.
+    PowerOfTwo,
+}
+
+impl Router {
+    pub const NAMES: [&'static str; 3] = ["round_robin", "least_tokens", "power_of_two"];
+
+    fn parse(name: &str) -> Router {
+        match name {
+            "round_robin" => Router::RoundRobin,
+            "least_tokens" => Router::LeastTokens,
+            _ => Router::PowerOfTwo,
+        }
+    }
+}
+
+/// What a pool's instances do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Prefill and decode on the same instance.
+    Mixed,
+    /// Prefill only: the KV cache then moves over a link to a decode pool.
+    Prefill,
+    /// Decode only: requests arrive with their KV cache from a prefill pool.
+    Decode,
+}
+
+impl Role {
+    pub fn prefills(self) -> bool {
+        self != Role::Decode
+    }
+    pub fn decodes(self) -> bool {
+        self != Role::Prefill
+    }
+}
+
+/// A link carrying KV caches from one pool to another: one shared channel, transfers served in order.
+#[derive(Debug, Clone)]
+pub struct Link {
+    pub src: usize,
+    pub dst: usize,
+    pub bandwidth: f64,
+    pub latency_s: f64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,6 +153,7 @@ pub enum SchedulePolicy {
 pub struct Pool {
     pub name: String,
     pub run: usize,
+    pub role: Role,
     pub chip: usize,
     pub chips: u64,
     pub tp: u64,
@@ -144,8 +189,10 @@ pub struct Run {
     pub model: usize,
     pub workload: usize,
     pub seed: u64,
-    pub router: Router,
+    pub prefill_router: Router,
+    pub decode_router: Router,
     pub pools: Vec<usize>,
+    pub links: Vec<usize>,
     pub slos: Vec<Slo>,
 }
 
@@ -156,6 +203,7 @@ pub struct Plan {
     pub models: Vec<Model>,
     pub workloads: Vec<Workload>,
     pub pools: Vec<Pool>,
+    pub links: Vec<Link>,
     pub runs: Vec<Run>,
 }
 
@@ -367,7 +415,14 @@ impl Plan {
             let model = t.index("model", "models", models.len())?;
             let workload = t.index("workload", "workloads", workloads.len())?;
             let seed = t.int_in("seed", 0, u64::MAX)?;
-            let router = t.choice("router", &["round_robin", "least_tokens"])?;
+            // `router` alone (older writers) sets both stages.
+            let (pre_col, dec_col) = if t.has("prefill_router") {
+                ("prefill_router", "decode_router")
+            } else {
+                ("router", "router")
+            };
+            let prefill_router = t.choice(pre_col, &Router::NAMES)?;
+            let decode_router = t.choice(dec_col, &Router::NAMES)?;
             Ok((0..t.len())
                 .map(|i| Run {
                     name: name[i].clone(),
@@ -375,8 +430,10 @@ impl Plan {
                     model: model[i],
                     workload: workload[i],
                     seed: seed[i],
-                    router: if router[i] == "round_robin" { Router::RoundRobin } else { Router::LeastTokens },
+                    prefill_router: Router::parse(&prefill_router[i]),
+                    decode_router: Router::parse(&decode_router[i]),
                     pools: Vec::new(),
+                    links: Vec::new(),
                     slos: Vec::new(),
                 })
                 .collect::<Vec<_>>())
@@ -396,6 +453,11 @@ impl Plan {
             let chunked = t.bools("chunked_prefill")?;
             let policy = t.choice("policy", &["decode_first", "prefill_first"])?;
             let overhead = t.nonneg("step_overhead_s")?;
+            let role = if t.has("role") {
+                t.choice("role", &["mixed", "prefill", "decode"])?
+            } else {
+                vec!["mixed".to_string(); t.len()]
+            };
             (0..t.len())
                 .map(|i| {
                     if tp[i] * instances[i] != n_chips[i] {
@@ -410,6 +472,11 @@ impl Plan {
                     Ok(Pool {
                         name: name[i].clone(),
                         run: run[i],
+                        role: match role[i].as_str() {
+                            "mixed" => Role::Mixed,
+                            "prefill" => Role::Prefill,
+                            _ => Role::Decode,
+                        },
                         chip: chip[i],
                         chips: n_chips[i],
                         tp: tp[i],
@@ -431,6 +498,29 @@ impl Plan {
         })?;
         for (i, p) in pools.iter().enumerate() {
             runs[p.run].pools.push(i);
+        }
+
+        // `links` is optional: a plan without it has no links.
+        let has_links = batch.column_by_name("links").is_some();
+        let links = if !has_links { Vec::new() } else { with_table(batch, "links", |t| {
+            let src = t.index("src", "pools", pools.len())?;
+            let dst = t.index("dst", "pools", pools.len())?;
+            let bw = t.f64_checked("bandwidth", true)?;
+            let lat = t.nonneg("latency_s")?;
+            (0..t.len())
+                .map(|i| {
+                    if bw[i].is_nan() || bw[i] <= 0.0 {
+                        return Err(plan_err!("links row {}: bandwidth must be > 0", i));
+                    }
+                    if pools[src[i]].run != pools[dst[i]].run {
+                        return Err(plan_err!("links row {}: the two pools belong to different runs", i));
+                    }
+                    Ok(Link { src: src[i], dst: dst[i], bandwidth: bw[i], latency_s: lat[i] })
+                })
+                .collect::<Result<Vec<_>>>()
+        })? };
+        for (i, l) in links.iter().enumerate() {
+            runs[pools[l.src].run].links.push(i);
         }
 
         with_table(batch, "slos", |t| {
@@ -458,7 +548,7 @@ impl Plan {
             Ok(())
         })?;
 
-        let plan = Plan { chips, models, workloads, pools, runs };
+        let plan = Plan { chips, models, workloads, pools, links, runs };
         plan.validate()?;
         Ok(plan)
     }
@@ -468,6 +558,20 @@ impl Plan {
         for run in &self.runs {
             if run.pools.is_empty() {
                 return Err(plan_err!("run '{}' has no pools", run.name));
+            }
+            if !run.pools.iter().any(|&p| self.pools[p].role.prefills()) {
+                return Err(plan_err!("run '{}' has no pool that can prefill", run.name));
+            }
+            for &pi in &run.pools {
+                let pool = &self.pools[pi];
+                let out = run.links.iter().filter(|&&l| self.links[l].src == pi && self.pools[self.links[l].dst].role == Role::Decode).count();
+                if pool.role == Role::Prefill && out == 0 {
+                    return Err(plan_err!("run '{}': prefill pool '{}' has no link to a decode pool", run.name, pool.name));
+                }
+                let inc = run.links.iter().filter(|&&l| self.links[l].dst == pi && self.pools[self.links[l].src].role == Role::Prefill).count();
+                if pool.role == Role::Decode && inc == 0 {
+                    return Err(plan_err!("run '{}': decode pool '{}' has no link from a prefill pool", run.name, pool.name));
+                }
             }
             let model = &self.models[run.model];
             let wl = &self.workloads[run.workload];

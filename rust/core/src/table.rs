@@ -25,6 +25,11 @@ impl<'a> Table<'a> {
         self.columns.len()
     }
 
+    /// Whether the table has a column (for optional columns).
+    pub fn has(&self, col: &str) -> bool {
+        self.columns.column_by_name(col).is_some()
+    }
+
     fn column(&self, col: &str) -> Result<&'a ArrayRef> {
         self.columns
             .column_by_name(col)
