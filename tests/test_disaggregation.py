@@ -194,3 +194,69 @@ run r {{ model = tiny, traffic = t, system = s }}
 """
     with pytest.raises(infera.CompileError, match=message):
         infera.compile_text(program(body))
+
+
+CAPACITY = """
+chip slow extends toy { bf16 = 4 TFLOPS }
+traffic longp { arrivals = poisson(20 /s), prompt = lognormal(median = 3000 tokens, sigma = 0.3, max = 6000)
+                output = lognormal(median = 150 tokens, sigma = 0.3, max = 400), requests = 600 }
+slo tight { ttft.p90 < 50 ms, tpot.p90 < 0.6 ms }
+system split {
+  pool pre: 2 x slow, role = prefill
+  pool dec: 2 x slow, role = decode
+  link pre -> dec { bandwidth = 50 GB/s, latency = 10 us }
+}
+system mixed { pool gp: 4 x slow
+               router = least_tokens }
+run cap { model = tiny, traffic = longp, systems = [split, mixed], slo = tight, seed = 2,
+          search = max_rate(attainment = 90 %, tolerance = 2 %) }
+"""
+
+
+def _attainment(text: str, system: str, rate: float) -> float:
+    from infera.plan.compiler import compile_program
+
+    plan = compile_program(infera.parse(text), traffic_rates={"longp": rate}, select=("cap", system))
+    return float(infera.simulate(plan).requests["slo_met"].mean())
+
+
+def test_max_rate_search_brackets_its_answer() -> None:
+    text = program(CAPACITY)
+    table = infera.max_rate(text)
+    assert table["system"].to_list() == ["split", "mixed"]
+    for row in table.iter_rows(named=True):
+        assert row["converged"]
+        lo, hi = row["max_rate_rps"], row["failing_rate_rps"]
+        assert lo < hi and (hi - lo) / hi <= 0.02
+        # Checked independently: one simulation below meets the SLO for 90% of requests, one above fails.
+        assert _attainment(text, row["system"], lo) >= 0.9
+        assert _attainment(text, row["system"], hi) < 0.9
+        assert row["max_rate_rps_per_chip"] == pytest.approx(lo / 4)
+        assert row["requests_per_dollar"] == pytest.approx(lo * 3600 / (4 * 3.6))
+    split, mixed = table["max_rate_rps"].to_list()
+    assert split > mixed  # long prompts, tight TTFT and TPOT: the split reaches more goodput per chip
+
+
+def test_max_rate_arguments_override_the_run(tmp_path) -> None:
+    f = tmp_path / "cap.infera"
+    f.write_text(program(CAPACITY))
+    loose = infera.max_rate(f, attainment=0.5, tolerance=0.1)
+    assert (loose["target_attainment"] == 0.5).all() and (loose["tolerance"] == 0.1).all()
+
+
+def test_capacity_cli_writes_table(tmp_path, capsys) -> None:
+    from infera.cli import main
+
+    f = tmp_path / "cap.infera"
+    f.write_text(program(CAPACITY))
+    assert main(["capacity", str(f), "--tolerance", "0.05", "--out", str(tmp_path)]) == 0
+    assert "max_rate_rps" in capsys.readouterr().out
+    assert pl.read_parquet(tmp_path / "capacity.parquet").height == 2
+
+
+def test_max_rate_needs_poisson_traffic_and_an_slo() -> None:
+    with pytest.raises(infera.CompileError, match="needs an slo"):
+        infera.compile_text(program(CAPACITY.replace("slo = tight,", "")))
+    burst = CAPACITY.replace("arrivals = poisson(20 /s)", "arrivals = burst")
+    with pytest.raises(infera.CompileError, match="not Poisson"):
+        infera.max_rate(program(burst))

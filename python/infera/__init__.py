@@ -14,6 +14,7 @@ from infera.dsl import parse, parse_file
 from infera.exceptions import CompileError, InferaError, InferaSyntaxError, PlanError, SimulationError
 from infera.plan import Plan
 from infera.results import Results
+from infera.search import max_rate
 
 __all__ = [
     "__version__",
@@ -27,6 +28,7 @@ __all__ = [
     "check",
     "compile_file",
     "compile_text",
+    "max_rate",
     "parse",
     "parse_file",
     "run",

@@ -37,6 +37,8 @@ def _fmt(v: object) -> str:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from infera.api import compile_file, simulate
+    from infera.dsl import parse_file
+    from infera.plan.compiler import run_specs
 
     plan = compile_file(args.file)
     results = simulate(plan, iterations=not args.no_iterations, token_stats=not args.no_token_stats)
@@ -44,7 +46,29 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.out:
         paths = results.write_parquet(args.out)
         print(f"wrote {', '.join(str(p) for p in paths)}")
+    # Runs that ask for a capacity search get one after the plain simulation.
+    runs, _ = run_specs(parse_file(args.file))
+    if any(r.search is not None for r in runs):
+        return _capacity(args.file, None, None, None, args.out)
     return 0
+
+
+def _capacity(file: str, run: str | None, attainment: float | None, tolerance: float | None,
+              out: str | None) -> int:
+    from infera.search import max_rate
+
+    table = max_rate(Path(file), run=run, attainment=attainment, tolerance=tolerance)
+    print("\nmax rate meeting the SLO (requests/s):")
+    _print_summary(table)
+    if out:
+        Path(out).mkdir(parents=True, exist_ok=True)
+        table.write_parquet(Path(out) / "capacity.parquet")
+        print(f"wrote {Path(out) / 'capacity.parquet'}")
+    return 0
+
+
+def _cmd_capacity(args: argparse.Namespace) -> int:
+    return _capacity(args.file, args.run, args.attainment, args.tolerance, args.out)
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
@@ -113,6 +137,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-iterations", action="store_true")
     s.add_argument("--no-token-stats", action="store_true")
     s.set_defaults(func=_cmd_simulate)
+
+    m = sub.add_parser("capacity", help="highest Poisson rate at which each system meets its SLO")
+    m.add_argument("file")
+    m.add_argument("--run", help="the run to search (default: runs with search = max_rate(...), else all)")
+    m.add_argument("--attainment", type=float, help="share of requests that must meet the SLO (default 0.9)")
+    m.add_argument("--tolerance", type=float, help="relative width of the final bracket (default 0.02)")
+    m.add_argument("--out", help="directory to write capacity.parquet")
+    m.set_defaults(func=_cmd_capacity)
 
     g = sub.add_parser("catalog", help="list the built-in chips and models")
     g.add_argument("section", nargs="?", choices=["chips", "models"])

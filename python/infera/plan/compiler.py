@@ -8,6 +8,7 @@ the operator coefficients and samples the request streams. Every problem is a
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -224,6 +225,16 @@ class SloSpec:
     loc: ast.Loc
 
 
+@dataclass(frozen=True)
+class SearchSpec:
+    """``search = max_rate(attainment = 90 %, tolerance = 2 %)`` in a run."""
+
+    attainment: float = 0.9
+    tolerance: float = 0.02
+    max_probes: int = 40
+    loc: ast.Loc | None = None
+
+
 @dataclass
 class RunSpec:
     name: str
@@ -236,6 +247,7 @@ class RunSpec:
     model_loc: ast.Loc
     traffic_loc: ast.Loc
     slo_loc: ast.Loc | None
+    search: SearchSpec | None = None
 
 
 @dataclass
@@ -614,6 +626,22 @@ def compile_run(scope: Scope, block: ast.Block) -> RunSpec:
             systems.append((it.id, it.loc))
     else:
         raise CompileError(f"{where}: missing required field 'system'", block.loc)
+    search = None
+    sa = f.take("search")
+    if sa is not None:
+        v = sa.value
+        if not isinstance(v, ast.Call) or v.func != "max_rate" or v.args:
+            raise CompileError(f"{where}: search must be max_rate(attainment = 90 %, tolerance = 2 %)", v.loc)
+        sf = Fields(f"{where} max_rate()", v.kwargs, v.loc)
+        att = sf.quantity("attainment", ("number",), 0.9)
+        tol = sf.quantity("tolerance", ("number",), 0.02)
+        probes = sf.integer("max_probes", 40, minimum=4, dims=("number",))
+        sf.done()
+        if not 0 < att <= 1 or not 0 < tol < 1:
+            raise CompileError(f"{where}: attainment must be in (0, 100 %] and tolerance in (0, 100 %)", v.loc)
+        if slo is None:
+            raise CompileError(f"{where}: a max_rate search needs an slo", sa.loc)
+        search = SearchSpec(att, tol, probes, v.loc)
     f.done()
     seen = set()
     for name, loc in systems:
@@ -621,7 +649,7 @@ def compile_run(scope: Scope, block: ast.Block) -> RunSpec:
             raise CompileError(f"{where}: system '{name}' listed twice", loc)
         seen.add(name)
     return RunSpec(block.name, model.id, systems, traffic.id, slo.id if slo else None, seed, block.loc,
-                   model.loc, traffic.loc, slo.loc if slo else None)
+                   model.loc, traffic.loc, slo.loc if slo else None, search)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -643,10 +671,17 @@ def kv_blocks_for(shape: model_mod.ModelShape, chip: ChipSpec, pool: PoolSpec) -
 
 
 class Compiler:
-    """Compiles one program; ``compile()`` returns the plan."""
+    """Compiles one program; ``compile()`` returns the plan.
 
-    def __init__(self, program: ast.Program, catalog_loader: Callable[[ast.Use], ast.Block] | None = None) -> None:
+    ``traffic_rates`` replaces the Poisson rate of named traffic blocks and ``select`` keeps one
+    ``(run, system)`` pair: both serve searches that re-simulate a file at other rates.
+    """
+
+    def __init__(self, program: ast.Program, catalog_loader: Callable[[ast.Use], ast.Block] | None = None, *,
+                 traffic_rates: dict[str, float] | None = None, select: tuple[str, str] | None = None) -> None:
         self.program = program
+        self.traffic_rates = traffic_rates or {}
+        self.select = select
         self.scope = Scope()
         for use in program.uses:
             if catalog_loader is None:
@@ -673,6 +708,17 @@ class Compiler:
         slos = {n: compile_slo(self.scope, b) for n, b in self.scope.blocks.get("slo", {}).items()}
         systems = {n: compile_system(self.scope, b) for n, b in self.scope.blocks.get("system", {}).items()}
         runs = [compile_run(self.scope, b) for b in runs_blocks]
+        for name, rate in self.traffic_rates.items():
+            if traffics[name].arrivals != "poisson":
+                raise CompileError(f"traffic '{name}': only Poisson arrivals have a rate to vary",
+                                   self.scope.get("traffic", name, ast.Loc(self.program.file, 1, 1)).loc)
+            traffics[name] = dataclasses.replace(traffics[name], rate=rate)
+        if self.select is not None:
+            runs = [dataclasses.replace(r, systems=[s for s in r.systems if s[0] == self.select[1]])
+                    for r in runs if r.name == self.select[0]]
+            if not runs or not runs[0].systems:
+                raise CompileError(f"no run '{self.select[0]}' with system '{self.select[1]}'",
+                                   ast.Loc(self.program.file, 1, 1))
 
         cols: dict[str, dict[str, list[Any]]] = {k: {} for k in
                                                   ("chips", "engines", "models", "operators", "workloads",
@@ -818,6 +864,15 @@ def _catalog_blocks(loader: Callable[[ast.Use], Any], use: ast.Use) -> list[ast.
     return got if isinstance(got, list) else [got]
 
 
-def compile_program(program: ast.Program) -> Plan:
-    """Compiles a parsed program into a plan."""
-    return Compiler(program).compile()
+def compile_program(program: ast.Program, *, traffic_rates: dict[str, float] | None = None,
+                    select: tuple[str, str] | None = None) -> Plan:
+    """Compiles a parsed program into a plan (see :class:`Compiler` for the keyword arguments)."""
+    return Compiler(program, traffic_rates=traffic_rates, select=select).compile()
+
+
+def run_specs(program: ast.Program) -> tuple[list[RunSpec], dict[str, traffic_mod.TrafficSpec]]:
+    """The program's runs and traffic blocks, compiled (for drivers such as the max-rate search)."""
+    c = Compiler(program)
+    runs = [compile_run(c.scope, b) for b in c.scope.blocks.get("run", {}).values()]
+    traffics = {n: compile_traffic(c.scope, b) for n, b in c.scope.blocks.get("traffic", {}).items()}
+    return runs, traffics
