@@ -260,3 +260,16 @@ def test_max_rate_needs_poisson_traffic_and_an_slo() -> None:
     burst = CAPACITY.replace("arrivals = poisson(20 /s)", "arrivals = burst")
     with pytest.raises(infera.CompileError, match="not Poisson"):
         infera.max_rate(program(burst))
+
+
+def test_worked_example_reproduces_the_documented_ordering() -> None:
+    """docs/disaggregation.md: split beats the vLLM-like mixed fleet on long prompts under tight TPOT, and the
+    mixed fleet beats the split on short prompts under a loose SLO."""
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[1] / "examples" / "disaggregation.infera"
+    table = infera.max_rate(example)
+    rate = {(r["run"], r["system"]): r["max_rate_rps"] for r in table.iter_rows(named=True)}
+    assert rate[("long_prompts", "split")] > 1.2 * rate[("long_prompts", "mixed")]
+    assert rate[("short_prompts", "mixed")] > 1.2 * rate[("short_prompts", "split")]
+    assert table["converged"].all()
