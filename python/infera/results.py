@@ -114,6 +114,7 @@ def _instance_energy(plan: Plan, instances: pl.DataFrame, durations: pl.DataFram
 
 
 def _durations(requests: pl.DataFrame) -> pl.DataFrame:
+    """First arrival to last departure (finish or rejection) per (run, system)."""
     req = requests.with_columns(pl.col("run").cast(pl.String), pl.col("system").cast(pl.String))
     return req.group_by(["run", "system"], maintain_order=True).agg(
         (pl.col("finish_s").max() - pl.col("arrival_s").min()).alias("duration_s"))
@@ -136,18 +137,25 @@ def pool_table(plan: Plan, requests: pl.DataFrame, instances: pl.DataFrame) -> p
 def summarize(plan: Plan, requests: pl.DataFrame, instances: pl.DataFrame) -> pl.DataFrame:
     """One row per (run, system); see ``docs/results.md`` for every column."""
     keys = ["run", "system"]
-    req = requests.with_columns(pl.col("run").cast(pl.String), pl.col("system").cast(pl.String))
+    everything = requests.with_columns(pl.col("run").cast(pl.String), pl.col("system").cast(pl.String),
+                                       pl.col("status").cast(pl.String))
+    rejected = everything.group_by(keys, maintain_order=True).agg(
+        (pl.col("status") != "finished").sum().alias("rejected"),
+        (pl.col("status") == "rejected_queue_full").sum().alias("rejected_queue_full"),
+        (pl.col("status") == "rejected_timeout").sum().alias("rejected_timeout"),
+        (pl.col("finish_s").max() - pl.col("arrival_s").min()).alias("duration_s"),
+    )
+    # Latency and throughput figures are over the requests that were served.
+    req = everything.filter(pl.col("status") == "finished")
     q = []
     for metric, col in (("ttft", "ttft_s"), ("tpot", "tpot_mean_s"), ("e2e", "e2e_s"), ("queue", "queue_s")):
         for p in PERCENTILES:
             q.append(pl.col(col).quantile(p / 100, interpolation="linear").alias(f"{metric}_p{p}_s"))
     agg = req.group_by(keys, maintain_order=True).agg(
         pl.len().alias("requests"),
-        (pl.col("finish_s").max() - pl.col("arrival_s").min()).alias("duration_s"),
         pl.col("prompt_tokens").cast(pl.Int64).sum().alias("prompt_tokens"),
         pl.col("output_tokens").cast(pl.Int64).sum().alias("output_tokens"),
         pl.col("slo_met").sum().alias("slo_met_requests"),
-        pl.col("slo_met").mean().alias("slo_attainment"),
         pl.col("preemptions").cast(pl.Int64).sum().alias("preemptions"),
         pl.col("kv_transfer_s").filter(pl.col("transfers") > 0).quantile(0.5, interpolation="linear")
         .alias("kv_transfer_p50_s"),
@@ -157,11 +165,14 @@ def summarize(plan: Plan, requests: pl.DataFrame, instances: pl.DataFrame) -> pl
         .alias("kv_wait_p99_s"),
         *q,
     )
+    agg = rejected.join(agg, on=keys, how="left").with_columns(pl.col("requests").fill_null(0))
     agg = agg.with_columns(
         (pl.col("requests") / pl.col("duration_s")).alias("throughput_rps"),
         (pl.col("output_tokens") / pl.col("duration_s")).alias("output_tokens_per_s"),
         ((pl.col("prompt_tokens") + pl.col("output_tokens")) / pl.col("duration_s")).alias("tokens_per_s"),
         (pl.col("slo_met_requests") / pl.col("duration_s")).alias("goodput_rps"),
+        # Attainment counts rejected requests as misses.
+        (pl.col("slo_met_requests") / (pl.col("requests") + pl.col("rejected"))).alias("slo_attainment"),
     )
 
     # Utilisation, energy and cost per (run, system), from instance busy time and the pools' chips.
@@ -195,7 +206,10 @@ def summarize(plan: Plan, requests: pl.DataFrame, instances: pl.DataFrame) -> pl
         if not ts:
             passes.append(None)
             continue
-        sub = req.filter((pl.col("run") == run) & (pl.col("system") == system))
+        # A rejected request never got its latency: it counts as infinitely late.
+        sub = everything.filter((pl.col("run") == run) & (pl.col("system") == system)).with_columns(
+            [pl.when(pl.col("status") == "finished").then(pl.col(c)).otherwise(float("inf")).alias(c)
+             for c in _METRIC_COLUMN.values()])
         ok = True
         for metric, pct, thr in ts:
             col = sub.get_column(_METRIC_COLUMN[metric]).drop_nulls()
@@ -206,7 +220,7 @@ def summarize(plan: Plan, requests: pl.DataFrame, instances: pl.DataFrame) -> pl
         passes.append(ok)
     out = out.with_columns(pl.Series("slo_pass", passes, dtype=pl.Boolean))
     order = keys + [
-        "requests", "duration_s", "throughput_rps", "output_tokens_per_s", "tokens_per_s", "goodput_rps",
+        "requests", "rejected", "rejected_queue_full", "rejected_timeout", "duration_s", "throughput_rps", "output_tokens_per_s", "tokens_per_s", "goodput_rps",
         "slo_attainment", "slo_pass",
         *[f"{m}_p{p}_s" for m in ("ttft", "tpot", "e2e", "queue") for p in PERCENTILES],
         "preemptions", "kv_transfer_p50_s", "kv_transfer_p99_s", "kv_wait_p99_s",

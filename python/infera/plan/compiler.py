@@ -197,6 +197,8 @@ class PoolSpec:
     step_overhead_s: float
     loc: ast.Loc
     chip_loc: ast.Loc
+    max_queue: int = 0  # 0: unbounded
+    queue_timeout_s: float = math.inf
 
 
 @dataclass
@@ -591,12 +593,14 @@ def _compile_pool(where: str, p: ast.Pool) -> PoolSpec:
     if not 0 < mem_util <= 1:
         raise CompileError(f"{pw}: memory_utilization must be in (0, 1]", p.loc)
     overhead = pf.quantity("step_overhead", ("time",), DEFAULT_STEP_OVERHEAD_S, positive=False)
+    max_queue = pf.integer("max_queue", 0, minimum=1)
+    queue_timeout = pf.quantity("queue_timeout", ("time",), math.inf)
     pf.done()
     if chips % tp:
         raise CompileError(f"{pw}: {chips} chips do not divide into instances of tp = {tp}", p.loc)
     return PoolSpec(p.name, p.chips.chip.id, chips, tp, role, max_batch,
                     mbt if mbt is not None else DEFAULT_MAX_BATCHED_TOKENS, block_size, chunked, policy,
-                    mem_util, overhead, p.loc, p.chips.chip.loc)
+                    mem_util, overhead, p.loc, p.chips.chip.loc, max_queue, queue_timeout)
 
 
 def compile_run(scope: Scope, block: ast.Block) -> RunSpec:
@@ -815,7 +819,8 @@ class Compiler:
                         tp=pool.tp, instances=pool.chips // pool.tp, max_batch=pool.max_batch,
                         max_batched_tokens=pool.max_batched_tokens, block_size=pool.block_size, kv_blocks=blocks,
                         chunked_prefill=pool.chunked_prefill, policy=pool.policy,
-                        step_overhead_s=pool.step_overhead_s)
+                        step_overhead_s=pool.step_overhead_s, max_queue=pool.max_queue,
+                        queue_timeout_s=pool.queue_timeout_s)
                 for ln in system.links:
                     add("links", src=pool_rows[ln.src], dst=pool_rows[ln.dst], bandwidth=ln.bandwidth,
                         latency_s=ln.latency_s)

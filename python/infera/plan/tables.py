@@ -114,6 +114,8 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("chunked_prefill", boolean),
             ("policy", utf8),
             ("step_overhead_s", f64),
+            ("max_queue", u32),
+            ("queue_timeout_s", f64),
         ]
     ),
     "links": pa.schema([("src", u32), ("dst", u32), ("bandwidth", f64), ("latency_s", f64)]),

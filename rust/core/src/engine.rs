@@ -55,6 +55,27 @@ enum Phase {
     Transferring,
     Decoding,
     Done,
+    Rejected,
+}
+
+/// Why a request was turned away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Finished,
+    /// Its instance's queue held `max_queue` requests when it arrived.
+    QueueFull,
+    /// It waited longer than `queue_timeout` without being admitted.
+    Timeout,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Finished => "finished",
+            Status::QueueFull => "rejected_queue_full",
+            Status::Timeout => "rejected_timeout",
+        }
+    }
 }
 
 /// Per-request state. Static fields come from the workload; the rest changes as it is served.
@@ -68,6 +89,7 @@ struct Req {
     prefill_instance: u32,
     decode_instance: u32,
     phase: Phase,
+    status: Status,
     /// Tokens emitted so far (while decoding, as of joining the decode set: see `g0`).
     generated: u32,
     /// Length of the current prefill (prompt, plus generated tokens when recomputing after preemption).
@@ -124,6 +146,8 @@ struct Instance {
     free_blocks: u64,
     chunked: bool,
     policy: SchedulePolicy,
+    max_queue: u64,
+    queue_timeout_s: f64,
     waiting: VecDeque<u32>,
     prefilling: VecDeque<u32>,
     running: BTreeMap<u64, u32>,
@@ -180,6 +204,7 @@ const EV_WAKE: u8 = 3;
 #[derive(Default)]
 pub struct RequestRows {
     pub run: Vec<u32>,
+    pub status: Vec<Status>,
     pub request_id: Vec<u64>,
     pub prefill_pool: Vec<u32>,
     pub prefill_instance: Vec<u32>,
@@ -286,6 +311,8 @@ impl<'p> Sim<'p> {
                     free_blocks: pool.kv_blocks,
                     chunked: pool.chunked_prefill,
                     policy: pool.policy,
+                    max_queue: pool.max_queue,
+                    queue_timeout_s: pool.queue_timeout_s,
                     waiting: VecDeque::new(),
                     prefilling: VecDeque::new(),
                     running: BTreeMap::new(),
@@ -347,6 +374,7 @@ impl<'p> Sim<'p> {
                 prefill_instance: NONE,
                 decode_instance: NONE,
                 phase: Phase::NotIssued,
+                status: Status::Finished,
                 generated: 0,
                 prefill_len: 0,
                 prefilled: 0,
@@ -487,7 +515,44 @@ impl<'p> Sim<'p> {
     fn arrive(&mut self, r: u32, t: f64) {
         self.reqs[r as usize].arrival = t;
         let i = self.pick(self.plan.runs[self.run_idx].prefill_router, None);
+        if self.insts[i].waiting.len() as u64 >= self.insts[i].max_queue {
+            self.reqs[r as usize].instance = i as u32;
+            self.reject(r, t, Status::QueueFull);
+            return;
+        }
         self.assign_prefill(r, i, t, false);
+    }
+
+    /// Turns a request away: it leaves the system at `t` with `status`, and a closed-loop user moves on.
+    fn reject(&mut self, r: u32, t: f64, status: Status) {
+        self.release(r);
+        let req = &mut self.reqs[r as usize];
+        req.phase = Phase::Rejected;
+        req.status = status;
+        req.finish = t;
+        let wl = &self.plan.workloads[self.plan.runs[self.run_idx].workload];
+        if wl.kind == ArrivalKind::Closed {
+            self.issue_closed(t + wl.think_time_s);
+        }
+    }
+
+    /// Rejects requests at the head of instance `i`'s queue that waited past the timeout without ever
+    /// being admitted (recomputations, already admitted once, are exempt). Checked lazily, whenever the head
+    /// is considered, so an expired request costs O(1); it is reported at the moment it expired.
+    fn expire_queue_head(&mut self, i: usize, t: f64) {
+        let timeout = self.insts[i].queue_timeout_s;
+        if !timeout.is_finite() {
+            return;
+        }
+        while let Some(&h) = self.insts[i].waiting.front() {
+            let req = &self.reqs[h as usize];
+            if !req.first_sched.is_nan() || t - req.arrival <= timeout {
+                break;
+            }
+            let expired_at = req.arrival + timeout;
+            self.insts[i].waiting.pop_front();
+            self.reject(h, expired_at, Status::Timeout);
+        }
     }
 
     /// Queues a request for prefill on instance `i` (at the head when it is being recomputed).
@@ -687,7 +752,8 @@ impl<'p> Sim<'p> {
     }
 
     /// Whether a prefill chunk could be scheduled now with the full token budget.
-    fn can_prefill(&self, i: usize) -> bool {
+    fn can_prefill(&mut self, i: usize, t: f64) -> bool {
+        self.expire_queue_head(i, t);
         let inst = &self.insts[i];
         if !inst.prefilling.is_empty() {
             return true;
@@ -707,7 +773,7 @@ impl<'p> Sim<'p> {
     /// Forms and prices the next step of instance `i` at time `t`; leaves it idle if there is no work.
     fn start_step(&mut self, i: usize, t: f64) -> Result<()> {
         let decode = self.insts[i].n_dec > 0
-            && !(self.insts[i].policy == SchedulePolicy::PrefillFirst && self.can_prefill(i));
+            && !(self.insts[i].policy == SchedulePolicy::PrefillFirst && self.can_prefill(i, t));
         let mut stats = StepStats::default();
         let mut budget = self.insts[i].max_batched_tokens;
         let mut n_dec = 0;
@@ -759,6 +825,8 @@ impl<'p> Sim<'p> {
             if budget == 0 || inst.running.len() as u64 >= inst.max_batch {
                 break;
             }
+            self.expire_queue_head(i, t);
+            let inst = &self.insts[i];
             let Some(&h) = inst.waiting.front() else { break };
             let req = &self.reqs[h as usize];
             let len = req.prompt as u64 + req.generated as u64;
@@ -942,8 +1010,11 @@ impl<'p> Sim<'p> {
                 }
             }
         }
-        if let Some((k, r)) =
-            self.reqs.iter().enumerate().find(|(_, r)| r.phase != Phase::Done && r.phase != Phase::NotIssued)
+        if let Some((k, r)) = self
+            .reqs
+            .iter()
+            .enumerate()
+            .find(|(_, r)| !matches!(r.phase, Phase::Done | Phase::NotIssued | Phase::Rejected))
         {
             return Err(InferaError::Simulation(format!("request {k} did not finish (stuck in {:?})", r.phase)));
         }
@@ -971,17 +1042,19 @@ impl Sim<'_> {
         let mut times: Vec<f64> = Vec::new();
         let mut gaps: Vec<f64> = Vec::new();
         for (k, req) in self.reqs.iter().enumerate() {
-            if req.phase != Phase::Done {
+            if req.phase != Phase::Done && req.phase != Phase::Rejected {
                 continue;
             }
-            let pre = &self.insts[req.prefill_instance as usize];
-            let dec = &self.insts[req.decode_instance as usize];
+            // A rejected request was never prefilled: it is reported on the instance that turned it away.
+            let pre_i = if req.prefill_instance == NONE { req.instance } else { req.prefill_instance } as usize;
+            let dec_i = if req.decode_instance == NONE { pre_i } else { req.decode_instance as usize };
             rows.run.push(self.run_idx as u32);
+            rows.status.push(req.status);
             rows.request_id.push(k as u64);
-            rows.prefill_pool.push(pre.pool as u32);
-            rows.prefill_instance.push(self.inst_local[req.prefill_instance as usize]);
-            rows.decode_pool.push(dec.pool as u32);
-            rows.decode_instance.push(self.inst_local[req.decode_instance as usize]);
+            rows.prefill_pool.push(self.insts[pre_i].pool as u32);
+            rows.prefill_instance.push(self.inst_local[pre_i]);
+            rows.decode_pool.push(self.insts[dec_i].pool as u32);
+            rows.decode_instance.push(self.inst_local[dec_i]);
             rows.arrival_s.push(req.arrival);
             rows.first_scheduled_s.push(req.first_sched);
             rows.first_token_s.push(req.first_token);
@@ -993,14 +1066,15 @@ impl Sim<'_> {
             rows.prefills.push(req.prefills);
             rows.transfers.push(req.transfers);
             rows.preemptions.push(req.preemptions);
-            let tpot_mean = if req.output > 1 {
+            let finished = req.status == Status::Finished;
+            let tpot_mean = if finished && req.output > 1 {
                 Some((req.finish - req.first_token) / (req.output - 1) as f64)
             } else {
                 None
             };
             rows.tpot_mean_s.push(tpot_mean);
             let mut tpot_p99 = None;
-            if self.opts.token_stats && req.output > 1 {
+            if finished && self.opts.token_stats && req.output > 1 {
                 times.clear();
                 let mut p = req.piece_head;
                 while p != NONE {
@@ -1018,7 +1092,7 @@ impl Sim<'_> {
                 tpot_p99 = quantile(&mut gaps, 0.99);
             }
             rows.tpot_p99_s.push(tpot_p99);
-            let ok = run.slos.iter().all(|slo| {
+            let ok = finished && run.slos.iter().all(|slo| {
                 let v = match slo.metric {
                     Metric::Ttft => Some(req.first_token - req.arrival),
                     Metric::Tpot => tpot_mean,

@@ -165,6 +165,10 @@ pub struct Pool {
     pub chunked_prefill: bool,
     pub policy: SchedulePolicy,
     pub step_overhead_s: f64,
+    /// Most requests waiting in one instance's queue; arrivals beyond it are rejected (`u64::MAX`: no limit).
+    pub max_queue: u64,
+    /// A request not admitted within this time of arriving is rejected (infinite: never).
+    pub queue_timeout_s: f64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -453,6 +457,19 @@ impl Plan {
             let chunked = t.bools("chunked_prefill")?;
             let policy = t.choice("policy", &["decode_first", "prefill_first"])?;
             let overhead = t.nonneg("step_overhead_s")?;
+            let max_queue = if t.has("max_queue") {
+                t.int_in("max_queue", 0, u64::MAX)?
+            } else {
+                vec![0; t.len()]
+            };
+            let queue_timeout = if t.has("queue_timeout_s") {
+                t.f64_checked("queue_timeout_s", true)?
+            } else {
+                vec![f64::INFINITY; t.len()]
+            };
+            if let Some(i) = queue_timeout.iter().position(|&x| x <= 0.0) {
+                return Err(plan_err!("pools row {}: queue_timeout_s must be > 0", i));
+            }
             let role = if t.has("role") {
                 t.choice("role", &["mixed", "prefill", "decode"])?
             } else {
@@ -492,6 +509,9 @@ impl Plan {
                             SchedulePolicy::PrefillFirst
                         },
                         step_overhead_s: overhead[i],
+                        // 0 means no limit (the compiler writes 0 when none is set).
+                        max_queue: if max_queue[i] == 0 { u64::MAX } else { max_queue[i] },
+                        queue_timeout_s: queue_timeout[i],
                     })
                 })
                 .collect::<Result<Vec<_>>>()

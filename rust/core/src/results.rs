@@ -11,7 +11,7 @@ use arrow_array::{
 };
 use arrow_schema::{Field, Schema};
 
-use crate::engine::SimRows;
+use crate::engine::{SimRows, Status};
 use crate::error::Result;
 use crate::plan::Plan;
 
@@ -57,8 +57,13 @@ fn f64s(v: Vec<f64>) -> ArrayRef {
     Arc::new(Float64Array::from(v))
 }
 
+/// Times that did not happen (a rejected request's first token) are NaN in the rows and null in the table.
+fn times(v: &[f64]) -> ArrayRef {
+    Arc::new(v.iter().map(|x| if x.is_nan() { None } else { Some(*x) }).collect::<Float64Array>())
+}
+
 fn diff(a: &[f64], b: &[f64]) -> ArrayRef {
-    Arc::new(Float64Array::from_iter_values(a.iter().zip(b).map(|(x, y)| x - y)))
+    Arc::new(a.iter().zip(b).map(|(x, y)| Some(x - y).filter(|d| !d.is_nan())).collect::<Float64Array>())
 }
 
 /// Builds the result batches. Per-run names come from `plan`.
@@ -69,10 +74,16 @@ pub fn build(plan: &Plan, rows: SimRows) -> Result<SimOutput> {
 
     let r = rows.requests;
     let nullable_tpot = |v: Vec<Option<f64>>| -> ArrayRef { Arc::new(Float64Array::from(v)) };
+    let statuses: Vec<String> = [Status::Finished, Status::QueueFull, Status::Timeout]
+        .iter()
+        .map(|s| s.as_str().to_string())
+        .collect();
+    let status_keys: Vec<u32> = r.status.iter().map(|s| *s as u32).collect();
     let requests = batch(vec![
         ("run", dict(&r.run, &run_names)),
         ("system", dict(&r.run, &system_names)),
         ("request_id", Arc::new(UInt64Array::from(r.request_id))),
+        ("status", dict(&status_keys, &statuses)),
         ("prefill_pool", dict(&r.prefill_pool, &pool_names)),
         ("prefill_instance", Arc::new(UInt32Array::from(r.prefill_instance))),
         ("decode_pool", dict(&r.decode_pool, &pool_names)),
@@ -80,9 +91,9 @@ pub fn build(plan: &Plan, rows: SimRows) -> Result<SimOutput> {
         ("prompt_tokens", Arc::new(UInt32Array::from(r.prompt_tokens))),
         ("output_tokens", Arc::new(UInt32Array::from(r.output_tokens))),
         ("arrival_s", f64s(r.arrival_s.clone())),
-        ("first_scheduled_s", f64s(r.first_scheduled_s.clone())),
-        ("first_token_s", f64s(r.first_token_s.clone())),
-        ("finish_s", f64s(r.finish_s.clone())),
+        ("first_scheduled_s", times(&r.first_scheduled_s)),
+        ("first_token_s", times(&r.first_token_s)),
+        ("finish_s", times(&r.finish_s)),
         ("queue_s", diff(&r.first_scheduled_s, &r.arrival_s)),
         ("ttft_s", diff(&r.first_token_s, &r.arrival_s)),
         ("tpot_mean_s", nullable_tpot(r.tpot_mean_s)),
