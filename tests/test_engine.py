@@ -256,3 +256,26 @@ def test_tensor_parallel_shards_operators_and_adds_all_reduce() -> None:
     P = 100
     assert two.requests["ttft_s"][0] == pytest.approx(step_time(P, 1, P * (P + 1) / 2, P, tp=2), rel=1e-12)
     assert two.iterations["energy_j"][0] == pytest.approx(2 * 500 * two.iterations["duration_s"][0])
+
+
+def test_summary_without_request_rows_is_identical() -> None:
+    """The summary comes from the core's per-run statistics, so dropping every per-request row (for runs too
+    big to keep them) changes nothing in it."""
+    plan = infera.compile_text(program(CHAT))
+    full = infera.simulate(plan)
+    lean = infera.simulate(plan, requests=False, iterations=False)
+    assert lean.requests.height == 0 and lean.iterations.height == 0
+    assert lean.summary.equals(full.summary)
+    # The same through the DSL: a run may ask to keep only its summary.
+    dsl = infera.simulate(infera.compile_text(program(CHAT.replace("seed = 3 }", "seed = 3, record = [] }"))))
+    assert dsl.requests.height == 0 and dsl.iterations.height == 0
+    assert dsl.summary.equals(full.summary)
+    # Summary percentiles agree with the per-request table.
+    r = full.requests
+    assert full.summary["ttft_p99_s"][0] == pytest.approx(r["ttft_s"].quantile(0.99, "linear"), rel=1e-12)
+    assert full.summary["tpot_p50_s"][0] == pytest.approx(r["tpot_mean_s"].quantile(0.5, "linear"), rel=1e-12)
+
+
+def test_record_field_is_validated() -> None:
+    with pytest.raises(infera.CompileError, match="record must list some of requests, iterations, token_stats"):
+        infera.compile_text(program(CHAT.replace("seed = 3 }", "seed = 3, record = [everything] }")))

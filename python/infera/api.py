@@ -25,11 +25,14 @@ def check(plan: Plan) -> None:
     _core.validate_plan(plan.to_batch())
 
 
-def simulate(plan: Plan | str | Path, *, iterations: bool = True, token_stats: bool = True) -> Results:
+def simulate(plan: Plan | str | Path, *, requests: bool = True, iterations: bool = True,
+             token_stats: bool = True) -> Results:
     """Simulates every run of a plan (a :class:`Plan`, or the path of a saved plan file).
 
-    ``iterations=False`` drops the per-step table; ``token_stats=False`` skips each request's TPOT
-    percentile (its token times are then not kept). Both save memory on very large runs.
+    ``requests=False`` keeps no per-request rows (the summary still comes from the core's per-run
+    statistics); ``iterations=False`` drops the per-step table; ``token_stats=False`` skips each request's
+    TPOT percentile (its token times are then not kept). They bound memory on very large runs; a run's
+    ``record = [...]`` field in the DSL narrows them further.
 
     >>> import infera
     >>> res = infera.simulate(infera.compile_file("examples/quickstart.infera"))  # doctest: +SKIP
@@ -37,10 +40,10 @@ def simulate(plan: Plan | str | Path, *, iterations: bool = True, token_stats: b
     """
     if not isinstance(plan, Plan):
         plan = Plan.load(plan)
-    requests, iters, instances = _core.simulate(plan.to_batch(), iterations=iterations, token_stats=token_stats)
-    return Results(plan, requests, iters, instances)
+    out = _core.simulate(plan.to_batch(), requests=requests, iterations=iterations, token_stats=token_stats)
+    return Results(plan, *out)
 
 
-def run(source: str | Path, *, iterations: bool = True, token_stats: bool = True) -> Results:
+def run(source: str | Path, *, requests: bool = True, iterations: bool = True, token_stats: bool = True) -> Results:
     """Compiles a `.infera` file and simulates it: ``infera.run("examples/quickstart.infera").summary``."""
-    return simulate(compile_file(source), iterations=iterations, token_stats=token_stats)
+    return simulate(compile_file(source), requests=requests, iterations=iterations, token_stats=token_stats)

@@ -41,7 +41,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from infera.plan.compiler import run_specs
 
     plan = compile_file(args.file)
-    results = simulate(plan, iterations=not args.no_iterations, token_stats=not args.no_token_stats)
+    results = simulate(plan, requests=not args.no_requests, iterations=not args.no_iterations,
+                       token_stats=not args.no_token_stats)
     _print_summary(results.summary)
     if args.out:
         paths = results.write_parquet(args.out)
@@ -94,7 +95,8 @@ def _cmd_compile(args: argparse.Namespace) -> int:
 def _cmd_simulate(args: argparse.Namespace) -> int:
     from infera.api import simulate
 
-    results = simulate(Path(args.plan), iterations=not args.no_iterations, token_stats=not args.no_token_stats)
+    results = simulate(Path(args.plan), requests=not args.no_requests, iterations=not args.no_iterations,
+                       token_stats=not args.no_token_stats)
     _print_summary(results.summary)
     if args.out:
         results.write_parquet(args.out)
@@ -118,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="compile and simulate a .infera file, print the summary")
     r.add_argument("file")
     r.add_argument("--out", help="directory to write requests/iterations/instances/summary as Parquet")
+    r.add_argument("--no-requests", action="store_true", help="keep no per-request rows (summary only)")
     r.add_argument("--no-iterations", action="store_true", help="do not keep the per-step table")
     r.add_argument("--no-token-stats", action="store_true", help="skip per-request TPOT percentiles")
     r.set_defaults(func=_cmd_run)
@@ -134,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("simulate", help="simulate a compiled plan file")
     s.add_argument("plan")
     s.add_argument("--out")
+    s.add_argument("--no-requests", action="store_true")
     s.add_argument("--no-iterations", action="store_true")
     s.add_argument("--no-token-stats", action="store_true")
     s.set_defaults(func=_cmd_simulate)

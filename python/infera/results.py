@@ -33,22 +33,24 @@ class Results:
     - ``summary``: one row per run and system.
     """
 
-    def __init__(self, plan: Plan, requests, iterations, instances) -> None:  # noqa: ANN001
+    def __init__(self, plan: Plan, requests, iterations, instances, stats) -> None:  # noqa: ANN001
         self.plan = plan
         self.requests = _frame(requests)
         self.iterations = _frame(iterations)
         self.instances = _frame(instances)
+        #: Per-run statistics computed by the core (kept even when per-request rows are not).
+        self.stats = _frame(stats)
         self._summary: pl.DataFrame | None = None
 
     @property
     def pools(self) -> pl.DataFrame:
         """One row per (run, system, pool): role, chip, instances, utilisation, energy and cost."""
-        return pool_table(self.plan, self.requests, self.instances)
+        return pool_table(self.plan, self.stats, self.instances)
 
     @property
     def summary(self) -> pl.DataFrame:
         if self._summary is None:
-            self._summary = summarize(self.plan, self.requests, self.instances)
+            self._summary = summarize(self.plan, self.stats, self.instances)
         return self._summary
 
     def write_parquet(self, directory: str | Path) -> list[Path]:
@@ -95,8 +97,6 @@ def _slo_targets(plan: Plan) -> dict[tuple[str, str], list[tuple[str, float | No
     return out
 
 
-_METRIC_COLUMN = {"ttft": "ttft_s", "tpot": "tpot_mean_s", "e2e": "e2e_s", "queue": "queue_s"}
-
 
 def _instance_energy(plan: Plan, instances: pl.DataFrame, durations: pl.DataFrame) -> pl.DataFrame:
     """Instances with their pool's facts, the run's duration, energy (J) and utilisation added."""
@@ -113,16 +113,15 @@ def _instance_energy(plan: Plan, instances: pl.DataFrame, durations: pl.DataFram
     )
 
 
-def _durations(requests: pl.DataFrame) -> pl.DataFrame:
+def _durations(stats: pl.DataFrame) -> pl.DataFrame:
     """First arrival to last departure (finish or rejection) per (run, system)."""
-    req = requests.with_columns(pl.col("run").cast(pl.String), pl.col("system").cast(pl.String))
-    return req.group_by(["run", "system"], maintain_order=True).agg(
-        (pl.col("finish_s").max() - pl.col("arrival_s").min()).alias("duration_s"))
+    return stats.select(pl.col("run").cast(pl.String), pl.col("system").cast(pl.String),
+                        (pl.col("last_departure_s") - pl.col("first_arrival_s")).alias("duration_s"))
 
 
-def pool_table(plan: Plan, requests: pl.DataFrame, instances: pl.DataFrame) -> pl.DataFrame:
+def pool_table(plan: Plan, stats: pl.DataFrame, instances: pl.DataFrame) -> pl.DataFrame:
     """Per (run, system, pool): role, chip, counts, utilisation, energy, cost."""
-    inst = _instance_energy(plan, instances, _durations(requests))
+    inst = _instance_energy(plan, instances, _durations(stats))
     keys = ["run", "system", "pool"]
     out = inst.group_by(keys, maintain_order=True).agg(
         pl.col("role").first(), pl.col("chip").first(), pl.col("instance").len().alias("instances"),
@@ -134,38 +133,13 @@ def pool_table(plan: Plan, requests: pl.DataFrame, instances: pl.DataFrame) -> p
     return out
 
 
-def summarize(plan: Plan, requests: pl.DataFrame, instances: pl.DataFrame) -> pl.DataFrame:
-    """One row per (run, system); see ``docs/results.md`` for every column."""
+def summarize(plan: Plan, stats: pl.DataFrame, instances: pl.DataFrame) -> pl.DataFrame:
+    """One row per (run, system) from the core's per-run statistics; see ``docs/results.md``."""
     keys = ["run", "system"]
-    everything = requests.with_columns(pl.col("run").cast(pl.String), pl.col("system").cast(pl.String),
-                                       pl.col("status").cast(pl.String))
-    rejected = everything.group_by(keys, maintain_order=True).agg(
-        (pl.col("status") != "finished").sum().alias("rejected"),
-        (pl.col("status") == "rejected_queue_full").sum().alias("rejected_queue_full"),
-        (pl.col("status") == "rejected_timeout").sum().alias("rejected_timeout"),
-        (pl.col("finish_s").max() - pl.col("arrival_s").min()).alias("duration_s"),
+    agg = stats.with_columns(pl.col("run").cast(pl.String), pl.col("system").cast(pl.String)).with_columns(
+        (pl.col("last_departure_s") - pl.col("first_arrival_s")).alias("duration_s"),
+        (pl.col("rejected_queue_full") + pl.col("rejected_timeout")).alias("rejected"),
     )
-    # Latency and throughput figures are over the requests that were served.
-    req = everything.filter(pl.col("status") == "finished")
-    q = []
-    for metric, col in (("ttft", "ttft_s"), ("tpot", "tpot_mean_s"), ("e2e", "e2e_s"), ("queue", "queue_s")):
-        for p in PERCENTILES:
-            q.append(pl.col(col).quantile(p / 100, interpolation="linear").alias(f"{metric}_p{p}_s"))
-    agg = req.group_by(keys, maintain_order=True).agg(
-        pl.len().alias("requests"),
-        pl.col("prompt_tokens").cast(pl.Int64).sum().alias("prompt_tokens"),
-        pl.col("output_tokens").cast(pl.Int64).sum().alias("output_tokens"),
-        pl.col("slo_met").sum().alias("slo_met_requests"),
-        pl.col("preemptions").cast(pl.Int64).sum().alias("preemptions"),
-        pl.col("kv_transfer_s").filter(pl.col("transfers") > 0).quantile(0.5, interpolation="linear")
-        .alias("kv_transfer_p50_s"),
-        pl.col("kv_transfer_s").filter(pl.col("transfers") > 0).quantile(0.99, interpolation="linear")
-        .alias("kv_transfer_p99_s"),
-        pl.col("kv_wait_s").filter(pl.col("transfers") > 0).quantile(0.99, interpolation="linear")
-        .alias("kv_wait_p99_s"),
-        *q,
-    )
-    agg = rejected.join(agg, on=keys, how="left").with_columns(pl.col("requests").fill_null(0))
     agg = agg.with_columns(
         (pl.col("requests") / pl.col("duration_s")).alias("throughput_rps"),
         (pl.col("output_tokens") / pl.col("duration_s")).alias("output_tokens_per_s"),
@@ -198,29 +172,9 @@ def summarize(plan: Plan, requests: pl.DataFrame, instances: pl.DataFrame) -> pl
         (pl.col("goodput_rps") / pl.col("chips")).alias("goodput_rps_per_chip"),
     )
 
-    # Whether each run meets its SLO's percentile targets (null where the run has no SLO).
-    targets = _slo_targets(plan)
-    passes = []
-    for run, system in out.select(keys).iter_rows():
-        ts = targets.get((run, system))
-        if not ts:
-            passes.append(None)
-            continue
-        # A rejected request never got its latency: it counts as infinitely late.
-        sub = everything.filter((pl.col("run") == run) & (pl.col("system") == system)).with_columns(
-            [pl.when(pl.col("status") == "finished").then(pl.col(c)).otherwise(float("inf")).alias(c)
-             for c in _METRIC_COLUMN.values()])
-        ok = True
-        for metric, pct, thr in ts:
-            col = sub.get_column(_METRIC_COLUMN[metric]).drop_nulls()
-            if pct is None:
-                ok &= bool((col <= thr).all())
-            elif col.len():
-                ok &= float(col.quantile(pct / 100, interpolation="linear")) <= thr
-        passes.append(ok)
-    out = out.with_columns(pl.Series("slo_pass", passes, dtype=pl.Boolean))
     order = keys + [
-        "requests", "rejected", "rejected_queue_full", "rejected_timeout", "duration_s", "throughput_rps", "output_tokens_per_s", "tokens_per_s", "goodput_rps",
+        "requests", "rejected", "rejected_queue_full", "rejected_timeout", "duration_s", "throughput_rps",
+        "output_tokens_per_s", "tokens_per_s", "goodput_rps",
         "slo_attainment", "slo_pass",
         *[f"{m}_p{p}_s" for m in ("ttft", "tpot", "e2e", "queue") for p in PERCENTILES],
         "preemptions", "kv_transfer_p50_s", "kv_transfer_p99_s", "kv_wait_p99_s",

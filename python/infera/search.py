@@ -41,10 +41,10 @@ def _probe(program: ast.Program, run: RunSpec, system: str, rate: float) -> Prob
     from infera.api import simulate
 
     plan = compile_program(program, traffic_rates={run.traffic: rate}, select=(run.name, system))
-    res = simulate(plan, iterations=False, token_stats=False)
+    res = simulate(plan, requests=False, iterations=False, token_stats=False)
     s = res.summary.row(0, named=True)
     usd_per_hour = s["cost_usd"] / s["duration_s"] * 3600 if s["duration_s"] > 0 else 0.0
-    return Probe(rate, float(res.requests["slo_met"].mean()), int(s["chips"]), usd_per_hour)
+    return Probe(rate, float(s["slo_attainment"]), int(s["chips"]), usd_per_hour)
 
 
 def search_system(program: ast.Program, run: RunSpec, system: str, start_rate: float,

@@ -40,6 +40,7 @@ ROUTERS = {"round_robin": "round_robin", "least_tokens": "least_tokens", "least_
 POLICIES = ("decode_first", "prefill_first")
 ROLES = ("mixed", "prefill", "decode")
 METRICS = ("ttft", "tpot", "e2e", "queue")
+RECORDABLE = ("requests", "iterations", "token_stats")
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -250,6 +251,7 @@ class RunSpec:
     traffic_loc: ast.Loc
     slo_loc: ast.Loc | None
     search: SearchSpec | None = None
+    record: frozenset[str] = frozenset(("requests", "iterations", "token_stats"))
 
 
 @dataclass
@@ -630,6 +632,14 @@ def compile_run(scope: Scope, block: ast.Block) -> RunSpec:
             systems.append((it.id, it.loc))
     else:
         raise CompileError(f"{where}: missing required field 'system'", block.loc)
+    record = frozenset(RECORDABLE)
+    ra = f.take("record")
+    if ra is not None:
+        if not isinstance(ra.value, ast.ListValue) or not all(
+                isinstance(i, ast.Name) and i.id in RECORDABLE for i in ra.value.items):
+            raise CompileError(f"{where}: record must list some of {', '.join(RECORDABLE)} (e.g. record = "
+                               f"[requests]; [] keeps only the summary)", ra.value.loc)
+        record = frozenset(i.id for i in ra.value.items)  # type: ignore[union-attr]
     search = None
     sa = f.take("search")
     if sa is not None:
@@ -653,7 +663,7 @@ def compile_run(scope: Scope, block: ast.Block) -> RunSpec:
             raise CompileError(f"{where}: system '{name}' listed twice", loc)
         seen.add(name)
     return RunSpec(block.name, model.id, systems, traffic.id, slo.id if slo else None, seed, block.loc,
-                   model.loc, traffic.loc, slo.loc if slo else None, search)
+                   model.loc, traffic.loc, slo.loc if slo else None, search, record)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -805,7 +815,9 @@ class Compiler:
                 system = systems[sys_name]
                 rid = add("runs", name=run.name, system=system.name, model=model_id(run.model, run.model_loc),
                           workload=wid, seed=run.seed, prefill_router=system.prefill_router,
-                          decode_router=system.decode_router)
+                          decode_router=system.decode_router, keep_requests="requests" in run.record,
+                          keep_iterations="iterations" in run.record,
+                          keep_token_stats="token_stats" in run.record)
                 pool_rows: dict[str, int] = {}
                 for pool in system.pools:
                     if pool.chip not in chips:

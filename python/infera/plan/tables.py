@@ -96,6 +96,9 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("seed", u64),
             ("prefill_router", utf8),
             ("decode_router", utf8),
+            ("keep_requests", boolean),
+            ("keep_iterations", boolean),
+            ("keep_token_stats", boolean),
         ]
     ),
     "pools": pa.schema(

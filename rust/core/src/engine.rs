@@ -32,6 +32,9 @@ const NONE: u32 = u32::MAX;
 /// What the engine records besides per-request results.
 #[derive(Debug, Clone, Copy)]
 pub struct SimOptions {
+    /// Keep one row per request (the `requests` table). Without it only per-run statistics are returned,
+    /// so a run of tens of millions of requests needs no per-request output memory.
+    pub requests: bool,
     /// Keep one row per engine step (the `iterations` table).
     pub iterations: bool,
     /// Keep each request's token emission times to report its TPOT percentile.
@@ -40,7 +43,7 @@ pub struct SimOptions {
 
 impl Default for SimOptions {
     fn default() -> Self {
-        Self { iterations: true, token_stats: true }
+        Self { requests: true, iterations: true, token_stats: true }
     }
 }
 
@@ -191,6 +194,59 @@ struct LinkState {
 struct Candidates {
     instances: Vec<usize>,
     rr_next: usize,
+    /// For the least-tokens router: a tournament tree over the set, so a pick is O(1) and a load change
+    /// O(log n) even with thousands of instances.
+    tree: Option<MinTree>,
+}
+
+/// A tournament (segment) tree over positions `0..n` holding keys `(load, last picked)`; the root names the
+/// position with the smallest key: the least loaded instance, and among equals the one picked longest ago.
+struct MinTree {
+    leaves: usize,
+    keys: Vec<(u64, u64)>,
+    /// Node `k` holds the winning position of its subtree; leaves start at `leaves`.
+    node: Vec<u32>,
+}
+
+impl MinTree {
+    fn new(n: usize) -> MinTree {
+        let leaves = n.next_power_of_two().max(1);
+        let mut keys = vec![(u64::MAX, u64::MAX); leaves];
+        // Never-picked instances tie at (0, 0); equal keys go to the lower position.
+        for key in keys.iter_mut().take(n) {
+            *key = (0, 0);
+        }
+        let mut node = vec![0u32; 2 * leaves];
+        for k in 0..leaves {
+            node[leaves + k] = k as u32;
+        }
+        let mut t = MinTree { leaves, keys, node };
+        for k in (1..leaves).rev() {
+            t.node[k] = t.better(t.node[2 * k], t.node[2 * k + 1]);
+        }
+        t
+    }
+
+    fn better(&self, a: u32, b: u32) -> u32 {
+        if self.keys[b as usize] < self.keys[a as usize] {
+            b
+        } else {
+            a
+        }
+    }
+
+    fn set(&mut self, pos: usize, key: (u64, u64)) {
+        self.keys[pos] = key;
+        let mut k = (self.leaves + pos) / 2;
+        while k >= 1 {
+            self.node[k] = self.better(self.node[2 * k], self.node[2 * k + 1]);
+            k /= 2;
+        }
+    }
+
+    fn best(&self) -> usize {
+        self.node[1] as usize
+    }
 }
 
 /// Event classes, ordered for simultaneous events: step ends first, then transfer ends, then arrivals,
@@ -268,6 +324,10 @@ struct Sim<'p> {
     /// Per local pool: the decode instances its prefills may move to (prefill pools only).
     decode_sets: Vec<Candidates>,
     rng: ChaCha8Rng,
+    /// Per instance: the (set, position) pairs of the least-tokens trees it is in (set 0 = prefill set,
+    /// 1 + pool = that pool's decode set).
+    tree_slots: Vec<Vec<(usize, usize)>>,
+    picks: u64,
     kv_bytes_per_token: f64,
     heap: BinaryHeap<Reverse<(u64, u8, u64, u32)>>,
     next_event_seq: u64,
@@ -288,6 +348,14 @@ fn time_key(t: f64) -> u64 {
 impl<'p> Sim<'p> {
     fn new(plan: &'p Plan, run_idx: usize, opts: SimOptions) -> Sim<'p> {
         let run = &plan.runs[run_idx];
+        // What the caller asks for, narrowed by what the run itself asks to keep; token times only serve
+        // per-request rows.
+        let requests = opts.requests && run.keep.requests;
+        let opts = SimOptions {
+            requests,
+            iterations: opts.iterations && run.keep.iterations,
+            token_stats: opts.token_stats && run.keep.token_stats && requests,
+        };
         let wl = &plan.workloads[run.workload];
         let model = &plan.models[run.model];
         let mut insts = Vec::new();
@@ -351,20 +419,34 @@ impl<'p> Sim<'p> {
                 }
             })
             .collect();
-        let prefill_set = Candidates {
-            instances: (0..insts.len()).filter(|&i| insts[i].role.prefills()).collect(),
-            rr_next: 0,
+        let candidates = |instances: Vec<usize>, router: Router| {
+            let tree = (router == Router::LeastTokens).then(|| MinTree::new(instances.len()));
+            Candidates { instances, rr_next: 0, tree }
         };
-        let decode_sets = (0..run.pools.len())
-            .map(|local| Candidates {
-                instances: links
-                    .iter()
-                    .filter(|l| l.src_pool == local && plan.pools[run.pools[l.dst_pool]].role == Role::Decode)
-                    .flat_map(|l| pool_ranges[l.dst_pool].clone())
-                    .collect(),
-                rr_next: 0,
+        let prefill_set = candidates(
+            (0..insts.len()).filter(|&i| insts[i].role.prefills()).collect(),
+            run.prefill_router,
+        );
+        let decode_sets: Vec<Candidates> = (0..run.pools.len())
+            .map(|local| {
+                candidates(
+                    links
+                        .iter()
+                        .filter(|l| l.src_pool == local && plan.pools[run.pools[l.dst_pool]].role == Role::Decode)
+                        .flat_map(|l| pool_ranges[l.dst_pool].clone())
+                        .collect(),
+                    run.decode_router,
+                )
             })
             .collect();
+        let mut tree_slots = vec![Vec::new(); insts.len()];
+        for (set_id, set) in std::iter::once(&prefill_set).chain(decode_sets.iter()).enumerate() {
+            if set.tree.is_some() {
+                for (pos, &i) in set.instances.iter().enumerate() {
+                    tree_slots[i].push((set_id, pos));
+                }
+            }
+        }
         let reqs = (0..wl.prompt_tokens.len())
             .map(|i| Req {
                 prompt: wl.prompt_tokens[i],
@@ -415,6 +497,8 @@ impl<'p> Sim<'p> {
             prefill_set,
             decode_sets,
             rng: ChaCha8Rng::seed_from_u64(run.seed),
+            tree_slots,
+            picks: 0,
             kv_bytes_per_token: model.kv_bytes_per_token,
             heap: BinaryHeap::new(),
             next_event_seq: 0,
@@ -469,11 +553,13 @@ impl<'p> Sim<'p> {
                 i
             }
             Router::LeastTokens => {
-                // Scan from a rotating start so ties (idle instances) are shared out in turn.
-                let start = set.rr_next % n;
-                let k = (0..n).min_by_key(|&k| load(set.instances[(start + k) % n])).expect("non-empty set");
-                set.rr_next = (start + k + 1) % n;
-                set.instances[(start + k) % n]
+                // The tree's winner: fewest outstanding tokens, ties to the instance picked longest ago.
+                let tree = set.tree.as_mut().expect("least-tokens sets have a tree");
+                let pos = tree.best();
+                let i = set.instances[pos];
+                self.picks += 1;
+                tree.set(pos, (tree.keys[pos].0, self.picks));
+                i
             }
             Router::PowerOfTwo => {
                 if n == 1 {
@@ -498,6 +584,7 @@ impl<'p> Sim<'p> {
     fn charge(&mut self, r: u32, i: usize, tokens: u64) {
         self.release(r);
         self.insts[i].outstanding_tokens += tokens;
+        self.load_changed(i);
         let req = &mut self.reqs[r as usize];
         req.charge = tokens;
         req.charge_inst = i as u32;
@@ -506,9 +593,24 @@ impl<'p> Sim<'p> {
     fn release(&mut self, r: u32) {
         let req = &mut self.reqs[r as usize];
         if req.charge_inst != NONE {
-            self.insts[req.charge_inst as usize].outstanding_tokens -= req.charge;
+            let i = req.charge_inst as usize;
+            self.insts[i].outstanding_tokens -= req.charge;
             req.charge_inst = NONE;
             req.charge = 0;
+            self.load_changed(i);
+        }
+    }
+
+    /// Keeps the least-tokens trees that hold instance `i` in step with its load.
+    fn load_changed(&mut self, i: usize) {
+        let load = self.insts[i].outstanding_tokens;
+        for k in 0..self.tree_slots[i].len() {
+            let (set_id, pos) = self.tree_slots[i][k];
+            let set = if set_id == 0 { &mut self.prefill_set } else { &mut self.decode_sets[set_id - 1] };
+            if let Some(tree) = set.tree.as_mut() {
+                let last = tree.keys[pos].1;
+                tree.set(pos, (load, last));
+            }
         }
     }
 
@@ -1070,14 +1172,90 @@ pub fn gap_quantile(times: &[f64], q: f64, scratch: &mut Vec<f64>) -> Option<f64
     Some(lo_v + (hi_v - lo_v) * (pos - lo as f64))
 }
 
+/// Per-run statistics, computed in the core so that a run can be summarised without keeping a row per
+/// request (the `summary` table; `docs/results.md`).
+#[derive(Default)]
+pub struct RunStatsRows {
+    pub run: Vec<u32>,
+    pub requests: Vec<u64>,
+    pub rejected_queue_full: Vec<u64>,
+    pub rejected_timeout: Vec<u64>,
+    pub first_arrival_s: Vec<f64>,
+    pub last_departure_s: Vec<f64>,
+    pub prompt_tokens: Vec<u64>,
+    pub output_tokens: Vec<u64>,
+    pub slo_met_requests: Vec<u64>,
+    pub preemptions: Vec<u64>,
+    /// (name, values per run) for every quantile column, in output order.
+    pub quantiles: Vec<(String, Vec<Option<f64>>)>,
+    pub slo_pass: Vec<Option<bool>>,
+}
+
+/// The quantile columns of the summary: (metric, percentiles).
+pub const SUMMARY_QUANTILES: [(&str, &[u32]); 6] = [
+    ("ttft", &[50, 90, 99]),
+    ("tpot", &[50, 90, 99]),
+    ("e2e", &[50, 90, 99]),
+    ("queue", &[50, 90, 99]),
+    ("kv_transfer", &[50, 99]),
+    ("kv_wait", &[99]),
+];
+
 impl Sim<'_> {
-    /// Appends this run's per-request results.
-    fn collect(&self, rows: &mut RequestRows, inst_rows: &mut InstanceRows) {
+    /// Appends this run's per-request rows (when kept), statistics and instance facts.
+    fn collect(&self, rows: &mut RequestRows, stats: &mut RunStatsRows, inst_rows: &mut InstanceRows) {
         let run = &self.plan.runs[self.run_idx];
         let mut times: Vec<f64> = Vec::new();
         let mut scratch: Vec<f64> = Vec::new();
+        // Per-metric values over finished requests, for the run's quantiles.
+        let mut metric: [Vec<f64>; 6] = Default::default();
+        let (mut n_ok, mut n_full, mut n_timeout, mut slo_met, mut preempt) = (0u64, 0u64, 0u64, 0u64, 0u64);
+        let (mut prompt_tok, mut output_tok) = (0u64, 0u64);
+        let (mut first_arrival, mut last_departure) = (f64::INFINITY, f64::NEG_INFINITY);
         for (k, req) in self.reqs.iter().enumerate() {
             if req.phase != Phase::Done && req.phase != Phase::Rejected {
+                continue;
+            }
+            let finished = req.status == Status::Finished;
+            let tpot_mean = if finished && req.output > 1 {
+                Some((req.finish - req.first_token) / (req.output - 1) as f64)
+            } else {
+                None
+            };
+            let ok = finished
+                && run.slos.iter().all(|slo| {
+                    let v = match slo.metric {
+                        Metric::Ttft => Some(req.first_token - req.arrival),
+                        Metric::Tpot => tpot_mean,
+                        Metric::E2e => Some(req.finish - req.arrival),
+                        Metric::Queue => Some(req.first_sched - req.arrival),
+                    };
+                    v.is_none_or(|v| v <= slo.threshold_s)
+                });
+            first_arrival = first_arrival.min(req.arrival);
+            last_departure = last_departure.max(req.finish);
+            match req.status {
+                Status::Finished => {
+                    n_ok += 1;
+                    prompt_tok += req.prompt as u64;
+                    output_tok += req.output as u64;
+                    metric[0].push(req.first_token - req.arrival);
+                    if let Some(t) = tpot_mean {
+                        metric[1].push(t);
+                    }
+                    metric[2].push(req.finish - req.arrival);
+                    metric[3].push(req.first_sched - req.arrival);
+                    if req.transfers > 0 {
+                        metric[4].push(req.kv_transfer_s);
+                        metric[5].push(req.kv_wait_s);
+                    }
+                }
+                Status::QueueFull => n_full += 1,
+                Status::Timeout => n_timeout += 1,
+            }
+            slo_met += ok as u64;
+            preempt += req.preemptions as u64;
+            if !self.opts.requests {
                 continue;
             }
             // A rejected request was never prefilled: it is reported on the instance that turned it away.
@@ -1101,12 +1279,6 @@ impl Sim<'_> {
             rows.prefills.push(req.prefills);
             rows.transfers.push(req.transfers);
             rows.preemptions.push(req.preemptions);
-            let finished = req.status == Status::Finished;
-            let tpot_mean = if finished && req.output > 1 {
-                Some((req.finish - req.first_token) / (req.output - 1) as f64)
-            } else {
-                None
-            };
             rows.tpot_mean_s.push(tpot_mean);
             let mut tpot_p99 = None;
             if finished && self.opts.token_stats && req.output > 1 {
@@ -1125,17 +1297,51 @@ impl Sim<'_> {
                 tpot_p99 = gap_quantile(&times, 0.99, &mut scratch);
             }
             rows.tpot_p99_s.push(tpot_p99);
-            let ok = finished && run.slos.iter().all(|slo| {
-                let v = match slo.metric {
-                    Metric::Ttft => Some(req.first_token - req.arrival),
-                    Metric::Tpot => tpot_mean,
-                    Metric::E2e => Some(req.finish - req.arrival),
-                    Metric::Queue => Some(req.first_sched - req.arrival),
-                };
-                v.is_none_or(|v| v <= slo.threshold_s)
-            });
             rows.slo_met.push(ok);
         }
+
+        // Whether every percentile target holds over all requests, a rejected one counting as infinitely late
+        // (and a one-token request having no TPOT).
+        let rejected = (n_full + n_timeout) as usize;
+        let slo_pass = (!run.slos.is_empty()).then(|| {
+            run.slos.iter().all(|slo| {
+                let idx = match slo.metric {
+                    Metric::Ttft => 0,
+                    Metric::Tpot => 1,
+                    Metric::E2e => 2,
+                    Metric::Queue => 3,
+                };
+                let mut vals = metric[idx].clone();
+                vals.extend(std::iter::repeat_n(f64::INFINITY, rejected));
+                match slo.percentile {
+                    None => vals.iter().all(|v| *v <= slo.threshold_s),
+                    Some(p) => quantile(&mut vals, p / 100.0).is_none_or(|v| v <= slo.threshold_s),
+                }
+            })
+        });
+        stats.run.push(self.run_idx as u32);
+        stats.requests.push(n_ok);
+        stats.rejected_queue_full.push(n_full);
+        stats.rejected_timeout.push(n_timeout);
+        stats.first_arrival_s.push(first_arrival);
+        stats.last_departure_s.push(last_departure);
+        stats.prompt_tokens.push(prompt_tok);
+        stats.output_tokens.push(output_tok);
+        stats.slo_met_requests.push(slo_met);
+        stats.preemptions.push(preempt);
+        stats.slo_pass.push(slo_pass);
+        let mut col = 0;
+        for (m, (name, pcts)) in SUMMARY_QUANTILES.iter().enumerate() {
+            for p in pcts.iter() {
+                if stats.quantiles.len() <= col {
+                    stats.quantiles.push((format!("{name}_p{p}_s"), Vec::new()));
+                }
+                let q = quantile(&mut metric[m], *p as f64 / 100.0);
+                stats.quantiles[col].1.push(q);
+                col += 1;
+            }
+        }
+
         for (i, inst) in self.insts.iter().enumerate() {
             inst_rows.run.push(self.run_idx as u32);
             inst_rows.pool.push(inst.pool as u32);
@@ -1151,6 +1357,7 @@ impl Sim<'_> {
 #[derive(Default)]
 pub struct SimRows {
     pub requests: RequestRows,
+    pub stats: RunStatsRows,
     pub iterations: IterationRows,
     pub instances: InstanceRows,
 }
@@ -1162,7 +1369,7 @@ pub fn simulate_rows(plan: &Plan, opts: SimOptions) -> Result<SimRows> {
         let mut sim = Sim::new(plan, run_idx, opts);
         sim.iter_rows = std::mem::take(&mut out.iterations);
         sim.run()?;
-        sim.collect(&mut out.requests, &mut out.instances);
+        sim.collect(&mut out.requests, &mut out.stats, &mut out.instances);
         out.iterations = std::mem::take(&mut sim.iter_rows);
     }
     Ok(out)

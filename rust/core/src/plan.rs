@@ -195,6 +195,8 @@ pub struct Run {
     pub seed: u64,
     pub prefill_router: Router,
     pub decode_router: Router,
+    /// Which outputs the run keeps (all by default).
+    pub keep: crate::engine::SimOptions,
     pub pools: Vec<usize>,
     pub links: Vec<usize>,
     pub slos: Vec<Slo>,
@@ -427,6 +429,15 @@ impl Plan {
             };
             let prefill_router = t.choice(pre_col, &Router::NAMES)?;
             let decode_router = t.choice(dec_col, &Router::NAMES)?;
+            let flag = |col: &str| -> Result<Vec<bool>> {
+                if t.has(col) {
+                    t.bools(col)
+                } else {
+                    Ok(vec![true; t.len()])
+                }
+            };
+            let (keep_req, keep_it, keep_tok) =
+                (flag("keep_requests")?, flag("keep_iterations")?, flag("keep_token_stats")?);
             Ok((0..t.len())
                 .map(|i| Run {
                     name: name[i].clone(),
@@ -436,6 +447,11 @@ impl Plan {
                     seed: seed[i],
                     prefill_router: Router::parse(&prefill_router[i]),
                     decode_router: Router::parse(&decode_router[i]),
+                    keep: crate::engine::SimOptions {
+                        requests: keep_req[i],
+                        iterations: keep_it[i],
+                        token_stats: keep_tok[i],
+                    },
                     pools: Vec::new(),
                     links: Vec::new(),
                     slos: Vec::new(),

@@ -24,6 +24,8 @@ pub struct SimOutput {
     pub iterations: RecordBatch,
     /// One row per instance: KV capacity, steps run, busy time.
     pub instances: RecordBatch,
+    /// One row per run: request counts and latency statistics (kept even without per-request rows).
+    pub stats: RecordBatch,
 }
 
 /// Dictionary-encodes `names[keys[i]]`. Several keys may share a name (two runs of one `run` block), so
@@ -133,5 +135,25 @@ pub fn build(plan: &Plan, rows: SimRows) -> Result<SimOutput> {
         ("steps", Arc::new(UInt64Array::from(ins.steps))),
         ("busy_s", f64s(ins.busy_s)),
     ])?;
-    Ok(SimOutput { requests, iterations, instances })
+    let st = rows.stats;
+    let u64s = |v: Vec<u64>| -> ArrayRef { Arc::new(UInt64Array::from(v)) };
+    let mut cols: Vec<(String, ArrayRef)> = vec![
+        ("run".into(), dict(&st.run, &run_names)),
+        ("system".into(), dict(&st.run, &system_names)),
+        ("requests".into(), u64s(st.requests)),
+        ("rejected_queue_full".into(), u64s(st.rejected_queue_full)),
+        ("rejected_timeout".into(), u64s(st.rejected_timeout)),
+        ("first_arrival_s".into(), f64s(st.first_arrival_s)),
+        ("last_departure_s".into(), f64s(st.last_departure_s)),
+        ("prompt_tokens".into(), u64s(st.prompt_tokens)),
+        ("output_tokens".into(), u64s(st.output_tokens)),
+        ("slo_met_requests".into(), u64s(st.slo_met_requests)),
+        ("preemptions".into(), u64s(st.preemptions)),
+    ];
+    for (name, vals) in st.quantiles {
+        cols.push((name, Arc::new(Float64Array::from(vals))));
+    }
+    cols.push(("slo_pass".into(), Arc::new(BooleanArray::from(st.slo_pass))));
+    let stats = batch(cols.iter().map(|(n, a)| (n.as_str(), a.clone())).collect())?;
+    Ok(SimOutput { requests, iterations, instances, stats })
 }

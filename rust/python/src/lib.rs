@@ -52,17 +52,19 @@ fn guarded<T: Send>(py: Python<'_>, f: impl FnOnce() -> infera_core::Result<T> +
     }
 }
 
-fn output(out: SimOutput) -> (Batch, Batch, Batch) {
-    (PyArrowType(out.requests), PyArrowType(out.iterations), PyArrowType(out.instances))
+type Outputs = (Batch, Batch, Batch, Batch);
+
+fn output(out: SimOutput) -> Outputs {
+    (PyArrowType(out.requests), PyArrowType(out.iterations), PyArrowType(out.instances), PyArrowType(out.stats))
 }
 
-/// Simulates a packed plan (a one-row pyarrow RecordBatch). Returns `(requests, iterations, instances)`
-/// as pyarrow RecordBatches.
+/// Simulates a packed plan (a one-row pyarrow RecordBatch). Returns `(requests, iterations, instances,
+/// stats)` as pyarrow RecordBatches.
 #[pyfunction]
-#[pyo3(signature = (plan, *, iterations = true, token_stats = true))]
-fn simulate(py: Python<'_>, plan: Batch, iterations: bool, token_stats: bool) -> PyResult<(Batch, Batch, Batch)> {
+#[pyo3(signature = (plan, *, requests = true, iterations = true, token_stats = true))]
+fn simulate(py: Python<'_>, plan: Batch, requests: bool, iterations: bool, token_stats: bool) -> PyResult<Outputs> {
     let batch = plan.0;
-    let opts = SimOptions { iterations, token_stats };
+    let opts = SimOptions { requests, iterations, token_stats };
     guarded(py, move || infera_core::simulate_batch(&batch, opts)).map(output)
 }
 
@@ -75,9 +77,15 @@ fn validate_plan(py: Python<'_>, plan: Batch) -> PyResult<()> {
 
 /// Reads a plan from an Arrow IPC file and simulates it, with no Python in the loop.
 #[pyfunction]
-#[pyo3(signature = (path, *, iterations = true, token_stats = true))]
-fn simulate_file(py: Python<'_>, path: String, iterations: bool, token_stats: bool) -> PyResult<(Batch, Batch, Batch)> {
-    let opts = SimOptions { iterations, token_stats };
+#[pyo3(signature = (path, *, requests = true, iterations = true, token_stats = true))]
+fn simulate_file(
+    py: Python<'_>,
+    path: String,
+    requests: bool,
+    iterations: bool,
+    token_stats: bool,
+) -> PyResult<Outputs> {
+    let opts = SimOptions { requests, iterations, token_stats };
     guarded(py, move || infera_core::simulate(&Plan::read_ipc(&path)?, opts)).map(output)
 }
 
