@@ -15,6 +15,7 @@ from infera.exceptions import CompileError, InferaError, InferaSyntaxError, Plan
 from infera.plan import Plan
 from infera.results import Results
 from infera.search import max_rate
+from infera.calibrate import calibrate
 
 __all__ = [
     "__version__",
@@ -25,6 +26,7 @@ __all__ = [
     "PlanError",
     "Results",
     "SimulationError",
+    "calibrate",
     "check",
     "compile_file",
     "compile_text",

@@ -1,4 +1,4 @@
-"""The `infera` command: run, check, compile, simulate and catalog.
+"""The `infera` command: run, check, compile, simulate, capacity, calibrate and catalog.
 
 Every command prints infera's own errors (with file:line:col where they have one) without a traceback and
 exits with status 2; a successful command exits 0.
@@ -103,6 +103,20 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    from infera.calibrate import calibrate
+
+    try:
+        profile = calibrate(args.measurements, args.output)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    ops = profile.select("model", "operator", "tp").unique().height
+    print(f"wrote {args.output} ({profile.height} shapes of {ops} operator(s), from "
+          f"{int(profile['samples'].sum())} measurements)")
+    return 0
+
+
 def _cmd_catalog(args: argparse.Namespace) -> int:
     from infera.catalog import entries
 
@@ -149,6 +163,11 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--tolerance", type=float, help="relative width of the final bracket (default 0.02)")
     m.add_argument("--out", help="directory to write capacity.parquet")
     m.set_defaults(func=_cmd_capacity)
+
+    cal = sub.add_parser("calibrate", help="turn raw operator timings into a chip profile (median per shape)")
+    cal.add_argument("measurements", help="CSV of measurements (see docs/calibration.md)")
+    cal.add_argument("-o", "--output", required=True, help="profile CSV to write (chip field: profile = \"...\")")
+    cal.set_defaults(func=_cmd_calibrate)
 
     g = sub.add_parser("catalog", help="list the built-in chips and models")
     g.add_argument("section", nargs="?", choices=["chips", "models"])

@@ -79,7 +79,8 @@ def _pool_facts(plan: Plan) -> pl.DataFrame:
         rows.append({
             "run": runs[p["run"]]["name"], "system": runs[p["run"]]["system"], "pool": p["name"],
             "role": p["role"], "chip": chip["name"],
-            "tp": p["tp"], "chips": p["chips"], "power_busy_w": chip["power_busy_w"],
+            # Chips per instance: tp x pp (every chip of an instance draws power while it steps).
+            "tp": p["chips"] // p["instances"], "chips": p["chips"], "power_busy_w": chip["power_busy_w"],
             "power_idle_w": chip["power_idle_w"], "price_per_hour": chip["price_per_hour"],
         })
     return pl.DataFrame(rows, schema={"run": pl.String, "system": pl.String, "pool": pl.String, "role": pl.String,
@@ -105,9 +106,12 @@ def _instance_energy(plan: Plan, instances: pl.DataFrame, durations: pl.DataFram
                                   pl.col("pool").cast(pl.String))
     inst = inst.join(facts, on=["run", "system", "pool"], how="left").join(durations, on=["run", "system"],
                                                                            how="left")
+    # Busy energy: the core's sum of its steps' energies when it reports one (per-operation energy model,
+    # docs/cost-model.md "Energy"), else busy power x busy time; idle chips draw idle power.
+    busy = (pl.col("busy_energy_j") if "busy_energy_j" in inst.columns
+            else pl.col("tp") * pl.col("power_busy_w") * pl.col("busy_s"))
     return inst.with_columns(
-        (pl.col("tp") * (pl.col("power_busy_w") * pl.col("busy_s")
-                         + pl.col("power_idle_w") * (pl.col("duration_s") - pl.col("busy_s")).clip(0)))
+        (busy + pl.col("tp") * pl.col("power_idle_w") * (pl.col("duration_s") - pl.col("busy_s")).clip(0))
         .alias("energy_j"),
         (pl.col("busy_s") / pl.col("duration_s")).alias("utilization"),
     )
@@ -130,7 +134,21 @@ def pool_table(plan: Plan, stats: pl.DataFrame, instances: pl.DataFrame) -> pl.D
         (pl.col("price_per_hour").first() * pl.col("chips").first() * pl.col("duration_s").first() / 3600)
         .alias("cost_usd"),
     )
-    return out
+    return _per_output_token(out, stats)
+
+
+def _per_output_token(pools: pl.DataFrame, stats: pl.DataFrame) -> pl.DataFrame:
+    """Each pool's share of its system's joules and dollars per output token (they sum over the pools to the
+    summary's ``joules_per_output_token`` and ``usd_per_million_output_tokens``)."""
+    tokens = stats.select(pl.col("run").cast(pl.String), pl.col("system").cast(pl.String),
+                          pl.col("output_tokens").alias("_system_output_tokens"))
+    return pools.join(tokens, on=["run", "system"], how="left").with_columns(
+        (pl.col("energy_j") / pl.col("_system_output_tokens")).alias("joules_per_output_token"),
+        pl.when(pl.col("cost_usd") > 0)
+        .then(pl.col("cost_usd") / pl.col("_system_output_tokens") * 1e6)
+        .otherwise(None)
+        .alias("usd_per_million_output_tokens"),
+    ).drop("_system_output_tokens")
 
 
 def summarize(plan: Plan, stats: pl.DataFrame, instances: pl.DataFrame) -> pl.DataFrame:

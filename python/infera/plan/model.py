@@ -27,7 +27,13 @@ SWIGLU_FLOPS = 5.0
 
 @dataclass(frozen=True)
 class ModelShape:
-    """The shape of a dense decoder-only transformer with grouped-query attention."""
+    """The shape of a decoder-only transformer: dense or mixture-of-experts MLPs, GQA or MLA attention.
+
+    Dense GQA is the default. ``experts > 0`` makes the MLP of every layer after the first ``dense_layers`` a
+    mixture of experts: ``experts_per_token`` routed experts of width ``moe_intermediate`` per token plus
+    ``shared_experts`` always-on experts of the same width. ``attention = "mla"`` is DeepSeek's multi-head
+    latent attention: the cache holds ``kv_lora_rank + qk_rope_head_dim`` values per token per layer.
+    """
 
     name: str
     layers: int
@@ -40,6 +46,21 @@ class ModelShape:
     tied_embeddings: bool = False
     weight_dtype: str = "bf16"
     kv_dtype: str = "bf16"
+    # Mixture of experts (0 experts: dense).
+    experts: int = 0
+    experts_per_token: int = 0
+    shared_experts: int = 0
+    moe_intermediate: int = 0
+    dense_layers: int = 0
+    # Attention: "gqa" (also MHA/MQA) or "mla".
+    attention: str = "gqa"
+    kv_lora_rank: int = 0
+    q_lora_rank: int = 0  # 0: queries are projected straight from the hidden state
+    qk_rope_head_dim: int = 0
+    qk_nope_head_dim: int = 0
+    v_head_dim: int = 0
+    #: Precision matmuls compute at; empty: the weights' precision (e.g. "bf16" for W4A16 kernels).
+    compute_dtype: str = ""
 
     @property
     def weight_elem_bytes(self) -> float:
@@ -49,31 +70,89 @@ class ModelShape:
     def kv_elem_bytes(self) -> float:
         return DTYPE_BYTES[self.kv_dtype]
 
+    @property
+    def matmul_dtype(self) -> str:
+        return self.compute_dtype or self.weight_dtype
+
+    @property
+    def is_moe(self) -> bool:
+        return self.experts > 0
+
+    @property
+    def is_mla(self) -> bool:
+        return self.attention == "mla"
+
+    @property
+    def moe_layers(self) -> int:
+        """Layers whose MLP is a mixture of experts."""
+        return self.layers - self.dense_layers if self.is_moe else 0
+
+    @property
+    def cache_kv_heads(self) -> int:
+        """KV heads the cache is split by under tensor parallelism: MLA's latent is one head shared by all."""
+        return 1 if self.is_mla else self.kv_heads
+
+    def attention_params(self) -> int:
+        """Parameters of one layer's attention block (projections and, for MLA, its two latent norms)."""
+        h, H = self.hidden, self.heads
+        if not self.is_mla:
+            d = self.head_dim
+            return h * (H + 2 * self.kv_heads) * d + H * d * h
+        qk = self.qk_nope_head_dim + self.qk_rope_head_dim
+        ql, kl, r = self.q_lora_rank, self.kv_lora_rank, self.qk_rope_head_dim
+        q = h * ql + ql + ql * H * qk if ql else h * H * qk
+        kv = h * (kl + r) + kl + kl * H * (self.qk_nope_head_dim + self.v_head_dim)
+        return q + kv + H * self.v_head_dim * h
+
+    def expert_params(self) -> int:
+        """Parameters of one expert (gate, up and down projections)."""
+        return 3 * self.hidden * self.moe_intermediate
+
+    def mlp_params(self, moe: bool, experts: int | None = None) -> int:
+        """One layer's MLP: dense, or ``experts`` routed experts (all of them by default) + shared + router."""
+        if not moe:
+            return 3 * self.hidden * self.intermediate
+        n = self.experts if experts is None else experts
+        return (n + self.shared_experts) * self.expert_params() + self.hidden * self.experts
+
     def layer_params(self) -> int:
-        h, d = self.hidden, self.head_dim
-        attn = h * (self.heads + 2 * self.kv_heads) * d + self.heads * d * h
-        mlp = 3 * h * self.intermediate
-        norms = 2 * h
-        return attn + mlp + norms
+        """Parameters of one dense layer (attention, MLP, two norms)."""
+        return self.attention_params() + self.mlp_params(False) + 2 * self.hidden
+
+    def _params(self, routed: int | None) -> int:
+        embed = self.vocab * self.hidden
+        head = 0 if self.tied_embeddings else self.vocab * self.hidden
+        dense = self.layers - self.moe_layers
+        layers = (self.layers * (self.attention_params() + 2 * self.hidden) + dense * self.mlp_params(False)
+                  + self.moe_layers * self.mlp_params(True, routed))
+        return embed + layers + self.hidden + head
 
     def params(self) -> int:
         """Parameter count (embeddings, layers, final norm, LM head unless tied)."""
-        embed = self.vocab * self.hidden
-        head = 0 if self.tied_embeddings else self.vocab * self.hidden
-        return embed + self.layers * self.layer_params() + self.hidden + head
+        return self._params(None)
+
+    def active_params(self) -> int:
+        """Parameters one token uses: as :meth:`params` with only ``experts_per_token`` routed experts."""
+        return self._params(self.experts_per_token if self.is_moe else None)
 
     def weight_bytes(self) -> float:
         return self.params() * self.weight_elem_bytes
 
+    def kv_values_per_token_layer(self) -> int:
+        """Values cached per token and layer: K and V of each KV head, or MLA's latent plus its RoPE key."""
+        if self.is_mla:
+            return self.kv_lora_rank + self.qk_rope_head_dim
+        return 2 * self.kv_heads * self.head_dim
+
     def kv_bytes_per_token(self) -> float:
         """Bytes of K and V cached per token, over all layers."""
-        return 2.0 * self.layers * self.kv_heads * self.head_dim * self.kv_elem_bytes
+        return float(self.layers * self.kv_values_per_token_layer()) * self.kv_elem_bytes
 
 
 @dataclass(frozen=True)
 class Operator:
     name: str
-    engine: str  # tensor | vector | collective
+    engine: str  # tensor | vector | collective | alltoall | p2p
     dtype: str
     count: float
     flops_per_token: float = 0.0
@@ -84,21 +163,39 @@ class Operator:
     bytes_per_sampled: float = 0.0
     bytes_per_kv_token: float = 0.0
     tp_shard: bool = True
+    #: Routed experts whose weights ``weight_bytes`` holds (0: not an expert operator). The core reads the
+    #: expected share of them a step touches (see docs/cost-model.md, "Mixture of experts").
+    experts: float = 0.0
+    #: Experts each token is routed to (expert operators and the ``alltoall`` MoE communication).
+    experts_per_token: float = 0.0
 
 
-def operators(m: ModelShape) -> list[Operator]:
-    """The operators of one step of model ``m``, in execution order."""
+def _norm(name: str, count: float, width: int, wb: float, a: float) -> Operator:
+    return Operator(name, "vector", "bf16", count, flops_per_token=NORM_FLOPS * width, weight_bytes=width * wb,
+                    bytes_per_token=3 * width * a, tp_shard=False)
+
+
+def _mlp(prefix: str, count: float, h: int, inter: int, mm: str, wb: float, a: float, *, experts: int = 0,
+         k: int = 1) -> list[Operator]:
+    """Gated MLP (gate/up, SwiGLU, down). As experts: weights of ``experts`` of them, ``k`` used per token."""
+    n_w = experts if experts else 1
+    return [
+        Operator(f"{prefix}gate_up_proj", "tensor", mm, count, flops_per_token=k * 2 * h * 2 * inter,
+                 weight_bytes=n_w * 2 * h * inter * wb, bytes_per_token=k * (h + 2 * inter) * a,
+                 experts=experts, experts_per_token=k if experts else 0),
+        Operator(f"{prefix}swiglu", "vector", "bf16", count, flops_per_token=k * SWIGLU_FLOPS * inter,
+                 bytes_per_token=k * 3 * inter * a),
+        Operator(f"{prefix}down_proj", "tensor", mm, count, flops_per_token=k * 2 * inter * h,
+                 weight_bytes=n_w * inter * h * wb, bytes_per_token=k * (inter + h) * a,
+                 experts=experts, experts_per_token=k if experts else 0),
+    ]
+
+
+def _gqa(m: ModelShape, mm: str) -> list[Operator]:
     h, d, L = m.hidden, m.head_dim, m.layers
-    q, kv, inter = m.heads * d, m.kv_heads * d, m.intermediate
+    q, kv = m.heads * d, m.kv_heads * d
     wb, kvb, a = m.weight_elem_bytes, m.kv_elem_bytes, ACT_BYTES
-    # Matmuls run at the weights' precision (an fp8 model uses fp8 tensor cores; int4 weights are
-    # dequantised and run wherever the chip's fallback puts them).
-    mm = m.weight_dtype
-    ops = [
-        # Embedding lookup: one row of the table read per token.
-        Operator("embedding", "vector", "bf16", 1, bytes_per_token=h * wb + h * a, tp_shard=False),
-        Operator("attn_norm", "vector", "bf16", L, flops_per_token=NORM_FLOPS * h,
-                 weight_bytes=h * wb, bytes_per_token=3 * h * a, tp_shard=False),
+    return [
         Operator("qkv_proj", "tensor", mm, L, flops_per_token=2 * h * (q + 2 * kv),
                  weight_bytes=h * (q + 2 * kv) * wb, bytes_per_token=(h + q + 2 * kv) * a),
         # Attention (flash-style): QK^T and PV are 2 FLOPs per multiply-add each, per head and pair; reads
@@ -107,21 +204,90 @@ def operators(m: ModelShape) -> list[Operator]:
                  bytes_per_token=2 * q * a + 2 * kv * kvb, bytes_per_kv_token=2 * kv * kvb),
         Operator("o_proj", "tensor", mm, L, flops_per_token=2 * q * h,
                  weight_bytes=q * h * wb, bytes_per_token=(q + h) * a),
+    ]
+
+
+def _mla(m: ModelShape, mm: str) -> list[Operator]:
+    """Multi-head latent attention in its absorbed form (FlashMLA, SGLang/vLLM decode), for every token.
+
+    The up-projection of the latent to per-head keys is folded into the queries (q_nope · W_UK gives a
+    ``kv_lora_rank``-wide query per head) and the one to values is applied after attention (W_UV), so attention
+    is multi-query attention over one shared head of ``kv_lora_rank + qk_rope_head_dim`` key values and
+    ``kv_lora_rank`` value values, read once per context token whatever the head count.
+    """
+    h, L, H = m.hidden, m.layers, m.heads
+    ql, kl, r = m.q_lora_rank, m.kv_lora_rank, m.qk_rope_head_dim
+    nope, v = m.qk_nope_head_dim, m.v_head_dim
+    qk = nope + r
+    wb, kvb, a = m.weight_elem_bytes, m.kv_elem_bytes, ACT_BYTES
+    down = ql + kl + r  # the replicated down-projections: query latent (if any) and KV latent + RoPE key
+    ops = [
+        Operator("latent_proj", "tensor", mm, L, flops_per_token=2 * h * down, weight_bytes=h * down * wb,
+                 bytes_per_token=(h + down) * a, tp_shard=False),
+        _norm("latent_norm", L, ql + kl, wb, a),
+    ]
+    if ql:
+        ops.append(Operator("q_up_proj", "tensor", mm, L, flops_per_token=2 * ql * H * qk,
+                            weight_bytes=ql * H * qk * wb, bytes_per_token=(ql + H * qk) * a))
+    else:
+        ops.append(Operator("q_proj", "tensor", mm, L, flops_per_token=2 * h * H * qk,
+                            weight_bytes=h * H * qk * wb, bytes_per_token=(h + H * qk) * a))
+    ops += [
+        # kv_b_proj absorbed: q_nope (nope) -> latent query (kl) per head, and latent output (kl) -> v per head.
+        Operator("kv_up_proj", "tensor", mm, L, flops_per_token=2 * H * kl * (nope + v),
+                 weight_bytes=kl * H * (nope + v) * wb, bytes_per_token=H * (nope + 2 * kl + v) * a),
+        # Per head and pair: QK over kl + r values, PV over kl values, 2 FLOPs per multiply-add.
+        Operator("attention", "tensor", "bf16", L, flops_per_attn_pair=2 * H * (2 * kl + r),
+                 bytes_per_token=H * (2 * kl + r) * a + (kl + r) * kvb, bytes_per_kv_token=(kl + r) * kvb),
+        Operator("o_proj", "tensor", mm, L, flops_per_token=2 * H * v * h, weight_bytes=H * v * h * wb,
+                 bytes_per_token=(H * v + h) * a),
+    ]
+    return ops
+
+
+def operators(m: ModelShape) -> list[Operator]:
+    """The operators of one step of model ``m``, in execution order."""
+    h, L = m.hidden, m.layers
+    wb, a = m.weight_elem_bytes, ACT_BYTES
+    # Matmuls run at the compute precision (by default the weights': an fp8 model uses fp8 tensor cores; int4
+    # weights run on an int4 engine if the chip has one, else at the core's fallback, see docs/plan.md).
+    mm = m.matmul_dtype
+    ops = [
+        # Embedding lookup: one row of the table read per token.
+        Operator("embedding", "vector", "bf16", 1, bytes_per_token=h * wb + h * a, tp_shard=False),
+        _norm("attn_norm", L, h, wb, a),
+        *(_mla(m, mm) if m.is_mla else _gqa(m, mm)),
         Operator("attn_allreduce", "collective", "bf16", L, bytes_per_token=h * a, tp_shard=False),
-        Operator("mlp_norm", "vector", "bf16", L, flops_per_token=NORM_FLOPS * h,
-                 weight_bytes=h * wb, bytes_per_token=3 * h * a, tp_shard=False),
-        Operator("gate_up_proj", "tensor", mm, L, flops_per_token=2 * h * 2 * inter,
-                 weight_bytes=2 * h * inter * wb, bytes_per_token=(h + 2 * inter) * a),
-        Operator("swiglu", "vector", "bf16", L, flops_per_token=SWIGLU_FLOPS * inter,
-                 bytes_per_token=3 * inter * a),
-        Operator("down_proj", "tensor", mm, L, flops_per_token=2 * inter * h,
-                 weight_bytes=inter * h * wb, bytes_per_token=(inter + h) * a),
-        Operator("mlp_allreduce", "collective", "bf16", L, bytes_per_token=h * a, tp_shard=False),
-        Operator("final_norm", "vector", "bf16", 1, flops_per_token=NORM_FLOPS * h,
-                 weight_bytes=h * wb, bytes_per_token=3 * h * a, tp_shard=False),
+        _norm("mlp_norm", L, h, wb, a),
+    ]
+    dense = L - m.moe_layers
+    if dense:
+        ops += _mlp("", dense, h, m.intermediate, mm, wb, a)
+        ops.append(Operator("mlp_allreduce", "collective", "bf16", dense, bytes_per_token=h * a, tp_shard=False))
+    if m.is_moe:
+        n, k, E = m.moe_layers, m.experts_per_token, m.experts
+        # Router: a replicated h x E matmul picking each token's experts.
+        ops.append(Operator("router", "tensor", mm, n, flops_per_token=2 * h * E, weight_bytes=h * E * wb,
+                            bytes_per_token=(h + E) * a, tp_shard=False))
+        ops += _mlp("expert_", n, h, m.moe_intermediate, mm, wb, a, experts=E, k=k)
+        if m.shared_experts:
+            ops += _mlp("shared_", n, h, m.shared_experts * m.moe_intermediate, mm, wb, a)
+        # The MoE block's communication: an all-reduce over the TP group when ep = 1, dispatch and combine
+        # all-to-alls of each token's k copies when ep > 1 (priced by the core from the pool's ep).
+        ops.append(Operator("moe_alltoall", "alltoall", "bf16", n, bytes_per_token=h * a, tp_shard=False,
+                            experts_per_token=k))
+    ops += [
+        _norm("final_norm", 1, h, wb, a),
         # LM head: only sampled positions (the last of each finished prefill, every decode) get logits;
         # vocabulary-parallel under tensor parallelism.
         Operator("lm_head", "tensor", mm, 1, flops_per_sampled=2 * h * m.vocab,
                  weight_bytes=h * m.vocab * wb, bytes_per_sampled=(h + m.vocab) * a),
+        # Activations handed from one pipeline stage to the next (priced only when pp > 1).
+        Operator("pipeline_send", "p2p", "bf16", 1, bytes_per_token=h * a, tp_shard=False),
     ]
     return ops
+
+
+def replicated_weight_bytes(m: ModelShape) -> float:
+    """Weights every chip of a tensor-parallel group holds whole (norms, router, MLA's latent projections)."""
+    return sum(op.count * op.weight_bytes for op in operators(m) if not op.tp_shard)

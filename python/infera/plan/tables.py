@@ -37,10 +37,15 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("power_busy_w", f64),
             ("power_idle_w", f64),
             ("price_per_hour", f64),
+            # Engine routing (docs/cost-model.md, "Multi-engine chips"): comma-separated engine names or kinds.
+            ("matmul_engine", utf8),
+            ("attention_engine", utf8),
         ]
     ),
     "engines": pa.schema(
-        [("chip", u32), ("kind", utf8), ("dtype", utf8), ("flops", f64), ("efficiency", f64)]
+        [("chip", u32), ("kind", utf8), ("dtype", utf8), ("flops", f64), ("efficiency", f64),
+         # Multi-engine chips and per-operation energy (docs/cost-model.md).
+         ("name", utf8), ("energy_per_flop", f64), ("conversion_bw", f64), ("conversion_energy_per_byte", f64)]
     ),
     "models": pa.schema(
         [
@@ -56,6 +61,12 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("kv_dtype", utf8),
             ("weight_bytes", f64),
             ("kv_bytes_per_token", f64),
+            # Model family facts (informational): attention kind, routed experts, parameter counts.
+            ("attention", utf8),
+            ("experts", u32),
+            ("experts_per_token", u32),
+            ("params", f64),
+            ("active_params", f64),
         ]
     ),
     "operators": pa.schema(
@@ -73,6 +84,8 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("bytes_per_sampled", f64),
             ("bytes_per_kv_token", f64),
             ("tp_shard", boolean),
+            ("experts", f64),
+            ("experts_per_token", f64),
         ]
     ),
     "workloads": pa.schema(
@@ -119,12 +132,30 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("step_overhead_s", f64),
             ("max_queue", u32),
             ("queue_timeout_s", f64),
+            # Parallelism and topology (docs/cost-model.md, "Parallelism").
+            ("pp", u32),
+            ("ep", u32),
+            ("microbatches", u32),
+            ("node_size", u32),
+            ("network_bw", f64),
+            ("network_latency_s", f64),
+            # Memory placement: rows of `memories` holding the weights and the KV cache.
+            ("weights_memory", u32),
+            ("kv_memory", u32),
         ]
     ),
     "links": pa.schema([("src", u32), ("dst", u32), ("bandwidth", f64), ("latency_s", f64)]),
+    # Memory tiers of each chip (HBM, SRAM, ...) and measured calibration profiles (docs/calibration.md).
+    "memories": pa.schema([("chip", u32), ("name", utf8), ("capacity_bytes", f64), ("bandwidth", f64),
+                           ("efficiency", f64), ("energy_per_byte", f64)]),
+    "profiles": pa.schema([("chip", u32), ("model", utf8), ("operator", utf8), ("tp", u32), ("stat", utf8),
+                           ("x", f64), ("seconds", f64)]),
     "slos": pa.schema([("run", u32), ("metric", utf8), ("percentile", f64), ("threshold_s", f64)]),
 }
 
+
+#: Tables a plan may lack (older plans, other producers); the core treats them as empty.
+OPTIONAL_TABLES = frozenset({"memories", "profiles"})
 
 class Plan:
     """A compiled plan: a dict of named pyarrow Tables following :data:`SCHEMAS`.
@@ -134,7 +165,7 @@ class Plan:
     """
 
     def __init__(self, tables: Mapping[str, pa.Table]) -> None:
-        missing = set(SCHEMAS) - set(tables)
+        missing = set(SCHEMAS) - set(tables) - OPTIONAL_TABLES
         if missing:
             raise PlanError(f"plan lacks tables: {', '.join(sorted(missing))}")
         self.tables: dict[str, pa.Table] = dict(tables)

@@ -152,12 +152,17 @@ struct Instance {
     max_queue: u64,
     queue_timeout_s: f64,
     waiting: VecDeque<u32>,
+    /// Requests in `waiting` that are still waiting (timed-out entries leave lazily).
+    waiting_live: u64,
     prefilling: VecDeque<u32>,
     running: BTreeMap<u64, u32>,
     /// Prefilled requests waiting for KV blocks here (decode instances).
     incoming: VecDeque<u32>,
     /// Requests whose KV cache is on the link towards this instance (their blocks are reserved).
     reserved: u64,
+    /// KV caches that arrived while a step was running: they join the decode set when it ends, so they are
+    /// not counted in a decode round they took no part in.
+    joining: Vec<u32>,
     next_seq: u64,
     n_dec: u64,
     dec_ctx_sum: u64,
@@ -249,12 +254,13 @@ impl MinTree {
     }
 }
 
-/// Event classes, ordered for simultaneous events: step ends first, then transfer ends, then arrivals,
-/// then idle instances waking, so everything that happens at one instant is seen by the step it triggers.
+/// Event classes, ordered for simultaneous events: step ends first, then transfer ends, then queue
+/// timeouts, then arrivals, then idle instances waking, so everything that happens at one instant is seen by the step it triggers.
 const EV_STEP_END: u8 = 0;
 const EV_TRANSFER_END: u8 = 1;
-const EV_ARRIVAL: u8 = 2;
-const EV_WAKE: u8 = 3;
+const EV_TIMEOUT: u8 = 2;
+const EV_ARRIVAL: u8 = 3;
+const EV_WAKE: u8 = 4;
 
 /// Per-request output columns.
 #[derive(Default)]
@@ -382,10 +388,12 @@ impl<'p> Sim<'p> {
                     max_queue: pool.max_queue,
                     queue_timeout_s: pool.queue_timeout_s,
                     waiting: VecDeque::new(),
+                    waiting_live: 0,
                     prefilling: VecDeque::new(),
                     running: BTreeMap::new(),
                     incoming: VecDeque::new(),
                     reserved: 0,
+                    joining: Vec::new(),
                     next_seq: 0,
                     n_dec: 0,
                     dec_ctx_sum: 0,
@@ -617,12 +625,16 @@ impl<'p> Sim<'p> {
     fn arrive(&mut self, r: u32, t: f64) {
         self.reqs[r as usize].arrival = t;
         let i = self.pick(self.plan.runs[self.run_idx].prefill_router, None);
-        if self.insts[i].waiting.len() as u64 >= self.insts[i].max_queue {
+        if self.insts[i].waiting_live >= self.insts[i].max_queue {
             self.reqs[r as usize].instance = i as u32;
             self.reject(r, t, Status::QueueFull);
             return;
         }
         self.assign_prefill(r, i, t, false);
+        let timeout = self.insts[i].queue_timeout_s;
+        if timeout.is_finite() {
+            self.push_event(t + timeout, EV_TIMEOUT, r);
+        }
     }
 
     /// Turns a request away: it leaves the system at `t` with `status`, and a closed-loop user moves on.
@@ -638,22 +650,25 @@ impl<'p> Sim<'p> {
         }
     }
 
-    /// Rejects requests at the head of instance `i`'s queue that waited past the timeout without ever
-    /// being admitted (recomputations, already admitted once, are exempt). Checked lazily, whenever the head
-    /// is considered, so an expired request costs O(1); it is reported at the moment it expired.
-    fn expire_queue_head(&mut self, i: usize, t: f64) {
-        let timeout = self.insts[i].queue_timeout_s;
-        if !timeout.is_finite() {
+    /// A request's queue timeout fired: if it is still waiting and was never admitted, it is rejected now.
+    /// Its queue entry is dropped lazily when it reaches the head (`drop_stale_head`).
+    fn timeout(&mut self, r: u32, t: f64) {
+        let req = &self.reqs[r as usize];
+        if req.phase != Phase::Waiting || !req.first_sched.is_nan() {
             return;
         }
+        let i = req.instance as usize;
+        self.insts[i].waiting_live -= 1;
+        self.reject(r, t, Status::Timeout);
+    }
+
+    /// Pops queue entries of requests that timed out while waiting.
+    fn drop_stale_head(&mut self, i: usize) {
         while let Some(&h) = self.insts[i].waiting.front() {
-            let req = &self.reqs[h as usize];
-            if !req.first_sched.is_nan() || t - req.arrival <= timeout {
+            if self.reqs[h as usize].phase != Phase::Rejected {
                 break;
             }
-            let expired_at = req.arrival + timeout;
             self.insts[i].waiting.pop_front();
-            self.reject(h, expired_at, Status::Timeout);
         }
     }
 
@@ -667,6 +682,7 @@ impl<'p> Sim<'p> {
         req.instance = i as u32;
         req.phase = Phase::Waiting;
         let inst = &mut self.insts[i];
+        inst.waiting_live += 1;
         if front {
             inst.waiting.push_front(r);
         } else {
@@ -755,6 +771,7 @@ impl<'p> Sim<'p> {
             self.assign_prefill(r, p, t, true);
         } else {
             req.phase = Phase::Waiting;
+            inst.waiting_live += 1;
             inst.waiting.push_front(r);
         }
     }
@@ -849,13 +866,17 @@ impl<'p> Sim<'p> {
         self.insts[src].free_blocks += blocks;
         self.wake(src, t);
         self.insts[dst].reserved -= 1;
-        self.join_decode(dst, r, t);
-        self.wake(dst, t);
+        if self.insts[dst].busy {
+            self.insts[dst].joining.push(r);
+        } else {
+            self.join_decode(dst, r, t);
+            self.wake(dst, t);
+        }
     }
 
     /// Whether a prefill chunk could be scheduled now with the full token budget.
-    fn can_prefill(&mut self, i: usize, t: f64) -> bool {
-        self.expire_queue_head(i, t);
+    fn can_prefill(&mut self, i: usize) -> bool {
+        self.drop_stale_head(i);
         let inst = &self.insts[i];
         if !inst.prefilling.is_empty() {
             return true;
@@ -875,7 +896,7 @@ impl<'p> Sim<'p> {
     /// Forms and prices the next step of instance `i` at time `t`; leaves it idle if there is no work.
     fn start_step(&mut self, i: usize, t: f64) -> Result<()> {
         let decode = self.insts[i].n_dec > 0
-            && !(self.insts[i].policy == SchedulePolicy::PrefillFirst && self.can_prefill(i, t));
+            && !(self.insts[i].policy == SchedulePolicy::PrefillFirst && self.can_prefill(i));
         let mut stats = StepStats::default();
         let mut budget = self.insts[i].max_batched_tokens;
         let mut n_dec = 0;
@@ -927,7 +948,7 @@ impl<'p> Sim<'p> {
             if budget == 0 || inst.running.len() as u64 >= inst.max_batch {
                 break;
             }
-            self.expire_queue_head(i, t);
+            self.drop_stale_head(i);
             let inst = &self.insts[i];
             let Some(&h) = inst.waiting.front() else { break };
             let req = &self.reqs[h as usize];
@@ -938,6 +959,7 @@ impl<'p> Sim<'p> {
             }
             let inst = &mut self.insts[i];
             inst.waiting.pop_front();
+            inst.waiting_live -= 1;
             inst.free_blocks -= blocks;
             let seq = inst.next_seq;
             inst.next_seq += 1;
@@ -978,6 +1000,12 @@ impl<'p> Sim<'p> {
         if stats.tokens == 0.0 {
             self.insts[i].busy = false;
             return Ok(());
+        }
+        if self.insts[i].free_blocks > self.insts[i].total_blocks {
+            return Err(InferaError::Simulation(format!(
+                "instance {i} has {} free KV blocks of {} (a block was freed twice)",
+                self.insts[i].free_blocks, self.insts[i].total_blocks
+            )));
         }
         let cost = &self.costs[self.insts[i].cost];
         let duration = cost.step_seconds(&stats);
@@ -1062,6 +1090,14 @@ impl<'p> Sim<'p> {
             }
         }
         self.insts[i].chunks = chunks;
+        if !self.insts[i].joining.is_empty() {
+            let joining = std::mem::take(&mut self.insts[i].joining);
+            for &r in &joining {
+                self.join_decode(i, r, t);
+            }
+            self.insts[i].joining = joining;
+            self.insts[i].joining.clear();
+        }
         self.start_step(i, t)
     }
 
@@ -1102,6 +1138,7 @@ impl<'p> Sim<'p> {
             match class {
                 EV_STEP_END => self.end_step(idx as usize, t)?,
                 EV_TRANSFER_END => self.end_transfer(idx, t),
+                EV_TIMEOUT => self.timeout(idx, t),
                 EV_ARRIVAL => self.arrive(idx, t),
                 _ => {
                     let i = idx as usize;

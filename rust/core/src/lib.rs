@@ -10,9 +10,11 @@
 //! println!("{} requests simulated", out.requests.num_rows());
 //! ```
 
+pub mod builder;
 pub mod cost;
 pub mod engine;
 pub mod error;
+pub mod hw;
 pub mod plan;
 pub mod results;
 mod table;

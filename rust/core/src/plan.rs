@@ -26,6 +26,41 @@ pub struct Engine {
     pub dtype: String,
     pub flops: f64,
     pub efficiency: f64,
+    /// The engine block's name (`tensor` / `vector` for the shorthand rates; optional column, the kind when
+    /// absent). A chip's `matmul_engine` / `attention_engine` routes name engines by name or kind.
+    pub name: String,
+    /// Dynamic energy per FLOP, J (optional column, 0 when absent).
+    pub energy_per_flop: f64,
+    /// Rate of the engine's operand converters (DAC/ADC of an optical engine), B/s; 0: no conversion stage
+    /// (optional column).
+    pub conversion_bw: f64,
+    /// Energy per operand byte converted, J/B (optional column, 0 when absent).
+    pub conversion_energy_per_byte: f64,
+}
+
+/// One memory tier of a chip (the optional `memories` table): HBM, on-chip SRAM, DRAM...
+#[derive(Debug, Clone)]
+pub struct Memory {
+    pub name: String,
+    pub capacity_bytes: f64,
+    pub bandwidth: f64,
+    pub efficiency: f64,
+    /// Energy per byte read or written, J/B.
+    pub energy_per_byte: f64,
+}
+
+/// One measured point of a chip's calibration profile (the optional `profiles` table): one occurrence of
+/// `operator` took `seconds` when the step statistic `stat` was `x`, on an instance of `tp` chips.
+#[derive(Debug, Clone)]
+pub struct ProfilePoint {
+    /// Model name the measurement applies to; empty: any model.
+    pub model: String,
+    pub operator: String,
+    pub tp: u64,
+    /// `tokens`, `sampled`, `attn_pairs` or `kv_tokens`.
+    pub stat: String,
+    pub x: f64,
+    pub seconds: f64,
 }
 
 #[derive(Debug, Clone)]
@@ -40,13 +75,22 @@ pub struct Chip {
     pub power_idle_w: f64,
     pub price_per_hour: f64,
     pub engines: Vec<Engine>,
+    /// Memory tiers (empty when the plan has no `memories` table: the chip's one memory is the row above).
+    pub memories: Vec<Memory>,
+    /// Engines (names or kinds, in preference order) that run weight matmuls; empty: `tensor`.
+    pub matmul_route: Vec<String>,
+    /// Engines (names or kinds, in preference order) that run attention; empty: `tensor`.
+    pub attention_route: Vec<String>,
+    /// Measured operator times overriding the roofline where they have data (see `docs/calibration.md`).
+    pub profile: Vec<ProfilePoint>,
 }
 
 /// One operator of a model, as linear coefficients of a step's token statistics (see `docs/cost-model.md`).
 #[derive(Debug, Clone)]
 pub struct Operator {
     pub name: String,
-    /// `tensor`, `vector`, or `collective` (an all-reduce over the tensor-parallel group).
+    /// `tensor`, `vector`, `collective` (an all-reduce over the tensor-parallel group), `alltoall` (a
+    /// mixture-of-experts block's communication) or `p2p` (activations handed between pipeline stages).
     pub engine: String,
     pub dtype: String,
     pub count: f64,
@@ -58,7 +102,15 @@ pub struct Operator {
     pub bytes_per_sampled: f64,
     pub bytes_per_kv_token: f64,
     pub tp_shard: bool,
+    /// Routed experts whose weights `weight_bytes` holds; a step reads the expected share it touches
+    /// (0: not an expert operator; optional column, 0 when absent).
+    pub experts: f64,
+    /// Experts each token is routed to (expert operators and `alltoall`; optional column, 0 when absent).
+    pub experts_per_token: f64,
 }
+
+/// Operator engines that are communication, not compute (no chip engine needed).
+pub const COMM_ENGINES: [&str; 3] = ["collective", "alltoall", "p2p"];
 
 #[derive(Debug, Clone)]
 pub struct Model {
@@ -169,6 +221,25 @@ pub struct Pool {
     pub max_queue: u64,
     /// A request not admitted within this time of arriving is rejected (infinite: never).
     pub queue_timeout_s: f64,
+    /// Pipeline stages per instance (an instance is `tp × pp` chips; optional column, 1 when absent).
+    pub pp: u64,
+    /// Expert-parallel degree: routed experts spread over `ep` of each stage's `tp` chips (divides `tp`;
+    /// optional column, 1 when absent).
+    pub ep: u64,
+    /// Micro-batches a step is split into when `pp > 1` (optional column, `pp` when absent).
+    pub microbatches: u64,
+    /// Chips per node: groups within a node use the chip link, across nodes the network (optional column;
+    /// absent: every instance fits in one node).
+    pub node_size: u64,
+    /// Per-chip network bandwidth across nodes, B/s (0: none; optional column).
+    pub network_bw: f64,
+    /// Latency of one network hop (optional column, 0 when absent).
+    pub network_latency_s: f64,
+    /// Index (into the chip's `memories`) of the tier holding the weights; activations stream from it too
+    /// (optional column `weights_memory`; `None`: the chip's one memory).
+    pub weights_memory: Option<usize>,
+    /// Index (into the chip's `memories`) of the tier holding the KV cache (optional column `kv_memory`).
+    pub kv_memory: Option<usize>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -214,7 +285,7 @@ pub struct Plan {
 }
 
 /// Calls `f` with the named table of a packed plan batch.
-fn with_table<T>(batch: &RecordBatch, name: &str, f: impl FnOnce(Table<'_>) -> Result<T>) -> Result<T> {
+pub(crate) fn with_table<T>(batch: &RecordBatch, name: &str, f: impl FnOnce(Table<'_>) -> Result<T>) -> Result<T> {
     let col = batch
         .column_by_name(name)
         .ok_or_else(|| plan_err!("plan has no table '{}'", name))?;
@@ -276,6 +347,10 @@ impl Plan {
                     power_idle_w: power_idle_w[i],
                     price_per_hour: price_per_hour[i],
                     engines: Vec::new(),
+                    memories: Vec::new(),
+                    matmul_route: Vec::new(),
+                    attention_route: Vec::new(),
+                    profile: Vec::new(),
                 })
                 .collect::<Vec<_>>())
         })?;
@@ -300,10 +375,16 @@ impl Plan {
                     dtype: dtype[i].clone(),
                     flops: flops[i],
                     efficiency: eff[i],
+                    name: kind[i].clone(),
+                    energy_per_flop: 0.0,
+                    conversion_bw: 0.0,
+                    conversion_energy_per_byte: 0.0,
                 });
             }
             Ok(())
         })?;
+        // Multi-engine chips, memory tiers and calibration profiles (optional columns and tables).
+        crate::hw::decode_chip_hardware(batch, &mut chips)?;
 
         let mut models = with_table(batch, "models", |t| {
             let name = t.strings("name")?;
@@ -326,7 +407,7 @@ impl Plan {
         with_table(batch, "operators", |t| {
             let model = t.index("model", "models", models.len())?;
             let name = t.strings("name")?;
-            let engine = t.choice("engine", &["tensor", "vector", "collective"])?;
+            let engine = t.choice("engine", &["tensor", "vector", "collective", "alltoall", "p2p"])?;
             let dtype = t.strings("dtype")?;
             let count = t.nonneg("count")?;
             let fpt = t.nonneg("flops_per_token")?;
@@ -337,7 +418,16 @@ impl Plan {
             let bps = t.nonneg("bytes_per_sampled")?;
             let bkv = t.nonneg("bytes_per_kv_token")?;
             let shard = t.bools("tp_shard")?;
+            let experts = if t.has("experts") { t.nonneg("experts")? } else { vec![0.0; t.len()] };
+            let experts_per_token =
+                if t.has("experts_per_token") { t.nonneg("experts_per_token")? } else { vec![0.0; t.len()] };
             for i in 0..t.len() {
+                if experts[i] > 0.0 && !(experts_per_token[i] > 0.0 && experts_per_token[i] <= experts[i]) {
+                    return Err(plan_err!(
+                        "operators row {}: experts_per_token must be in (0, experts] for an expert operator",
+                        i
+                    ));
+                }
                 models[model[i]].operators.push(Operator {
                     name: name[i].clone(),
                     engine: engine[i].clone(),
@@ -351,6 +441,8 @@ impl Plan {
                     bytes_per_sampled: bps[i],
                     bytes_per_kv_token: bkv[i],
                     tp_shard: shard[i],
+                    experts: experts[i],
+                    experts_per_token: experts_per_token[i],
                 });
             }
             Ok(())
@@ -459,7 +551,7 @@ impl Plan {
                 .collect::<Vec<_>>())
         })?;
 
-        let pools = with_table(batch, "pools", |t| {
+        let mut pools = with_table(batch, "pools", |t| {
             let name = t.strings("name")?;
             let run = t.index("run", "runs", runs.len())?;
             let chip = t.index("chip", "chips", chips.len())?;
@@ -486,6 +578,16 @@ impl Plan {
             if let Some(i) = queue_timeout.iter().position(|&x| x <= 0.0) {
                 return Err(plan_err!("pools row {}: queue_timeout_s must be > 0", i));
             }
+            // Parallelism and topology (optional columns: absent means tp-only instances within one node).
+            let ones = || vec![1u64; t.len()];
+            let pp = if t.has("pp") { t.int_in("pp", 1, 65_536)? } else { ones() };
+            let ep = if t.has("ep") { t.int_in("ep", 1, 65_536)? } else { ones() };
+            let microbatches =
+                if t.has("microbatches") { t.int_in("microbatches", 0, 1 << 20)? } else { vec![0; t.len()] };
+            let node_size = if t.has("node_size") { t.int_in("node_size", 0, u32::MAX as u64)? } else { vec![0; t.len()] };
+            let network_bw = if t.has("network_bw") { t.nonneg("network_bw")? } else { vec![0.0; t.len()] };
+            let network_latency =
+                if t.has("network_latency_s") { t.nonneg("network_latency_s")? } else { vec![0.0; t.len()] };
             let role = if t.has("role") {
                 t.choice("role", &["mixed", "prefill", "decode"])?
             } else {
@@ -493,13 +595,35 @@ impl Plan {
             };
             (0..t.len())
                 .map(|i| {
-                    if tp[i] * instances[i] != n_chips[i] {
+                    if tp[i] * pp[i] * instances[i] != n_chips[i] {
                         return Err(plan_err!(
-                            "pool '{}': {} chips cannot form {} instances of tp={}",
+                            "pool '{}': {} chips cannot form {} instances of tp={} x pp={}",
                             name[i],
                             n_chips[i],
                             instances[i],
+                            tp[i],
+                            pp[i]
+                        ));
+                    }
+                    if tp[i] % ep[i] != 0 {
+                        return Err(plan_err!("pool '{}': ep={} must divide tp={}", name[i], ep[i], tp[i]));
+                    }
+                    // 0 (or absent) node size: the whole instance is one node.
+                    let node = if node_size[i] == 0 { tp[i] * pp[i] } else { node_size[i] };
+                    if !(node % tp[i] == 0 || tp[i] % node == 0) {
+                        return Err(plan_err!(
+                            "pool '{}': node_size={} and tp={} must divide one another",
+                            name[i],
+                            node,
                             tp[i]
+                        ));
+                    }
+                    if tp[i] * pp[i] > node && network_bw[i] <= 0.0 {
+                        return Err(plan_err!(
+                            "pool '{}': an instance of {} chips spans nodes of {} but network_bw is not set",
+                            name[i],
+                            tp[i] * pp[i],
+                            node
                         ));
                     }
                     Ok(Pool {
@@ -528,10 +652,20 @@ impl Plan {
                         // 0 means no limit (the compiler writes 0 when none is set).
                         max_queue: if max_queue[i] == 0 { u64::MAX } else { max_queue[i] },
                         queue_timeout_s: queue_timeout[i],
+                        pp: pp[i],
+                        ep: ep[i],
+                        microbatches: if pp[i] == 1 { 1 } else if microbatches[i] == 0 { pp[i] } else { microbatches[i] },
+                        node_size: node,
+                        network_bw: network_bw[i],
+                        network_latency_s: network_latency[i],
+                        weights_memory: None,
+                        kv_memory: None,
                     })
                 })
                 .collect::<Result<Vec<_>>>()
         })?;
+        // Where each pool keeps weights and KV (optional columns `weights_memory`, `kv_memory`).
+        crate::hw::decode_placement(batch, &chips, &mut pools)?;
         for (i, p) in pools.iter().enumerate() {
             runs[p.run].pools.push(i);
         }
@@ -625,12 +759,12 @@ impl Plan {
                 let pool = &self.pools[pi];
                 let chip = &self.chips[pool.chip];
                 for op in &model.operators {
-                    if op.engine != "collective" && crate::cost::find_engine(chip, &op.engine, &op.dtype).is_none() {
+                    if !COMM_ENGINES.contains(&op.engine.as_str()) && crate::hw::engine_for(chip, op).is_none() {
                         return Err(plan_err!(
                             "run '{}': chip '{}' has no '{}' engine for operator '{}' ({})",
                             run.name,
                             chip.name,
-                            op.engine,
+                            crate::hw::route(chip, op).join("' or '"),
                             op.name,
                             op.dtype
                         ));
