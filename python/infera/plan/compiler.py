@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -799,11 +800,37 @@ def _length_dist(v: ast.Value, what: str) -> traffic_mod.LengthDist:
                        f"got {_describe(v)}", v.loc)
 
 
+def _compile_trace(where: str, f: Fields, block: ast.Block) -> traffic_mod.TrafficSpec:
+    """``trace = "file.csv"``: requests replayed from a file (CSV or Parquet), resolved next to the program."""
+    ta = f.require("trace")
+    if not isinstance(ta.value, ast.String):
+        raise CompileError(f"{where}: trace must be a quoted file name", ta.value.loc)
+    scale = f.quantity("time_scale", ("number",), 1.0)
+    requests = f.integer("requests")
+    duration = f.quantity("duration", ("time",))
+    for key in ("arrivals", "prompt", "output"):
+        if f.has(key):
+            raise CompileError(f"{where}: a trace gives arrivals and lengths itself; remove '{key}'",
+                               f.values[key].loc)
+    f.done()
+    path = Path(ta.value.value)
+    if not path.is_absolute() and not block.loc.file.startswith("<"):
+        path = Path(block.loc.file).resolve().parent / path
+    try:
+        stream = traffic_mod.load_trace(path, time_scale=scale, requests=requests, duration_s=duration)
+    except traffic_mod.TraceError as exc:
+        raise CompileError(f"{where}: {exc}", ta.value.loc) from None
+    return traffic_mod.TrafficSpec(block.name, "trace", requests=len(stream.arrival_s), duration_s=duration,
+                                   trace=stream)
+
+
 def compile_traffic(scope: Scope, block: ast.Block) -> traffic_mod.TrafficSpec:
     items = _merged_items(scope, block)
     where = f"traffic '{block.name}'"
     _only(items, (ast.Assign,), where)
     f = Fields(where, items, block.loc)
+    if f.has("trace"):
+        return _compile_trace(where, f, block)
     arr = f.require("arrivals")
     requests = f.integer("requests")
     duration = f.quantity("duration", ("time",))
@@ -1209,9 +1236,13 @@ class Compiler:
                                         duration_s=spec.duration_s if spec.duration_s is not None else math.inf)
                 request_parts.append((workload_ids[key], stream))
             wid = workload_ids[key]
-            longest = int(spec.prompt.upper + spec.output.upper) if math.isfinite(spec.prompt.upper + spec.output.upper) else None
-            stream = next(s for w, s in request_parts if w == wid)
-            if longest is None:
+            # The longest request any seed could produce (distribution bounds), or of this stream when the
+            # lengths are unbounded or replayed from a trace.
+            bound = spec.prompt.upper + spec.output.upper
+            if spec.trace is None and math.isfinite(bound):
+                longest = int(bound)
+            else:
+                stream = next(s for w, s in request_parts if w == wid)
                 longest = int((stream.prompt_tokens.astype(np.int64) + stream.output_tokens).max())
             slo = None
             if run.slo is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import zlib
+from pathlib import Path
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,12 +45,19 @@ class LengthDist:
         return self.value if self.kind == "fixed" else self.max
 
 
+@dataclass
+class Stream:
+    arrival_s: np.ndarray  # NaN for closed-loop streams (the engine sets arrivals)
+    prompt_tokens: np.ndarray
+    output_tokens: np.ndarray
+
+
 @dataclass(frozen=True)
 class TrafficSpec:
     """A compiled ``traffic`` block."""
 
     name: str
-    arrivals: str  # poisson | burst | closed
+    arrivals: str  # poisson | burst | closed | trace
     rate: float = 0.0
     users: int = 0
     think_time_s: float = 0.0
@@ -57,13 +65,7 @@ class TrafficSpec:
     duration_s: float | None = None
     prompt: LengthDist = LengthDist("fixed", value=1)
     output: LengthDist = LengthDist("fixed", value=1)
-
-
-@dataclass
-class Stream:
-    arrival_s: np.ndarray  # NaN for closed-loop streams (the engine sets arrivals)
-    prompt_tokens: np.ndarray
-    output_tokens: np.ndarray
+    trace: Stream | None = None
 
 
 def rng_for(traffic: str, seed: int) -> np.random.Generator:
@@ -72,6 +74,8 @@ def rng_for(traffic: str, seed: int) -> np.random.Generator:
 
 
 def sample(spec: TrafficSpec, seed: int) -> Stream:
+    if spec.trace is not None:
+        return spec.trace
     rng = rng_for(spec.name, seed)
     if spec.arrivals == "poisson":
         if spec.requests is not None:
@@ -100,3 +104,90 @@ def sample(spec: TrafficSpec, seed: int) -> Stream:
     prompt = spec.prompt.sample(rng, n)
     output = spec.output.sample(rng, n)
     return Stream(arrival, prompt, output)
+
+
+class TraceError(ValueError):
+    """A trace file that cannot be replayed; the message says which column or row."""
+
+
+#: Accepted column names (first match wins): ours, then the Azure LLM inference traces' and common ones.
+TRACE_COLUMNS = {
+    "arrival": ("arrival_s", "timestamp", "TIMESTAMP", "arrival_time", "time"),
+    "prompt": ("prompt_tokens", "ContextTokens", "input_tokens", "input_length", "prompt_len"),
+    "output": ("output_tokens", "GeneratedTokens", "output_length", "output_len"),
+}
+
+
+def load_trace(path: Path | str, *, time_scale: float = 1.0, requests: int | None = None,
+               duration_s: float | None = None) -> Stream:
+    """Reads a request trace (CSV or Parquet) into a stream.
+
+    Arrival times may be seconds or timestamps (parsed as datetimes); they are shifted so the first request
+    arrives at 0, multiplied by ``time_scale`` (0.5 replays twice as fast) and sorted (stably). Missing,
+    non-numeric, negative or zero token counts are errors naming the row. ``requests`` keeps the first N
+    requests (after sorting), ``duration_s`` those arriving before it.
+    """
+    import polars as pl
+
+    path = Path(path)
+    if not path.exists():
+        raise TraceError(f"trace file {path} not found")
+    try:
+        df = pl.read_parquet(path) if path.suffix in (".parquet", ".pq") else pl.read_csv(
+            path, infer_schema_length=10_000)
+    except Exception as exc:  # noqa: BLE001 - polars raises several types for unreadable files
+        raise TraceError(f"cannot read trace {path}: {exc}") from None
+    cols = {}
+    for role, names in TRACE_COLUMNS.items():
+        found = next((n for n in names if n in df.columns), None)
+        if found is None:
+            raise TraceError(f"trace {path.name} has no {role} column (one of {', '.join(names)}); "
+                             f"it has {', '.join(df.columns)}")
+        cols[role] = found
+    if df.height == 0:
+        raise TraceError(f"trace {path.name} has no rows")
+    arr = df.get_column(cols["arrival"])
+    if arr.dtype == pl.String:
+        try:
+            parsed = arr.str.to_datetime(strict=False)
+        except pl.exceptions.ComputeError:  # no datetime format fits the first values at all
+            parsed = pl.Series(arr.name, [None] * len(arr), dtype=pl.Datetime)
+        bad = parsed.is_null() & arr.is_not_null()
+        if bad.any():
+            row = int(bad.arg_max())
+            raise TraceError(f"trace {path.name} row {row + 2}: arrival '{arr[row]}' is not a time")
+        arr = parsed
+    if arr.dtype.is_temporal():
+        arr = (arr - arr.min()).dt.total_microseconds().cast(pl.Float64) / 1e6
+    elif not arr.dtype.is_numeric():
+        raise TraceError(f"trace {path.name}: column {cols['arrival']} must hold seconds or timestamps")
+    arr = arr.cast(pl.Float64)
+    out = {"arrival": arr}
+    for role in ("prompt", "output"):
+        c = df.get_column(cols[role])
+        if not c.dtype.is_numeric():
+            c = c.cast(pl.Float64, strict=False)
+        out[role] = c.cast(pl.Float64)
+    for role, c in out.items():
+        bad = c.is_null() | c.is_nan() | (c < (0 if role == "arrival" else 1)) | c.is_infinite()
+        if role != "arrival":
+            bad = bad | (c.fill_nan(0).fill_null(0) % 1 != 0) | (c > 100_000_000)
+        if bad.any():
+            row = int(bad.arg_max())
+            raise TraceError(f"trace {path.name} row {row + 2}: {cols[role]} = {df.get_column(cols[role])[row]!r} "
+                             f"is not a valid {'time' if role == 'arrival' else 'token count'}")
+    arrival = out["arrival"].to_numpy()
+    arrival = (arrival - arrival.min()) * time_scale
+    order = np.argsort(arrival, kind="stable")
+    arrival = arrival[order]
+    prompt = out["prompt"].to_numpy()[order].astype(np.uint32)
+    output = out["output"].to_numpy()[order].astype(np.uint32)
+    keep = np.ones(len(arrival), dtype=bool)
+    if duration_s is not None:
+        keep &= arrival < duration_s
+    idx = np.flatnonzero(keep)
+    if requests is not None:
+        idx = idx[:requests]
+    if len(idx) == 0:
+        raise TraceError(f"trace {path.name}: no request left after the duration/requests limits")
+    return Stream(arrival[idx], prompt[idx], output[idx])
