@@ -162,14 +162,17 @@ def placed(plan: infera.Plan) -> tuple[str, str, int]:
 
 def test_weights_and_kv_go_to_the_fastest_memory_that_holds_them() -> None:
     sram, hbm = 4e6 * 0.9, 1e9 * 0.9
-    # Short requests: weights (3.39 MB) and KV both fit in SRAM.
-    w, k, blocks = placed(tiered_plan("", 100))
+    # Weights (3.39 MB) fit in SRAM; so does a full batch (4 x 25 tokens x 1 KiB) of short requests' KV.
+    w, k, blocks = placed(tiered_plan(", max_batch = 4", 20))
     assert (w, k) == ("sram", "sram")
     assert blocks == int((sram - TINY_WEIGHTS) // (KV_PER_TOKEN * 16))
-    # A 1000-token prompt's KV does not fit in what the weights leave of SRAM: it goes to HBM, whole.
-    w, k, blocks = placed(tiered_plan("", 1000))
+    # A full batch of 256 does not fit there (though one request would): the KV goes to HBM, the most room.
+    w, k, blocks = placed(tiered_plan("", 20))
     assert (w, k) == ("sram", "hbm")
     assert blocks == int(hbm // (KV_PER_TOKEN * 16))
+    # A 1000-token prompt's KV does not fit in what the weights leave of SRAM at all: HBM too.
+    w, k, blocks = placed(tiered_plan(", max_batch = 1", 1000))
+    assert (w, k) == ("sram", "hbm")
     # Explicit placement.
     w, k, blocks = placed(tiered_plan(", weights_in = hbm, kv_in = hbm", 100))
     assert (w, k) == ("hbm", "hbm")
@@ -259,28 +262,28 @@ chip opt {
   idle_power = 10 W
 }
 """ + ONE
+ON_OPT = "system s {{ pool p: 1 x opt }}\nrun r {{ model = {model}, traffic = one, system = s }}\n"
 
 
 def test_bf16_model_cannot_run_on_an_int8_optical_engine() -> None:
-    msg = str(compile_error(OPTICAL + "system s { pool p: 1 x opt }\nrun r { model = tiny, traffic = one, system = s }\n"))
+    msg = str(compile_error(OPTICAL + ON_OPT.format(model="tiny")))
     assert ("no engine of chip 'opt' can run operator 'qkv_proj' of model 'tiny' at bf16: matmul runs on optical, "
             "which offers int8") in msg
     assert "weights = int8" in msg and "matmul = [optical, tensor]" in msg
     # With a fallback the bf16 matmuls run on the tensor engine, exactly as on a chip without the optical one.
     fallback = OPTICAL.replace("matmul = optical", "matmul = [optical, tensor]")
-    plan = infera.compile_text(fallback + "system s { pool p: 1 x opt }\nrun r { model = tiny, traffic = one, system = s }\n")
+    plan = infera.compile_text(fallback + ON_OPT.format(model="tiny"))
     got = infera.simulate(plan).iterations.sort("step")["duration_s"].to_list()
     plain = fallback.replace("matmul = [optical, tensor]", "")
-    plan2 = infera.compile_text(plain + "system s { pool p: 1 x opt }\nrun r { model = tiny, traffic = one, system = s }\n")
+    plan2 = infera.compile_text(plain + ON_OPT.format(model="tiny"))
     assert got == infera.simulate(plan2).iterations.sort("step")["duration_s"].to_list()
 
 
 def test_optical_engine_needs_its_conversion_figures() -> None:
     text = OPTICAL.replace("conversion_rate = 20 GB/s, ", "")
-    msg = str(compile_error(text + "system s { pool p: 1 x opt }\nrun r { model = tiny8, traffic = one, system = s }\n"))
+    msg = str(compile_error(text + ON_OPT.format(model="tiny8")))
     assert "an optical engine needs conversion_rate" in msg
-    msg = str(compile_error(OPTICAL.replace("matmul = optical", "matmul = photonic")
-                            + "system s { pool p: 1 x opt }\nrun r { model = tiny8, traffic = one, system = s }\n"))
+    msg = str(compile_error(OPTICAL.replace("matmul = optical", "matmul = photonic") + ON_OPT.format(model="tiny8")))
     assert "matmul = photonic: the chip has no such engine" in msg
 
 

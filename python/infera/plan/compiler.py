@@ -703,10 +703,11 @@ def place_memory(shape: model_mod.ModelShape, chip: ChipSpec, pool: PoolSpec, lo
                  where: str) -> Placement:
     """Places the weights and the KV cache of one instance in the chip's memory tiers.
 
-    Weights go to ``weights_in`` if given, else to the fastest tier (highest bandwidth) with room for them;
-    the KV cache to ``kv_in`` if given, else to the fastest tier whose room (after the weights, if they share
-    it) holds the longest request. Each tier offers ``instance chips x capacity x memory_utilization``. What
-    does not fit is rejected with what and by how much.
+    Weights go to ``weights_in`` if given, else to the fastest tier (highest bandwidth) with room for them.
+    The KV cache goes to ``kv_in`` if given; else, among the tiers whose room (after the weights, if they
+    share it) holds the longest request, to the fastest that holds a full batch (``max_batch`` longest
+    requests), or failing that to the one with the most room. Each tier offers ``instance chips x capacity x
+    memory_utilization``. What does not fit is rejected with what and by how much.
     """
     blocks, _, weights, kv_tok = kv_blocks_for(shape, chip, pool)
     if not _tiered(chip, pool):
@@ -760,13 +761,14 @@ def place_memory(shape: model_mod.ModelShape, chip: ChipSpec, pool: PoolSpec, lo
                                f"{_size(need - left(kt))}", pool.loc)
     else:
         fits = [i for i in order if kv_blocks(i) * pool.block_size >= longest]
+        full = [i for i in fits if kv_blocks(i) * pool.block_size >= pool.max_batch * longest]
         if not fits:
             best = max(range(len(tiers)), key=left)
             raise CompileError(f"{where}: model '{shape.name}' does not fit: with its weights ({gb}) in "
                                f"{tiers[wt].name}, {what} fits in no memory; the most room left is "
                                f"{_size(left(best))} in {tiers[best].name}; short by "
                                f"{_size(need - left(best))}", pool.loc)
-        kt = fits[0]
+        kt = full[0] if full else max(fits, key=kv_blocks)
     return Placement(kv_blocks(kt), wt, kt)
 
 

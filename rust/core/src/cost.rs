@@ -298,7 +298,8 @@ impl StepCost {
                 + op.bytes_per_kv_token * s.kv_read_tokens;
             let act = op.bytes_per_token * s.tokens + op.bytes_per_sampled * s.sampled;
             let kv = op.bytes_per_kv_token * s.kv_read_tokens;
-            total += op.hw.seconds(s, op.count, flops * op.inv_flops_rate, weights, act, kv, bytes, self.inv_mem_rate);
+            let compute_s = flops * op.inv_flops_rate;
+            total += op.hw.seconds(s, op.count, compute_s, weights, act, kv, bytes, self.inv_mem_rate);
         }
         total
     }
@@ -358,7 +359,8 @@ impl StepCost {
     pub fn stage_joules(&self, s: &StepStats) -> f64 {
         let mut total = 0.0;
         for op in self.ops.iter().filter(|op| op.kind == OpKind::Compute) {
-            let flops = op.flops_per_token * s.tokens + op.flops_per_sampled * s.sampled + op.flops_per_attn_pair * s.attn_pairs;
+            let flops =
+                op.flops_per_token * s.tokens + op.flops_per_sampled * s.sampled + op.flops_per_attn_pair * s.attn_pairs;
             let weights = if op.experts > 0.0 {
                 op.fixed_bytes * touched_expert_share(op.experts, op.experts_per_token, s.tokens)
             } else {

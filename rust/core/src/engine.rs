@@ -1107,7 +1107,8 @@ impl<'p> Sim<'p> {
         let mut order: Vec<u32> = Vec::new();
         match wl.kind {
             ArrivalKind::Open => {
-                order = (0..self.reqs.len() as u32).collect();
+                // Requests arriving at or after the workload's duration are never issued.
+                order = (0..self.reqs.len() as u32).filter(|&r| wl.arrival_s[r as usize] < wl.duration_s).collect();
                 let arr = &wl.arrival_s;
                 order.sort_by(|&a, &b| arr[a as usize].total_cmp(&arr[b as usize]).then(a.cmp(&b)));
             }

@@ -30,7 +30,11 @@ pub fn route(chip: &Chip, op: &Operator) -> Vec<String> {
     if op.engine != "tensor" {
         return vec![op.engine.clone()];
     }
-    let r = if is_attention(op) { &chip.attention_route } else { &chip.matmul_route };
+    let r = if is_attention(op) {
+        &chip.attention_route
+    } else {
+        &chip.matmul_route
+    };
     if r.is_empty() {
         vec!["tensor".to_string()]
     } else {
@@ -42,9 +46,15 @@ pub fn route(chip: &Chip, op: &Operator) -> Vec<String> {
 /// wider one (never narrower: see [`crate::cost::find_engine`]).
 fn find_named<'a>(chip: &'a Chip, which: &str, dtype: &str) -> Option<&'a Engine> {
     let ok = |e: &&'a Engine| e.name == which || e.kind == which;
-    chip.engines.iter().filter(ok).find(|e| e.dtype == dtype).or_else(|| {
-        fallbacks(dtype).iter().find_map(|d| chip.engines.iter().filter(ok).find(|e| e.dtype == *d))
-    })
+    chip.engines
+        .iter()
+        .filter(ok)
+        .find(|e| e.dtype == dtype)
+        .or_else(|| {
+            fallbacks(dtype)
+                .iter()
+                .find_map(|d| chip.engines.iter().filter(ok).find(|e| e.dtype == *d))
+        })
 }
 
 /// The engine that runs `op` on `chip`: the first engine of its route that can run its precision.
@@ -52,7 +62,9 @@ pub fn engine_for<'a>(chip: &'a Chip, op: &Operator) -> Option<&'a Engine> {
     if op.engine != "tensor" {
         return crate::cost::find_engine(chip, &op.engine, &op.dtype);
     }
-    route(chip, op).iter().find_map(|r| find_named(chip, r, &op.dtype))
+    route(chip, op)
+        .iter()
+        .find_map(|r| find_named(chip, r, &op.dtype))
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -122,13 +134,23 @@ fn tier(chip: &Chip, idx: Option<usize>) -> (f64, f64) {
 impl OpHw {
     /// The hardware view of `op` (of model `model`) on `chip` in `pool`, run on `engine` (`None` for
     /// communication operators).
-    pub fn new(chip: &Chip, pool: &Pool, model: &str, op: &Operator, engine: Option<&Engine>) -> OpHw {
+    pub fn new(
+        chip: &Chip,
+        pool: &Pool,
+        model: &str,
+        op: &Operator,
+        engine: Option<&Engine>,
+    ) -> OpHw {
         let inv_mem = 1.0 / (chip.memory_bw * chip.memory_efficiency);
         let (inv_weights, e_weights) = tier(chip, pool.weights_memory);
         let (inv_kv, e_kv) = tier(chip, pool.kv_memory);
         let (inv_conv, e_flop, e_conv) = match engine {
             Some(e) => (
-                if e.conversion_bw > 0.0 { 1.0 / e.conversion_bw } else { 0.0 },
+                if e.conversion_bw > 0.0 {
+                    1.0 / e.conversion_bw
+                } else {
+                    0.0
+                },
                 e.energy_per_flop,
                 e.conversion_energy_per_byte,
             ),
@@ -153,19 +175,35 @@ impl OpHw {
     /// sum and `inv_mem` seconds per byte of the chip's one memory.
     #[inline]
     #[allow(clippy::too_many_arguments)]
-    pub fn seconds(&self, s: &StepStats, count: f64, compute_s: f64, weights: f64, act: f64, kv: f64, bytes: f64,
-                   inv_mem: f64) -> f64 {
+    pub fn seconds(
+        &self,
+        s: &StepStats,
+        count: f64,
+        compute_s: f64,
+        weights: f64,
+        act: f64,
+        kv: f64,
+        bytes: f64,
+        inv_mem: f64,
+    ) -> f64 {
         if let Some(t) = self.profile.as_ref().and_then(|c| c.at(s)) {
             return count * t;
         }
-        let mem = if self.tiered { (weights + act) * self.inv_weights + kv * self.inv_kv } else { bytes * inv_mem };
+        let mem = if self.tiered {
+            (weights + act) * self.inv_weights + kv * self.inv_kv
+        } else {
+            bytes * inv_mem
+        };
         compute_s.max(mem).max(bytes * self.inv_conv)
     }
 
     /// Dynamic joules of the operator on one chip: FLOPs, bytes from each tier, converted bytes.
     #[inline]
     pub fn joules(&self, flops: f64, weights: f64, act: f64, kv: f64, bytes: f64) -> f64 {
-        flops * self.e_flop + (weights + act) * self.e_weights + kv * self.e_kv + bytes * self.e_conv
+        flops * self.e_flop
+            + (weights + act) * self.e_weights
+            + kv * self.e_kv
+            + bytes * self.e_conv
     }
 
     /// Whether the operator draws any per-operation energy.
@@ -178,7 +216,10 @@ impl OpHw {
 /// measurements if it has any, else the model-independent ones.
 fn profile_curve(chip: &Chip, model: &str, operator: &str, tp: u64) -> Option<Curve> {
     let pick = |m: &str| -> Vec<&ProfilePoint> {
-        chip.profile.iter().filter(|p| p.operator == operator && p.tp == tp && p.model == m).collect()
+        chip.profile
+            .iter()
+            .filter(|p| p.operator == operator && p.tp == tp && p.model == m)
+            .collect()
     };
     let mut pts = pick(model);
     if pts.is_empty() {
@@ -188,15 +229,26 @@ fn profile_curve(chip: &Chip, model: &str, operator: &str, tp: u64) -> Option<Cu
         return None;
     }
     pts.sort_by(|a, b| a.x.total_cmp(&b.x));
-    let stat = PROFILE_STATS.iter().position(|s| *s == pts[0].stat).unwrap_or(0);
-    Some(Curve { stat, xs: pts.iter().map(|p| p.x).collect(), ys: pts.iter().map(|p| p.seconds).collect() })
+    let stat = PROFILE_STATS
+        .iter()
+        .position(|s| *s == pts[0].stat)
+        .unwrap_or(0);
+    Some(Curve {
+        stat,
+        xs: pts.iter().map(|p| p.x).collect(),
+        ys: pts.iter().map(|p| p.seconds).collect(),
+    })
 }
 
 // ---------------------------------------------------------------------------------------------------------
 // Decoding
 
 fn split_route(s: &str) -> Vec<String> {
-    s.split(',').map(str::trim).filter(|x| !x.is_empty()).map(String::from).collect()
+    s.split(',')
+        .map(str::trim)
+        .filter(|x| !x.is_empty())
+        .map(String::from)
+        .collect()
 }
 
 /// Reads the optional hardware columns of `chips` and `engines` and the optional `memories` and `profiles`
@@ -222,11 +274,25 @@ pub fn decode_chip_hardware(batch: &RecordBatch, chips: &mut [Chip]) -> Result<(
     with_table(batch, "engines", |t| {
         let n = t.len();
         let chip = t.index("chip", "chips", chips.len())?;
-        let opt = |col: &str| -> Result<Vec<f64>> { if t.has(col) { t.nonneg(col) } else { Ok(vec![0.0; n]) } };
+        let opt = |col: &str| -> Result<Vec<f64>> {
+            if t.has(col) {
+                t.nonneg(col)
+            } else {
+                Ok(vec![0.0; n])
+            }
+        };
         let e_flop = opt("energy_per_flop")?;
-        let conv_bw = if t.has("conversion_bw") { t.f64_checked("conversion_bw", true)? } else { vec![0.0; n] };
+        let conv_bw = if t.has("conversion_bw") {
+            t.f64_checked("conversion_bw", true)?
+        } else {
+            vec![0.0; n]
+        };
         let e_conv = opt("conversion_energy_per_byte")?;
-        let names = if t.has("name") { Some(t.strings("name")?) } else { None };
+        let names = if t.has("name") {
+            Some(t.strings("name")?)
+        } else {
+            None
+        };
         // Engines were appended per chip in row order; find each row's engine again the same way.
         let mut seen: HashMap<usize, usize> = HashMap::new();
         for i in 0..n {
@@ -237,7 +303,11 @@ pub fn decode_chip_hardware(batch: &RecordBatch, chips: &mut [Chip]) -> Result<(
                 return Err(plan_err!("engines row {}: conversion_bw must be >= 0", i));
             }
             e.energy_per_flop = e_flop[i];
-            e.conversion_bw = if conv_bw[i].is_infinite() { 0.0 } else { conv_bw[i] };
+            e.conversion_bw = if conv_bw[i].is_infinite() {
+                0.0
+            } else {
+                conv_bw[i]
+            };
             e.conversion_energy_per_byte = e_conv[i];
             if let Some(names) = &names {
                 if !names[i].is_empty() {
@@ -255,14 +325,25 @@ pub fn decode_chip_hardware(batch: &RecordBatch, chips: &mut [Chip]) -> Result<(
             let cap = t.nonneg("capacity_bytes")?;
             let bw = t.positive("bandwidth")?;
             let eff = t.positive("efficiency")?;
-            let energy = if t.has("energy_per_byte") { t.nonneg("energy_per_byte")? } else { vec![0.0; t.len()] };
+            let energy = if t.has("energy_per_byte") {
+                t.nonneg("energy_per_byte")?
+            } else {
+                vec![0.0; t.len()]
+            };
             for i in 0..t.len() {
                 if eff[i] > 1.0 {
-                    return Err(plan_err!("memories row {}: efficiency must be in (0, 1]", i));
+                    return Err(plan_err!(
+                        "memories row {}: efficiency must be in (0, 1]",
+                        i
+                    ));
                 }
                 let c = &mut chips[chip[i]];
                 if c.memories.iter().any(|m| m.name == name[i]) {
-                    return Err(plan_err!("chip '{}': two memories named '{}'", c.name, name[i]));
+                    return Err(plan_err!(
+                        "chip '{}': two memories named '{}'",
+                        c.name,
+                        name[i]
+                    ));
                 }
                 c.memories.push(Memory {
                     name: name[i].clone(),
@@ -317,10 +398,18 @@ pub fn decode_chip_hardware(batch: &RecordBatch, chips: &mut [Chip]) -> Result<(
     }
 
     for c in chips.iter() {
-        for (what, r) in [("matmul_engine", &c.matmul_route), ("attention_engine", &c.attention_route)] {
+        for (what, r) in [
+            ("matmul_engine", &c.matmul_route),
+            ("attention_engine", &c.attention_route),
+        ] {
             for name in r {
                 if !c.engines.iter().any(|e| &e.name == name || &e.kind == name) {
-                    return Err(plan_err!("chip '{}': {} names '{}' but the chip has no such engine", c.name, what, name));
+                    return Err(plan_err!(
+                        "chip '{}': {} names '{}' but the chip has no such engine",
+                        c.name,
+                        what,
+                        name
+                    ));
                 }
             }
         }
@@ -394,13 +483,18 @@ mod tests {
     use arrow_schema::{Field, Fields};
 
     use super::*;
-    use crate::builder::{pack, ChipRow, ModelRow, OperatorRow, PlanBuilder, PoolRow, RunRow, WorkloadRow};
+    use crate::builder::{
+        pack, ChipRow, ModelRow, OperatorRow, PlanBuilder, PoolRow, RunRow, WorkloadRow,
+    };
     use crate::cost::StepCost;
     use crate::plan::Plan;
 
     fn close(actual: f64, expected: f64) {
         let tol = 1e-12 * expected.abs().max(1e-300);
-        assert!((actual - expected).abs() <= tol, "expected {expected:e}, got {actual:e}");
+        assert!(
+            (actual - expected).abs() <= tol,
+            "expected {expected:e}, got {actual:e}"
+        );
     }
 
     fn strs(v: &[&str]) -> ArrayRef {
@@ -414,7 +508,10 @@ mod tests {
     }
 
     fn table(cols: Vec<(&str, ArrayRef)>) -> StructArray {
-        let fields: Fields = cols.iter().map(|(n, a)| Field::new(*n, a.data_type().clone(), false)).collect();
+        let fields: Fields = cols
+            .iter()
+            .map(|(n, a)| Field::new(*n, a.data_type().clone(), false))
+            .collect();
         StructArray::new(fields, cols.into_iter().map(|(_, a)| a).collect(), None)
     }
 
@@ -462,25 +559,47 @@ mod tests {
     }
 
     fn op(name: &str, dtype: &str, count: f64) -> OperatorRow {
-        OperatorRow { name: name.into(), dtype: dtype.into(), count, ..Default::default() }
+        OperatorRow {
+            name: name.into(),
+            dtype: dtype.into(),
+            count,
+            ..Default::default()
+        }
     }
 
     /// One chip (1 TB/s at 100 %, 50 W idle) with `engines` (kind, dtype, FLOP/s, efficiency), a model with
     /// operators `ops`, and one single-chip pool with 0.1 ms of step overhead.
     fn builder(engines: &[(&str, &str, f64, f64)], ops: Vec<OperatorRow>) -> PlanBuilder {
         let mut b = PlanBuilder::new();
-        let chip = b.chip(ChipRow { name: "c".into(), memory_bw: 1e12, power_idle_w: 50.0, ..Default::default() });
+        let chip = b.chip(ChipRow {
+            name: "c".into(),
+            memory_bw: 1e12,
+            power_idle_w: 50.0,
+            ..Default::default()
+        });
         for &(kind, dtype, flops, eff) in engines {
             b.engine(chip, kind, dtype, flops, eff);
         }
-        let model = b.model(ModelRow { name: "m".into(), ..Default::default() });
+        let model = b.model(ModelRow {
+            name: "m".into(),
+            ..Default::default()
+        });
         for o in ops {
             b.operator(OperatorRow { model, ..o });
         }
         let wl = b.workload(WorkloadRow::default());
         b.request(wl, Some(0.0), 1, 1);
-        let run = b.run(RunRow { model, workload: wl, ..Default::default() });
-        b.pool(PoolRow { run, chip, step_overhead_s: 1e-4, ..Default::default() });
+        let run = b.run(RunRow {
+            model,
+            workload: wl,
+            ..Default::default()
+        });
+        b.pool(PoolRow {
+            run,
+            chip,
+            step_overhead_s: 1e-4,
+            ..Default::default()
+        });
         b
     }
 
@@ -488,14 +607,20 @@ mod tests {
         StepCost::new(&p.models[0], &p.chips[0], &p.pools[0])
     }
 
-    const OPTICAL_CHIP: [(&str, &str, f64, f64); 3] =
-        [("tensor", "bf16", 1e14, 1.0), ("vector", "bf16", 1e13, 1.0), ("optical", "int8", 4e14, 0.5)];
+    const OPTICAL_CHIP: [(&str, &str, f64, f64); 3] = [
+        ("tensor", "bf16", 1e14, 1.0),
+        ("vector", "bf16", 1e13, 1.0),
+        ("optical", "int8", 4e14, 0.5),
+    ];
 
     /// The optical chip: matmuls routed to the optical engine (0.1 pJ/FLOP, converters at 10 GB/s and
     /// 2 pJ/B), tensor engine at 0.5 pJ/FLOP, one HBM tier at 5 pJ/B.
     fn optical_extra(matmul: &str) -> Extra {
         Extra {
-            chips: vec![("matmul_engine", strs(&[matmul])), ("attention_engine", strs(&[""]))],
+            chips: vec![
+                ("matmul_engine", strs(&[matmul])),
+                ("attention_engine", strs(&[""])),
+            ],
             engines: vec![
                 ("name", strs(&["tensor", "vector", "optical"])),
                 ("energy_per_flop", f64s(&[5e-13, 0.0, 1e-13])),
@@ -517,16 +642,34 @@ mod tests {
 
     fn optical_ops() -> Vec<OperatorRow> {
         vec![
-            OperatorRow { flops_per_token: 1e9, weight_bytes: 1e6, bytes_per_token: 1e3, ..op("mm", "int8", 2.0) },
-            OperatorRow { flops_per_attn_pair: 100.0, bytes_per_kv_token: 50.0, ..op("attention", "bf16", 2.0) },
+            OperatorRow {
+                flops_per_token: 1e9,
+                weight_bytes: 1e6,
+                bytes_per_token: 1e3,
+                ..op("mm", "int8", 2.0)
+            },
+            OperatorRow {
+                flops_per_attn_pair: 100.0,
+                bytes_per_kv_token: 50.0,
+                ..op("attention", "bf16", 2.0)
+            },
         ]
     }
 
     #[test]
     fn optical_matmul_pays_operand_conversion_time_and_energy() {
-        let p = decode(&builder(&OPTICAL_CHIP, optical_ops()), &optical_extra("optical")).unwrap();
+        let p = decode(
+            &builder(&OPTICAL_CHIP, optical_ops()),
+            &optical_extra("optical"),
+        )
+        .unwrap();
         let c = cost_of(&p);
-        let s = StepStats { tokens: 10.0, sampled: 1.0, attn_pairs: 5e4, kv_read_tokens: 3e3 };
+        let s = StepStats {
+            tokens: 10.0,
+            sampled: 1.0,
+            attn_pairs: 5e4,
+            kv_read_tokens: 3e3,
+        };
         // mm on the optical engine: 2 × 1e9 × 10 = 2e10 FLOP at 4e14 × 0.5 → 100 µs; 2 × (1e6 + 1e3 × 10)
         // = 2.02e6 B from HBM at 1e12 → 2.02 µs; the same bytes through 1e10 B/s converters → 202 µs: wins.
         let mm = (2e10 / 2e14_f64).max(2.02e6 / 1e12).max(2.02e6 / 1e10);
@@ -546,26 +689,62 @@ mod tests {
 
     #[test]
     fn routes_pick_the_engine_by_name_or_kind_and_never_narrow_the_precision() {
-        let ops = vec![op("mm", "bf16", 1.0), OperatorRow { flops_per_attn_pair: 1.0, ..op("attention", "bf16", 1.0) }];
-        let p = decode(&builder(&OPTICAL_CHIP, ops.clone()), &optical_extra("optical,tensor")).unwrap();
+        let ops = vec![
+            op("mm", "bf16", 1.0),
+            OperatorRow {
+                flops_per_attn_pair: 1.0,
+                ..op("attention", "bf16", 1.0)
+            },
+        ];
+        let p = decode(
+            &builder(&OPTICAL_CHIP, ops.clone()),
+            &optical_extra("optical,tensor"),
+        )
+        .unwrap();
         let chip = &p.chips[0];
         let (mm, attn) = (&p.models[0].operators[0], &p.models[0].operators[1]);
         assert_eq!(chip.matmul_route, vec!["optical", "tensor"]);
         // A bf16 matmul cannot run on the int8-only optical engine: it falls back to the tensor engine.
-        assert_eq!(engine_for(chip, mm).map(|e| e.name.as_str()), Some("tensor"));
-        assert_eq!(engine_for(chip, attn).map(|e| e.name.as_str()), Some("tensor"));
-        let int8 = Operator { dtype: "int8".into(), ..mm.clone() };
-        assert_eq!(engine_for(chip, &int8).map(|e| e.name.as_str()), Some("optical"));
+        assert_eq!(
+            engine_for(chip, mm).map(|e| e.name.as_str()),
+            Some("tensor")
+        );
+        assert_eq!(
+            engine_for(chip, attn).map(|e| e.name.as_str()),
+            Some("tensor")
+        );
+        let int8 = Operator {
+            dtype: "int8".into(),
+            ..mm.clone()
+        };
+        assert_eq!(
+            engine_for(chip, &int8).map(|e| e.name.as_str()),
+            Some("optical")
+        );
         // With matmuls routed to the optical engine alone, the bf16 matmul has no engine: the plan is rejected.
-        let err = decode(&builder(&OPTICAL_CHIP, ops), &optical_extra("optical")).unwrap_err().to_string();
-        assert!(err.contains("no 'optical' engine for operator 'mm' (bf16)"), "{err}");
+        let err = decode(&builder(&OPTICAL_CHIP, ops), &optical_extra("optical"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("no 'optical' engine for operator 'mm' (bf16)"),
+            "{err}"
+        );
     }
 
     #[test]
     fn weights_and_kv_are_read_at_the_bandwidth_and_energy_of_their_tiers() {
         let ops = vec![
-            OperatorRow { flops_per_token: 1e3, weight_bytes: 1e8, bytes_per_token: 1e3, ..op("mm", "bf16", 1.0) },
-            OperatorRow { bytes_per_token: 10.0, bytes_per_kv_token: 1e3, ..op("attention", "bf16", 1.0) },
+            OperatorRow {
+                flops_per_token: 1e3,
+                weight_bytes: 1e8,
+                bytes_per_token: 1e3,
+                ..op("mm", "bf16", 1.0)
+            },
+            OperatorRow {
+                bytes_per_token: 10.0,
+                bytes_per_kv_token: 1e3,
+                ..op("attention", "bf16", 1.0)
+            },
         ];
         let b = builder(&[("tensor", "bf16", 1e14, 1.0)], ops);
         let tiers = |w: u32, kv: u32| Extra {
@@ -580,7 +759,12 @@ mod tests {
             ])),
             ..Default::default()
         };
-        let s = StepStats { tokens: 1.0, sampled: 1.0, attn_pairs: 1e5, kv_read_tokens: 1e5 };
+        let s = StepStats {
+            tokens: 1.0,
+            sampled: 1.0,
+            attn_pairs: 1e5,
+            kv_read_tokens: 1e5,
+        };
         // Weights (and activations) in SRAM at 1e14 B/s, KV in HBM at 1e12 × 0.5.
         let c = cost_of(&decode(&b, &tiers(0, 1)).unwrap());
         let mm = (1e3 / 1e14_f64).max((1e8 + 1e3) / 1e14);
@@ -591,18 +775,29 @@ mod tests {
         close(c.step_energy_j(&s, d), 50.0 * d + dynamic);
         // Everything in HBM: every byte at 5e11 B/s and 4 pJ.
         let c = cost_of(&decode(&b, &tiers(1, 1)).unwrap());
-        close(c.step_seconds(&s), 1e-4 + (1e8 + 1e3) / 5e11 + (10.0 + 1e8) / 5e11);
+        close(
+            c.step_seconds(&s),
+            1e-4 + (1e8 + 1e3) / 5e11 + (10.0 + 1e8) / 5e11,
+        );
         // Without placement columns the chips row's memory (1 TB/s) is used and no per-byte energy is drawn:
         // the power model (busy power 0 W here) applies.
         let c = cost_of(&decode(&b, &Extra::default()).unwrap());
-        close(c.step_seconds(&s), 1e-4 + (1e8 + 1e3) / 1e12 + (10.0 + 1e8) / 1e12);
+        close(
+            c.step_seconds(&s),
+            1e-4 + (1e8 + 1e3) / 1e12 + (10.0 + 1e8) / 1e12,
+        );
         assert!(!c.energy_model);
         assert_eq!(c.step_energy_j(&s, 1.0), 0.0);
     }
 
     #[test]
     fn profile_overrides_the_roofline_exactly_at_measured_points_and_interpolates_between() {
-        let mm = OperatorRow { flops_per_token: 1e9, weight_bytes: 1e6, bytes_per_token: 1e3, ..op("mm", "bf16", 2.0) };
+        let mm = OperatorRow {
+            flops_per_token: 1e9,
+            weight_bytes: 1e6,
+            bytes_per_token: 1e3,
+            ..op("mm", "bf16", 2.0)
+        };
         let b = builder(&[("tensor", "bf16", 1e14, 1.0)], vec![mm]);
         let profile = |tp: u32| Extra {
             profiles: Some(table(vec![
@@ -617,7 +812,12 @@ mod tests {
             ..Default::default()
         };
         let c = cost_of(&decode(&b, &profile(1)).unwrap());
-        let at = |t: f64| c.step_seconds(&StepStats { tokens: t, ..Default::default() });
+        let at = |t: f64| {
+            c.step_seconds(&StepStats {
+                tokens: t,
+                ..Default::default()
+            })
+        };
         // Measured points: the overhead plus count (2) × the measured time, exactly (the row for model
         // 'other' is ignored).
         assert_eq!(at(16.0), 1e-4 + 2.0 * 1e-4);
@@ -632,14 +832,23 @@ mod tests {
         close(at(1000.0), roof(1000.0));
         // Measurements at another tensor-parallel degree do not apply.
         let c = cost_of(&decode(&b, &profile(2)).unwrap());
-        close(c.step_seconds(&StepStats { tokens: 16.0, ..Default::default() }), roof(16.0));
+        close(
+            c.step_seconds(&StepStats {
+                tokens: 16.0,
+                ..Default::default()
+            }),
+            roof(16.0),
+        );
     }
 
     #[test]
     fn malformed_hardware_is_rejected_when_the_plan_is_decoded() {
         let b = builder(&OPTICAL_CHIP, optical_ops());
         let err = |x: Extra| decode(&b, &x).unwrap_err().to_string();
-        let e = err(Extra { chips: vec![("matmul_engine", strs(&["photonic"]))], ..optical_extra("optical") });
+        let e = err(Extra {
+            chips: vec![("matmul_engine", strs(&["photonic"]))],
+            ..optical_extra("optical")
+        });
         assert!(e.contains("matmul_engine names 'photonic'"), "{e}");
         let mut x = optical_extra("optical");
         x.engines[2] = ("conversion_bw", f64s(&[0.0, 0.0, 0.0]));
@@ -661,11 +870,18 @@ mod tests {
     }
 
     fn curve(xs: &[f64], ys: &[f64]) -> Curve {
-        Curve { stat: 0, xs: xs.to_vec(), ys: ys.to_vec() }
+        Curve {
+            stat: 0,
+            xs: xs.to_vec(),
+            ys: ys.to_vec(),
+        }
     }
 
     fn at(c: &Curve, tokens: f64) -> Option<f64> {
-        c.at(&StepStats { tokens, ..Default::default() })
+        c.at(&StepStats {
+            tokens,
+            ..Default::default()
+        })
     }
 
     #[test]

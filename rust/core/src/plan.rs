@@ -512,9 +512,9 @@ impl Plan {
             let system = t.strings("system")?;
             let model = t.index("model", "models", models.len())?;
             let workload = t.index("workload", "workloads", workloads.len())?;
-            let seed = t.int_in("seed", 0, u64::MAX)?;
+            let seed = t.u64_exact("seed")?;
             // `router` alone (older writers) sets both stages.
-            let (pre_col, dec_col) = if t.has("prefill_router") {
+            let (pre_col, dec_col) = if t.has("prefill_router") || t.has("decode_router") {
                 ("prefill_router", "decode_router")
             } else {
                 ("router", "router")

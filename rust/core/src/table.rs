@@ -127,6 +127,33 @@ impl<'a> Table<'a> {
             .collect()
     }
 
+    /// A non-negative integer column read exactly (no trip through f64), for values such as seeds that may
+    /// exceed 2^53. Float columns are accepted when they hold whole numbers.
+    pub fn u64_exact(&self, col: &str) -> Result<Vec<u64>> {
+        let arr = self.column(col)?;
+        let bad = |i: usize| plan_err!("column '{}.{}' row {} must be a whole number >= 0", self.name, col, i);
+        let null = |i: usize| plan_err!("column '{}.{}' row {} is null", self.name, col, i);
+        match arr.data_type() {
+            DataType::UInt64 => {
+                let a = arr.as_primitive::<UInt64Type>();
+                (0..a.len()).map(|i| if a.is_null(i) { Err(null(i)) } else { Ok(a.value(i)) }).collect()
+            }
+            DataType::Int64 => {
+                let a = arr.as_primitive::<Int64Type>();
+                (0..a.len())
+                    .map(|i| {
+                        if a.is_null(i) {
+                            Err(null(i))
+                        } else {
+                            u64::try_from(a.value(i)).map_err(|_| bad(i))
+                        }
+                    })
+                    .collect()
+            }
+            _ => self.int_in(col, 0, u64::MAX),
+        }
+    }
+
     /// An index column referring to rows of a table with `target_len` rows.
     pub fn index(&self, col: &str, target: &str, target_len: usize) -> Result<Vec<usize>> {
         let vals = self.f64_checked(col, false)?;
