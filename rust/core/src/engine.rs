@@ -312,6 +312,8 @@ pub struct InstanceRows {
     pub kv_blocks: Vec<u64>,
     pub steps: Vec<u64>,
     pub busy_s: Vec<f64>,
+    /// Energy of the instance's steps (static and dynamic while busy), joules.
+    pub busy_energy_j: Vec<f64>,
 }
 
 struct Sim<'p> {
@@ -339,6 +341,7 @@ struct Sim<'p> {
     next_event_seq: u64,
     closed_next: usize,
     busy_s: Vec<f64>,
+    busy_energy_j: Vec<f64>,
     iter_rows: IterationRows,
 }
 
@@ -512,6 +515,7 @@ impl<'p> Sim<'p> {
             next_event_seq: 0,
             closed_next: 0,
             busy_s: vec![0.0; n_inst],
+            busy_energy_j: vec![0.0; n_inst],
             iter_rows: IterationRows::default(),
         }
     }
@@ -1009,13 +1013,14 @@ impl<'p> Sim<'p> {
         }
         let cost = &self.costs[self.insts[i].cost];
         let duration = cost.step_seconds(&stats);
-        let power = cost.instance_power_w;
+        let energy = cost.step_energy_j(&stats, duration);
         let inst = &mut self.insts[i];
         inst.busy = true;
         inst.step_decodes = n_dec;
         let step_no = inst.steps;
         inst.steps += 1;
         self.busy_s[i] += duration;
+        self.busy_energy_j[i] += energy;
         if self.opts.iterations {
             let inst = &self.insts[i];
             let rows = &mut self.iter_rows;
@@ -1029,7 +1034,7 @@ impl<'p> Sim<'p> {
             rows.prefill_tokens.push(prefill_tokens as u32);
             rows.decode_tokens.push(n_dec as u32);
             rows.kv_blocks_used.push((inst.total_blocks - inst.free_blocks) as u32);
-            rows.energy_j.push(power * duration);
+            rows.energy_j.push(energy);
         }
         self.push_event(t + duration, EV_STEP_END, i as u32);
         Ok(())
@@ -1387,6 +1392,7 @@ impl Sim<'_> {
             inst_rows.kv_blocks.push(inst.total_blocks);
             inst_rows.steps.push(inst.steps);
             inst_rows.busy_s.push(self.busy_s[i]);
+            inst_rows.busy_energy_j.push(self.busy_energy_j[i]);
         }
     }
 }

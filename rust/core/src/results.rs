@@ -134,6 +134,7 @@ pub fn build(plan: &Plan, rows: SimRows) -> Result<SimOutput> {
         ("kv_blocks", Arc::new(UInt64Array::from(ins.kv_blocks))),
         ("steps", Arc::new(UInt64Array::from(ins.steps))),
         ("busy_s", f64s(ins.busy_s)),
+        ("busy_energy_j", f64s(ins.busy_energy_j)),
     ])?;
     let st = rows.stats;
     let u64s = |v: Vec<u64>| -> ArrayRef { Arc::new(UInt64Array::from(v)) };
