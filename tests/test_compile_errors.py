@@ -51,7 +51,8 @@ def test_duplicate_name() -> None:
     text = program(GOOD + "\ntraffic t { arrivals = burst, prompt = 1 tokens, output = 1 tokens, requests = 1 }\n")
     err = compile_error(text)
     assert "duplicate traffic 't'" in str(err)
-    assert err.loc.line == text.splitlines().index("traffic t { arrivals = burst, prompt = 1 tokens, output = 1 tokens, requests = 1 }") + 1
+    dup = "traffic t { arrivals = burst, prompt = 1 tokens, output = 1 tokens, requests = 1 }"
+    assert err.loc.line == text.splitlines().index(dup) + 1
 
 
 def test_duplicate_field() -> None:

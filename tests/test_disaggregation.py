@@ -175,7 +175,8 @@ def test_pools_frame_reports_roles_and_utilisation() -> None:
     [
         ("pool pre: 1 x toy, role = prefill\n pool dec: 1 x toy, role = decode",
          "prefill pool 'pre' has no link to a decode pool"),
-        ("pool pre: 1 x toy, role = prefill\n pool dec: 1 x toy, role = decode\n link dec -> pre { bandwidth = 1 GB/s }",
+        ("pool pre: 1 x toy, role = prefill\n pool dec: 1 x toy, role = decode\n"
+         " link dec -> pre { bandwidth = 1 GB/s }",
          "a link carries KV caches from a prefill pool to a decode pool"),
         ("pool pre: 1 x toy, role = prefill\n link pre -> nowhere { bandwidth = 1 GB/s }",
          "no pool 'nowhere' in this system"),

@@ -220,7 +220,8 @@ def test_example_system_blocks() -> None:
     assert [o.key for o in dec.options] == ["tp", "role", "max_batch"]
     assert isinstance(link, Link) and (link.src, link.dst) == ("pre", "dec")
     assert [(a.key, a.value.dim) for a in link.items] == [("bandwidth", "bandwidth"), ("latency", "time")]
-    assert isinstance(router, Assign) and router.key == "router" and router.value == Name("least_loaded", router.value.loc)
+    assert isinstance(router, Assign) and router.key == "router"
+    assert router.value == Name("least_loaded", router.value.loc)
 
 
 def test_example_run_block() -> None:
@@ -561,7 +562,8 @@ def test_bad_character() -> None:
 
 
 def test_bad_percentile() -> None:
-    for text, column in [("slo s { ttft.mean < 2 s }", 14), ("slo s { ttft.99 < 2 s }", 14), ("slo s { ttft.p9x < 1 s }", 14)]:
+    cases = [("slo s { ttft.mean < 2 s }", 14), ("slo s { ttft.99 < 2 s }", 14), ("slo s { ttft.p9x < 1 s }", 14)]
+    for text, column in cases:
         err = syntax_error(text)
         assert (err.line, err.column) == (1, column)
         assert "percentile" in err.message and "p99" in err.message

@@ -14,7 +14,7 @@ import infera
 from infera.plan import model as model_mod
 from infera.plan.tables import Plan
 from conftest import program
-from test_engine import A, BW, H, L, step_time
+from test_engine import A, H, L, step_time
 
 BF16, FP8 = 2, 1
 
