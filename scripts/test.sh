@@ -10,5 +10,10 @@ PYTHON=${PYTHON:-python3}
 python -m pip install --quiet --upgrade pip
 python -m pip install --quiet -e '.[test]'
 
+# Lint first: formatting, clippy with warnings as errors, ruff.
+cargo fmt --all -- --check
+cargo clippy --locked -p infera-core -p infera-python --all-targets -- -D warnings
+ruff check python tests benches validation
+
 cargo test --locked -p infera-core
 python -m pytest -q

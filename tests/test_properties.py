@@ -15,7 +15,9 @@ from hypothesis import strategies as st
 import infera
 from conftest import program
 
-EXAMPLES = 60
+import os
+
+EXAMPLES = int(os.environ.get("INFERA_PROPERTY_EXAMPLES", "60"))
 EPS = 1e-9
 
 

@@ -40,3 +40,23 @@ run r { model = llama3_1_8b, traffic = chat, system = s, record = [] }
     assert res.requests.height == 0 and res.iterations.height == 0
     assert res.summary["requests"][0] == 300000
     assert grown_mib < 400  # per-request state only; 10M requests measured at 2.6 GiB (benches/RESULTS.md)
+
+
+def test_instance_count_is_bounded_at_compile_time_and_in_the_core() -> None:
+    import pyarrow as pa
+    import pytest
+
+    text = HEADER + """
+traffic t { arrivals = burst, prompt = 10 tokens, output = 5 tokens, requests = 5 }
+system s { pool gp: 4294967295 x h100_sxm }
+run r { model = llama3_1_8b, traffic = t, system = s }
+"""
+    with pytest.raises(infera.CompileError, match="a run simulates at most 1,000,000"):
+        infera.compile_text(text)
+    # A plan written by another tool is refused by the core before it allocates anything.
+    plan = infera.compile_text(text.replace("4294967295 x", "1 x"))
+    pools = plan["pools"]
+    for col, value in (("chips", 2_000_000), ("instances", 2_000_000)):
+        pools = pools.set_column(pools.schema.get_field_index(col), col, pa.array([value], pa.uint32()))
+    with pytest.raises(infera.PlanError, match="at most 1000000 per run"):
+        infera.check(infera.Plan({**plan.tables, "pools": pools}))

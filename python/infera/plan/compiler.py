@@ -35,6 +35,8 @@ DEFAULT_BLOCK_SIZE = 16
 DEFAULT_MEMORY_UTILIZATION = 0.9
 DEFAULT_STEP_OVERHEAD_S = 0.5e-3
 DEFAULT_NODE_SIZE = 8  # chips per node (an 8-GPU server); groups beyond it cross the network
+MAX_TOKENS = traffic_mod.MAX_TOKENS  # prompt or output tokens of one request (the core's limit)
+MAX_REQUESTS = 2**32 - 1  # requests one traffic block may sample (the largest `requests = N`)
 
 DTYPES = tuple(model_mod.DTYPE_BYTES)
 ROUTERS = {"round_robin": "round_robin", "least_tokens": "least_tokens", "least_loaded": "least_tokens",
@@ -43,6 +45,8 @@ POLICIES = ("decode_first", "prefill_first")
 ROLES = ("mixed", "prefill", "decode")
 METRICS = ("ttft", "tpot", "e2e", "queue")
 RECORDABLE = ("requests", "iterations", "token_stats")
+#: Most instances in one run (the core's limit too: each instance costs the engine about a kilobyte).
+MAX_INSTANCES = 1_000_000
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -747,7 +751,7 @@ def place_memory(shape: model_mod.ModelShape, chip: ChipSpec, pool: PoolSpec, lo
         return max(0.0, usable[i] - (weights if i == wt else 0.0))
 
     def kv_blocks(i: int) -> int:
-        return int(left(i) // (kv_tok * pool.block_size))
+        return whole_blocks(left(i), kv_tok * pool.block_size)
 
     need = longest * kv_tok
     what = f"the KV cache of the longest request ({longest} tokens, {_size(need)})"
@@ -773,6 +777,14 @@ def place_memory(shape: model_mod.ModelShape, chip: ChipSpec, pool: PoolSpec, lo
 
 
 def _length_dist(v: ast.Value, what: str) -> traffic_mod.LengthDist:
+    d = _length_dist_unchecked(v, what)
+    for x in (d.value, d.min, d.max):
+        if math.isfinite(x) and x > MAX_TOKENS:
+            raise CompileError(f"{what}: at most {MAX_TOKENS:_} tokens per request, got {x:_.0f}", v.loc)
+    return d
+
+
+def _length_dist_unchecked(v: ast.Value, what: str) -> traffic_mod.LengthDist:
     if isinstance(v, ast.Quantity):
         return traffic_mod.LengthDist("fixed", value=as_integer(v, what))
     if isinstance(v, ast.Call) and v.func in ("lognormal", "uniform", "fixed"):
@@ -850,6 +862,10 @@ def compile_traffic(scope: Scope, block: ast.Block) -> traffic_mod.TrafficSpec:
         kind = "poisson"
         if requests is None and duration is None:
             raise CompileError(f"{where}: give requests = N or duration = T", block.loc)
+        if requests is None and rate * duration > MAX_REQUESTS:
+            raise CompileError(f"{where}: poisson({rate:g} /s) for {duration:g} s is about {rate * duration:.3g} "
+                               f"requests, more than the {MAX_REQUESTS} a traffic block may have; set requests = N "
+                               f"or a shorter duration", block.loc)
     elif func == "burst":
         if isinstance(v, ast.Call) and (v.args or v.kwargs):
             raise CompileError(f"{where}: burst takes no arguments", v.loc)
@@ -1108,8 +1124,18 @@ def kv_blocks_for(shape: model_mod.ModelShape, chip: ChipSpec, pool: PoolSpec) -
     weights = shape.weight_bytes() + (pool.tp - 1) * model_mod.replicated_weight_bytes(shape)
     replication = pool.tp / min(pool.tp, shape.cache_kv_heads)
     kv_per_token = shape.kv_bytes_per_token() * replication
-    blocks = int(max(0.0, usable - weights) // (kv_per_token * pool.block_size))
+    blocks = whole_blocks(max(0.0, usable - weights), kv_per_token * pool.block_size)
     return blocks, usable, weights, kv_per_token
+
+
+MAX_KV_BLOCKS = 2**32 - 1  # the plan's kv_blocks column is uint32
+
+
+def whole_blocks(room: float, block_bytes: float) -> int:
+    """Whole KV blocks of ``block_bytes`` in ``room`` bytes, at most :data:`MAX_KV_BLOCKS` (also when a huge
+    memory made ``room`` overflow to infinity)."""
+    q = room // block_bytes
+    return int(q) if q < MAX_KV_BLOCKS else MAX_KV_BLOCKS
 
 
 class Compiler:
@@ -1228,10 +1254,20 @@ class Compiler:
             spec = traffics[run.traffic]
             key = (run.traffic, run.seed)
             if key not in workload_ids:
-                stream = traffic_mod.sample(spec, run.seed)
+                traffic_loc = self.scope.get("traffic", run.traffic, run.traffic_loc).loc
+                try:
+                    stream = traffic_mod.sample(spec, run.seed)
+                except MemoryError:
+                    raise CompileError(f"traffic '{spec.name}': not enough memory to sample its requests",
+                                       traffic_loc) from None
                 if len(stream.arrival_s) == 0:
                     raise CompileError(f"traffic '{spec.name}' produces no requests (duration too short for "
-                                       f"its rate?)", self.scope.get("traffic", run.traffic, run.traffic_loc).loc)
+                                       f"its rate?)", traffic_loc)
+                if spec.arrivals != "closed" and not np.isfinite(stream.arrival_s).all():
+                    why = (f"its rate ({spec.rate:g} /s) is too small" if spec.arrivals == "poisson" else
+                           "time_scale is too large")
+                    raise CompileError(f"traffic '{spec.name}': arrival times overflow to infinity ({why})",
+                                       traffic_loc)
                 workload_ids[key] = add("workloads", name=spec.name,
                                         kind="closed" if spec.arrivals == "closed" else "open",
                                         users=spec.users, think_time_s=spec.think_time_s,
@@ -1261,6 +1297,10 @@ class Compiler:
                           keep_iterations="iterations" in run.record,
                           keep_token_stats="token_stats" in run.record)
                 pool_rows: dict[str, int] = {}
+                n_instances = sum(p.chips // p.instance_chips for p in system.pools)
+                if n_instances > MAX_INSTANCES:
+                    raise CompileError(f"system '{system.name}' has {n_instances} instances; a run simulates at "
+                                       f"most {MAX_INSTANCES:,}", system.loc)
                 for pool in system.pools:
                     if pool.chip not in chips:
                         self.scope.get("chip", pool.chip, pool.chip_loc)
@@ -1355,7 +1395,7 @@ class Compiler:
         if k % pool.tp and pool.tp % k:
             raise CompileError(f"{where}: tp = {pool.tp} and node_size = {k} must divide one another (a "
                                f"tensor-parallel group fills part of one node or whole nodes)", pool.loc)
-        intra_boundary = any((j * pool.tp) % k for j in range(1, pool.pp))
+        intra_boundary = pool.pp > 1 and pool.tp % k != 0  # some stage j >= 1 has (j * tp) % k != 0
         if (pool.tp > 1 or intra_boundary) and chip.link_bw <= 1.0:
             what = f"tp = {pool.tp}" if pool.tp > 1 else f"pp = {pool.pp} within a node"
             raise CompileError(f"{where}: {what} needs a chip link (link_bandwidth) on '{chip.name}'", pool.loc)

@@ -15,6 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 
 
+#: Most prompt or output tokens of one request (the core's limit); longer samples are clipped to it.
+MAX_TOKENS = 100_000_000
+
+
 @dataclass(frozen=True)
 class LengthDist:
     """A token-length distribution: ``fixed``, ``lognormal`` (median, sigma) or ``uniform``; clipped to
@@ -31,12 +35,13 @@ class LengthDist:
         if self.kind == "fixed":
             x = np.full(n, self.value, dtype=np.float64)
         elif self.kind == "lognormal":
-            x = np.exp(math.log(self.median) + self.sigma * rng.standard_normal(n))
+            with np.errstate(over="ignore"):  # a huge median or sigma overflows to inf, clipped below
+                x = np.exp(math.log(self.median) + self.sigma * rng.standard_normal(n))
         elif self.kind == "uniform":
             x = rng.integers(int(self.min), int(self.max), size=n, endpoint=True).astype(np.float64)
         else:  # pragma: no cover - the compiler only builds the kinds above
             raise ValueError(self.kind)
-        x = np.clip(np.rint(x), max(1.0, self.min), self.max)
+        x = np.clip(np.rint(x), max(1.0, self.min), min(self.max, MAX_TOKENS))
         return x.astype(np.uint32)
 
     @property

@@ -18,9 +18,19 @@ use infera_core::{Plan, SimOptions};
 /// four requests of 32 prompt and 2,000 output tokens.
 fn closed_loop_plan(batch: u32) -> Plan {
     let mut b = tiny_dense_plan(1);
-    b.workloads[0] = WorkloadRow { name: "closed".into(), kind: "closed".into(), users: batch, ..Default::default() };
+    b.workloads[0] = WorkloadRow {
+        name: "closed".into(),
+        kind: "closed".into(),
+        users: batch,
+        ..Default::default()
+    };
     b.requests = (0..batch * 4)
-        .map(|_| RequestRow { workload: 0, arrival_s: None, prompt_tokens: 32, output_tokens: 2000 })
+        .map(|_| RequestRow {
+            workload: 0,
+            arrival_s: None,
+            prompt_tokens: 32,
+            output_tokens: 2000,
+        })
         .collect();
     b.pools[0].max_batch = 1024;
     b.pools[0].kv_blocks = 1_000_000;
@@ -30,18 +40,36 @@ fn closed_loop_plan(batch: u32) -> Plan {
 fn price_step(c: &mut Criterion) {
     let plan = Plan::from_batch(&tiny_dense_plan(1).build()).expect("valid plan");
     let cost = StepCost::new(&plan.models[0], &plan.chips[0], &plan.pools[0]);
-    let stats = StepStats { tokens: 512.0, sampled: 256.0, attn_pairs: 1.2e6, kv_read_tokens: 1.2e6 };
-    c.bench_function("price_step", |bench| bench.iter(|| cost.step_seconds(black_box(&stats))));
+    let stats = StepStats {
+        tokens: 512.0,
+        sampled: 256.0,
+        attn_pairs: 1.2e6,
+        kv_read_tokens: 1.2e6,
+    };
+    c.bench_function("price_step", |bench| {
+        bench.iter(|| cost.step_seconds(black_box(&stats)))
+    });
 }
 
 fn decode_steps(c: &mut Criterion) {
     let mut group = c.benchmark_group("decode_steps");
     group.sample_size(10);
-    let opts = SimOptions { requests: false, iterations: false, token_stats: false };
+    let opts = SimOptions {
+        requests: false,
+        iterations: false,
+        token_stats: false,
+    };
     for batch in [8u32, 512] {
         let plan = closed_loop_plan(batch);
         let steps: u64 = {
-            let out = infera_core::simulate(&plan, SimOptions { iterations: true, ..opts }).expect("simulates");
+            let out = infera_core::simulate(
+                &plan,
+                SimOptions {
+                    iterations: true,
+                    ..opts
+                },
+            )
+            .expect("simulates");
             out.iterations.num_rows() as u64
         };
         group.throughput(Throughput::Elements(steps));

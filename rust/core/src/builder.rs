@@ -35,7 +35,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use arrow_array::builder::OffsetBufferBuilder;
-use arrow_array::{Array, ArrayRef, BooleanArray, Float64Array, ListArray, RecordBatch, StringArray, StructArray, UInt32Array, UInt64Array};
+use arrow_array::{
+    Array, ArrayRef, BooleanArray, Float64Array, ListArray, RecordBatch, StringArray, StructArray,
+    UInt32Array, UInt64Array,
+};
 use arrow_schema::{Field, Fields, Schema};
 
 use crate::error::Result;
@@ -95,7 +98,13 @@ pub struct ModelRow {
 
 impl Default for ModelRow {
     fn default() -> Self {
-        Self { name: "model".into(), layers: 1, kv_heads: 1, weight_bytes: 1e9, kv_bytes_per_token: 1e5 }
+        Self {
+            name: "model".into(),
+            layers: 1,
+            kv_heads: 1,
+            weight_bytes: 1e9,
+            kv_bytes_per_token: 1e5,
+        }
     }
 }
 
@@ -155,7 +164,13 @@ pub struct WorkloadRow {
 
 impl Default for WorkloadRow {
     fn default() -> Self {
-        Self { name: "workload".into(), kind: "open".into(), users: 0, think_time_s: 0.0, duration_s: f64::INFINITY }
+        Self {
+            name: "workload".into(),
+            kind: "open".into(),
+            users: 0,
+            think_time_s: 0.0,
+            duration_s: f64::INFINITY,
+        }
     }
 }
 
@@ -186,7 +201,11 @@ pub struct RunRow {
 impl RunRow {
     /// Sets both routers.
     pub fn with_router(self, router: &str) -> Self {
-        Self { prefill_router: router.into(), decode_router: router.into(), ..self }
+        Self {
+            prefill_router: router.into(),
+            decode_router: router.into(),
+            ..self
+        }
     }
 }
 
@@ -315,8 +334,10 @@ fn bools<T>(rows: &[T], f: impl Fn(&T) -> bool) -> ArrayRef {
 
 /// A struct array from named columns; a column is nullable exactly when it holds nulls.
 fn table(cols: Vec<(&str, ArrayRef)>) -> StructArray {
-    let fields: Fields =
-        cols.iter().map(|(n, a)| Field::new(*n, a.data_type().clone(), a.null_count() > 0)).collect();
+    let fields: Fields = cols
+        .iter()
+        .map(|(n, a)| Field::new(*n, a.data_type().clone(), a.null_count() > 0))
+        .collect();
     StructArray::new(fields, cols.into_iter().map(|(_, a)| a).collect(), None)
 }
 
@@ -332,8 +353,24 @@ impl PlanBuilder {
     }
 
     /// Adds a compute engine (`kind` `tensor` or `vector`) to chip `chip`; returns its row index.
-    pub fn engine(&mut self, chip: u32, kind: &str, dtype: &str, flops: f64, efficiency: f64) -> u32 {
-        push(&mut self.engines, EngineRow { chip, kind: kind.into(), dtype: dtype.into(), flops, efficiency })
+    pub fn engine(
+        &mut self,
+        chip: u32,
+        kind: &str,
+        dtype: &str,
+        flops: f64,
+        efficiency: f64,
+    ) -> u32 {
+        push(
+            &mut self.engines,
+            EngineRow {
+                chip,
+                kind: kind.into(),
+                dtype: dtype.into(),
+                flops,
+                efficiency,
+            },
+        )
     }
 
     /// Adds a model; returns its row index.
@@ -352,8 +389,22 @@ impl PlanBuilder {
     }
 
     /// Adds a request to workload `workload`; returns its row index.
-    pub fn request(&mut self, workload: u32, arrival_s: Option<f64>, prompt_tokens: u32, output_tokens: u32) -> u32 {
-        push(&mut self.requests, RequestRow { workload, arrival_s, prompt_tokens, output_tokens })
+    pub fn request(
+        &mut self,
+        workload: u32,
+        arrival_s: Option<f64>,
+        prompt_tokens: u32,
+        output_tokens: u32,
+    ) -> u32 {
+        push(
+            &mut self.requests,
+            RequestRow {
+                workload,
+                arrival_s,
+                prompt_tokens,
+                output_tokens,
+            },
+        )
     }
 
     /// Adds a run; returns its row index.
@@ -368,13 +419,35 @@ impl PlanBuilder {
 
     /// Adds a KV-cache link from pool `src` to pool `dst`; returns its row index.
     pub fn link(&mut self, src: u32, dst: u32, bandwidth: f64, latency_s: f64) -> u32 {
-        push(&mut self.links, LinkRow { src, dst, bandwidth, latency_s })
+        push(
+            &mut self.links,
+            LinkRow {
+                src,
+                dst,
+                bandwidth,
+                latency_s,
+            },
+        )
     }
 
     /// Adds a service-level objective (`metric` `ttft`, `tpot`, `e2e` or `queue`) to run `run`; returns its
     /// row index.
-    pub fn slo(&mut self, run: u32, metric: &str, percentile: Option<f64>, threshold_s: f64) -> u32 {
-        push(&mut self.slos, SloRow { run, metric: metric.into(), percentile, threshold_s })
+    pub fn slo(
+        &mut self,
+        run: u32,
+        metric: &str,
+        percentile: Option<f64>,
+        threshold_s: f64,
+    ) -> u32 {
+        push(
+            &mut self.slos,
+            SloRow {
+                run,
+                metric: metric.into(),
+                percentile,
+                threshold_s,
+            },
+        )
     }
 
     /// Every table as a struct array (one element per row), in plan order, before packing. Useful to alter
@@ -445,7 +518,10 @@ impl PlanBuilder {
             ("system", utf8(r, |r| &r.system)),
             ("model", u32s(r, |r| r.model)),
             ("workload", u32s(r, |r| r.workload)),
-            ("seed", Arc::new(UInt64Array::from_iter_values(r.iter().map(|r| r.seed))) as ArrayRef),
+            (
+                "seed",
+                Arc::new(UInt64Array::from_iter_values(r.iter().map(|r| r.seed))) as ArrayRef,
+            ),
             ("prefill_router", utf8(r, |r| &r.prefill_router)),
             ("decode_router", utf8(r, |r| &r.decode_router)),
         ]);
@@ -638,10 +714,18 @@ pub fn tiny_dense_plan(requests: usize) -> PlanBuilder {
         b.operator(OperatorRow { model, ..op });
     }
 
-    let wl = b.workload(WorkloadRow { name: "tiny-open".into(), ..Default::default() });
+    let wl = b.workload(WorkloadRow {
+        name: "tiny-open".into(),
+        ..Default::default()
+    });
     for i in 0..requests {
         let k = i as u64;
-        b.request(wl, Some(0.005 * i as f64), 32 + (37 * k % 97) as u32, 4 + (13 * k % 29) as u32);
+        b.request(
+            wl,
+            Some(0.005 * i as f64),
+            32 + (37 * k % 97) as u32,
+            4 + (13 * k % 29) as u32,
+        );
     }
     let run = b.run(RunRow {
         name: "tiny".into(),
@@ -674,9 +758,35 @@ mod tests {
     fn empty_builder_packs_every_table_with_no_rows() {
         let batch = PlanBuilder::new().build();
         assert_eq!(batch.num_rows(), 1);
-        assert_eq!(batch.schema().metadata().get(PLAN_VERSION_KEY).map(String::as_str), Some("1"));
-        let names: Vec<String> = batch.schema().fields().iter().map(|f| f.name().clone()).collect();
-        assert_eq!(names, ["chips", "engines", "models", "operators", "workloads", "requests", "runs", "pools", "links", "slos"]);
+        assert_eq!(
+            batch
+                .schema()
+                .metadata()
+                .get(PLAN_VERSION_KEY)
+                .map(String::as_str),
+            Some("1")
+        );
+        let names: Vec<String> = batch
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "chips",
+                "engines",
+                "models",
+                "operators",
+                "workloads",
+                "requests",
+                "runs",
+                "pools",
+                "links",
+                "slos"
+            ]
+        );
         for col in batch.columns() {
             assert_eq!(col.as_list::<i32>().value(0).len(), 0);
         }
@@ -716,10 +826,19 @@ mod tests {
         };
         let arrival = col("requests", "arrival_s");
         assert!(arrival.is_null(0));
-        assert_eq!(arrival.as_primitive::<arrow_array::types::Float64Type>().value(1), 1.5);
+        assert_eq!(
+            arrival
+                .as_primitive::<arrow_array::types::Float64Type>()
+                .value(1),
+            1.5
+        );
         let pct = col("slos", "percentile");
         assert!(pct.is_null(0));
-        assert_eq!(pct.as_primitive::<arrow_array::types::Float64Type>().value(1), 99.0);
+        assert_eq!(
+            pct.as_primitive::<arrow_array::types::Float64Type>()
+                .value(1),
+            99.0
+        );
     }
 
     #[test]
@@ -750,18 +869,44 @@ mod tests {
         assert_eq!(plan.chips.len(), 1);
         let chip = &plan.chips[0];
         assert_eq!(chip.name, "tiny-chip");
-        assert_eq!((chip.memory_bw, chip.link_bw, chip.link_latency_s), (1e12, 1e11, 1e-6));
+        assert_eq!(
+            (chip.memory_bw, chip.link_bw, chip.link_latency_s),
+            (1e12, 1e11, 1e-6)
+        );
         assert_eq!(chip.engines.len(), 2);
-        assert_eq!((chip.engines[0].kind.as_str(), chip.engines[0].flops), ("tensor", 1e14));
-        assert_eq!((chip.engines[1].kind.as_str(), chip.engines[1].flops), ("vector", 1e13));
+        assert_eq!(
+            (chip.engines[0].kind.as_str(), chip.engines[0].flops),
+            ("tensor", 1e14)
+        );
+        assert_eq!(
+            (chip.engines[1].kind.as_str(), chip.engines[1].flops),
+            ("vector", 1e13)
+        );
 
         let m = &plan.models[0];
-        assert_eq!((m.name.as_str(), m.layers, m.kv_heads), ("tiny-dense", 2, 2));
+        assert_eq!(
+            (m.name.as_str(), m.layers, m.kv_heads),
+            ("tiny-dense", 2, 2)
+        );
         assert_eq!(m.operators.len(), 7);
         let names: Vec<&str> = m.operators.iter().map(|o| o.name.as_str()).collect();
-        assert_eq!(names, ["norm", "qkv_proj", "attention", "o_proj", "allreduce", "mlp", "lm_head"]);
+        assert_eq!(
+            names,
+            [
+                "norm",
+                "qkv_proj",
+                "attention",
+                "o_proj",
+                "allreduce",
+                "mlp",
+                "lm_head"
+            ]
+        );
         // 2 norms × 2 layers × 512 B + 2 layers × (262144 + 131072 + 1048576) B + 512000 B (LM head).
-        assert_eq!(m.weight_bytes, 4.0 * 512.0 + 2.0 * (262_144.0 + 131_072.0 + 1_048_576.0) + 512_000.0);
+        assert_eq!(
+            m.weight_bytes,
+            4.0 * 512.0 + 2.0 * (262_144.0 + 131_072.0 + 1_048_576.0) + 512_000.0
+        );
         assert_eq!(m.kv_bytes_per_token, 1024.0);
 
         let w = &plan.workloads[0];
@@ -772,15 +917,41 @@ mod tests {
         assert_eq!(w.output_tokens, [4, 17, 30, 14, 27]);
 
         let run = &plan.runs[0];
-        assert_eq!((run.name.as_str(), run.system.as_str(), run.model, run.workload), ("tiny", "tiny-system", 0, 0));
+        assert_eq!(
+            (
+                run.name.as_str(),
+                run.system.as_str(),
+                run.model,
+                run.workload
+            ),
+            ("tiny", "tiny-system", 0, 0)
+        );
         assert_eq!(run.pools, [0]);
         assert_eq!(run.slos.len(), 1);
-        assert_eq!((run.slos[0].percentile, run.slos[0].threshold_s), (Some(90.0), 0.5));
+        assert_eq!(
+            (run.slos[0].percentile, run.slos[0].threshold_s),
+            (Some(90.0), 0.5)
+        );
 
         let p = &plan.pools[0];
-        assert_eq!((p.chips, p.tp, p.instances, p.max_batch, p.max_batched_tokens), (1, 1, 1, 64, 2048));
-        assert_eq!((p.block_size, p.kv_blocks, p.chunked_prefill), (16, 1024, true));
-        assert_eq!((p.policy, p.step_overhead_s), (SchedulePolicy::DecodeFirst, 1e-4));
+        assert_eq!(
+            (
+                p.chips,
+                p.tp,
+                p.instances,
+                p.max_batch,
+                p.max_batched_tokens
+            ),
+            (1, 1, 1, 64, 2048)
+        );
+        assert_eq!(
+            (p.block_size, p.kv_blocks, p.chunked_prefill),
+            (16, 1024, true)
+        );
+        assert_eq!(
+            (p.policy, p.step_overhead_s),
+            (SchedulePolicy::DecodeFirst, 1e-4)
+        );
     }
 
     #[test]
@@ -789,11 +960,20 @@ mod tests {
         let chip = b.chip(ChipRow::default());
         b.engine(chip, "tensor", "bf16", 1e14, 1.0);
         let model = b.model(ModelRow::default());
-        b.operator(OperatorRow { model, flops_per_token: 1e9, weight_bytes: 1e9, ..Default::default() });
+        b.operator(OperatorRow {
+            model,
+            flops_per_token: 1e9,
+            weight_bytes: 1e9,
+            ..Default::default()
+        });
         let wl = b.workload(WorkloadRow::default());
         b.request(wl, Some(0.0), 16, 4);
         let run = b.run(RunRow::default());
-        b.pool(PoolRow { run, chip, ..Default::default() });
+        b.pool(PoolRow {
+            run,
+            chip,
+            ..Default::default()
+        });
         let plan = Plan::from_batch(&b.build()).unwrap();
         assert_eq!(plan.pools[0].kv_blocks, 4096);
         assert_eq!(plan.runs[0].seed, 0);
@@ -810,11 +990,19 @@ mod tests {
     #[test]
     fn ipc_file_keeps_the_batch_and_its_metadata() {
         let batch = tiny_dense_plan(3).build();
-        let path = std::env::temp_dir().join(format!("infera-builder-{}-ipc.arrow", std::process::id()));
+        let path =
+            std::env::temp_dir().join(format!("infera-builder-{}-ipc.arrow", std::process::id()));
         write_ipc(&batch, &path).unwrap();
         let file = File::open(&path).unwrap();
         let reader = arrow_ipc::reader::FileReader::try_new(file, None).unwrap();
-        assert_eq!(reader.schema().metadata().get(PLAN_VERSION_KEY).map(String::as_str), Some(PLAN_VERSION));
+        assert_eq!(
+            reader
+                .schema()
+                .metadata()
+                .get(PLAN_VERSION_KEY)
+                .map(String::as_str),
+            Some(PLAN_VERSION)
+        );
         let batches: Vec<RecordBatch> = reader.map(|b| b.unwrap()).collect();
         std::fs::remove_file(&path).unwrap();
         assert_eq!(batches.len(), 1);
@@ -824,7 +1012,8 @@ mod tests {
     #[test]
     fn write_ipc_reports_io_errors() {
         let batch = tiny_dense_plan(1).build();
-        let dir = std::env::temp_dir().join(format!("infera-builder-{}-no-such-dir", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("infera-builder-{}-no-such-dir", std::process::id()));
         let err = write_ipc(&batch, dir.join("sub").join("plan.arrow")).unwrap_err();
         assert!(matches!(err, crate::InferaError::Io(_)), "{err:?}");
     }

@@ -40,11 +40,16 @@ pub(crate) fn fallbacks(dtype: &str) -> &'static [&'static str] {
 
 /// The engine of `chip` that runs work of `kind` at `dtype`, falling back to a wider precision.
 pub fn find_engine<'a>(chip: &'a Chip, kind: &str, dtype: &str) -> Option<&'a Engine> {
-    let exact = chip.engines.iter().find(|e| e.kind == kind && e.dtype == dtype);
+    let exact = chip
+        .engines
+        .iter()
+        .find(|e| e.kind == kind && e.dtype == dtype);
     exact.or_else(|| {
-        fallbacks(dtype)
-            .iter()
-            .find_map(|d| chip.engines.iter().find(|e| e.kind == kind && e.dtype == *d))
+        fallbacks(dtype).iter().find_map(|d| {
+            chip.engines
+                .iter()
+                .find(|e| e.kind == kind && e.dtype == *d)
+        })
     })
 }
 
@@ -159,14 +164,22 @@ impl StepCost {
                 let comm = kind != OpKind::Compute;
                 PricedOp {
                     kind,
-                    count: if kind == OpKind::P2p { op.count } else { op.count / pp },
+                    count: if kind == OpKind::P2p {
+                        op.count
+                    } else {
+                        op.count / pp
+                    },
                     flops_per_token: k * op.flops_per_token,
                     flops_per_sampled: k * op.flops_per_sampled,
                     flops_per_attn_pair: k * op.flops_per_attn_pair,
                     fixed_bytes: k * op.weight_bytes,
                     // A communication operator's message is the full activation (not sharded): its size per
                     // token is taken as written, and `count` of them happen per step.
-                    bytes_per_token: if comm { op.bytes_per_token } else { k * op.bytes_per_token },
+                    bytes_per_token: if comm {
+                        op.bytes_per_token
+                    } else {
+                        k * op.bytes_per_token
+                    },
                     bytes_per_sampled: k * op.bytes_per_sampled,
                     bytes_per_kv_token: if op.tp_shard {
                         op.count * op.bytes_per_kv_token / (kv_split * pp)
@@ -184,15 +197,25 @@ impl StepCost {
         // Stage j of an instance holds chips [j·tp, (j+1)·tp), nodes are consecutive blocks of node_size
         // chips and an instance starts a node: the boundary before stage j crosses nodes when j·tp is a
         // multiple of node_size.
-        let node = if pool.node_size == 0 { pool.tp * pool.pp.max(1) } else { pool.node_size };
-        let crossing = (1..pool.pp.max(1)).filter(|j| (j * pool.tp).is_multiple_of(node)).count() as f64;
+        let node = if pool.node_size == 0 {
+            pool.tp * pool.pp.max(1)
+        } else {
+            pool.node_size
+        };
+        let crossing = (1..pool.pp.max(1))
+            .filter(|j| (j * pool.tp).is_multiple_of(node))
+            .count() as f64;
         StepCost {
             ops,
             inv_mem_rate: 1.0 / (chip.memory_bw * chip.memory_efficiency),
             tp,
             pp,
             ep: pool.ep.max(1) as f64,
-            microbatches: if pool.pp > 1 { pool.microbatches.max(1) as f64 } else { 1.0 },
+            microbatches: if pool.pp > 1 {
+                pool.microbatches.max(1) as f64
+            } else {
+                1.0
+            },
             link_bw: chip.link_bw,
             link_latency_s: chip.link_latency_s,
             node_size: node as f64,
@@ -220,7 +243,10 @@ impl StepCost {
         let (bw, lat) = if p <= self.node_size {
             (self.link_bw, self.link_latency_s)
         } else {
-            (self.link_bw.min(self.node_size * self.network_bw), self.link_latency_s.max(self.network_latency_s))
+            (
+                self.link_bw.min(self.node_size * self.network_bw),
+                self.link_latency_s.max(self.network_latency_s),
+            )
         };
         2.0 * (p - 1.0) / p * bytes / bw + 2.0 * (p - 1.0) * lat
     }
@@ -280,12 +306,15 @@ impl StepCost {
                     continue;
                 }
                 OpKind::MoeComm => {
-                    total += op.count * self.moe_comm_s(op.bytes_per_token, s.tokens, op.experts_per_token);
+                    total += op.count
+                        * self.moe_comm_s(op.bytes_per_token, s.tokens, op.experts_per_token);
                     continue;
                 }
                 OpKind::P2p => continue,
             }
-            let flops = op.flops_per_token * s.tokens + op.flops_per_sampled * s.sampled + op.flops_per_attn_pair * s.attn_pairs;
+            let flops = op.flops_per_token * s.tokens
+                + op.flops_per_sampled * s.sampled
+                + op.flops_per_attn_pair * s.attn_pairs;
             // Expert weights: only the experts this batch's tokens are routed to are read.
             let weights = if op.experts > 0.0 {
                 op.fixed_bytes * touched_expert_share(op.experts, op.experts_per_token, s.tokens)
@@ -299,7 +328,16 @@ impl StepCost {
             let act = op.bytes_per_token * s.tokens + op.bytes_per_sampled * s.sampled;
             let kv = op.bytes_per_kv_token * s.kv_read_tokens;
             let compute_s = flops * op.inv_flops_rate;
-            total += op.hw.seconds(s, op.count, compute_s, weights, act, kv, bytes, self.inv_mem_rate);
+            total += op.hw.seconds(
+                s,
+                op.count,
+                compute_s,
+                weights,
+                act,
+                kv,
+                bytes,
+                self.inv_mem_rate,
+            );
         }
         total
     }
@@ -359,8 +397,9 @@ impl StepCost {
     pub fn stage_joules(&self, s: &StepStats) -> f64 {
         let mut total = 0.0;
         for op in self.ops.iter().filter(|op| op.kind == OpKind::Compute) {
-            let flops =
-                op.flops_per_token * s.tokens + op.flops_per_sampled * s.sampled + op.flops_per_attn_pair * s.attn_pairs;
+            let flops = op.flops_per_token * s.tokens
+                + op.flops_per_sampled * s.sampled
+                + op.flops_per_attn_pair * s.attn_pairs;
             let weights = if op.experts > 0.0 {
                 op.fixed_bytes * touched_expert_share(op.experts, op.experts_per_token, s.tokens)
             } else {
@@ -394,7 +433,9 @@ mod tests {
     //! Plans are built with [`crate::builder`] and decoded, so these tests follow the plan structs as they
     //! grow; the expected step times are worked out by hand.
     use super::*;
-    use crate::builder::{ChipRow, ModelRow, OperatorRow, PlanBuilder, PoolRow, RunRow, WorkloadRow};
+    use crate::builder::{
+        ChipRow, ModelRow, OperatorRow, PlanBuilder, PoolRow, RunRow, WorkloadRow,
+    };
     use crate::plan::Plan;
 
     type EngineSpec = (&'static str, &'static str, f64, f64);
@@ -405,13 +446,22 @@ mod tests {
 
     fn close(actual: f64, expected: f64) {
         let tol = 1e-12 * expected.abs().max(1e-300);
-        assert!((actual - expected).abs() <= tol, "expected {expected:e}, got {actual:e}");
+        assert!(
+            (actual - expected).abs() <= tol,
+            "expected {expected:e}, got {actual:e}"
+        );
     }
 
     /// A decoded plan: one chip (1 TB/s at 80 % memory efficiency, 100 GB/s links with 2 µs latency,
     /// 700 W busy) with `engines` (kind, dtype, FLOP/s, efficiency), one model with `kv_heads` KV heads and
     /// operators `ops`, one pool of one instance of `tp` chips with step overhead `overhead`.
-    fn plan(engines: &[EngineSpec], kv_heads: u32, ops: Vec<OperatorRow>, tp: u32, overhead: f64) -> Plan {
+    fn plan(
+        engines: &[EngineSpec],
+        kv_heads: u32,
+        ops: Vec<OperatorRow>,
+        tp: u32,
+        overhead: f64,
+    ) -> Plan {
         let mut b = PlanBuilder::new();
         let chip = b.chip(ChipRow {
             name: "c".into(),
@@ -427,38 +477,82 @@ mod tests {
         for &(kind, dtype, flops, eff) in engines {
             b.engine(chip, kind, dtype, flops, eff);
         }
-        let model = b.model(ModelRow { kv_heads, ..Default::default() });
+        let model = b.model(ModelRow {
+            kv_heads,
+            ..Default::default()
+        });
         for op in ops {
             b.operator(OperatorRow { model, ..op });
         }
         let wl = b.workload(WorkloadRow::default());
         b.request(wl, Some(0.0), 1, 1);
-        let run = b.run(RunRow { model, workload: wl, ..Default::default() });
-        b.pool(PoolRow { run, chip, chips: tp, tp, step_overhead_s: overhead, ..Default::default() });
+        let run = b.run(RunRow {
+            model,
+            workload: wl,
+            ..Default::default()
+        });
+        b.pool(PoolRow {
+            run,
+            chip,
+            chips: tp,
+            tp,
+            step_overhead_s: overhead,
+            ..Default::default()
+        });
         Plan::from_batch(&b.build()).expect("test plan is valid")
     }
 
-    fn cost(engines: &[EngineSpec], kv_heads: u32, ops: Vec<OperatorRow>, tp: u32, overhead: f64) -> StepCost {
+    fn cost(
+        engines: &[EngineSpec],
+        kv_heads: u32,
+        ops: Vec<OperatorRow>,
+        tp: u32,
+        overhead: f64,
+    ) -> StepCost {
         let p = plan(engines, kv_heads, ops, tp, overhead);
         StepCost::new(&p.models[0], &p.chips[0], &p.pools[0])
     }
 
     /// The decoded chip with `engines` (its model needs none of them).
     fn chip(engines: &[EngineSpec]) -> Chip {
-        plan(engines, 1, vec![op("ar", "collective", "bf16", 1.0)], 1, 0.0).chips.remove(0)
+        plan(
+            engines,
+            1,
+            vec![op("ar", "collective", "bf16", 1.0)],
+            1,
+            0.0,
+        )
+        .chips
+        .remove(0)
     }
 
     fn op(name: &str, engine: &str, dtype: &str, count: f64) -> OperatorRow {
-        OperatorRow { name: name.into(), engine: engine.into(), dtype: dtype.into(), count, ..Default::default() }
+        OperatorRow {
+            name: name.into(),
+            engine: engine.into(),
+            dtype: dtype.into(),
+            count,
+            ..Default::default()
+        }
     }
 
     fn stats(tokens: f64, sampled: f64, attn_pairs: f64, kv_read_tokens: f64) -> StepStats {
-        StepStats { tokens, sampled, attn_pairs, kv_read_tokens }
+        StepStats {
+            tokens,
+            sampled,
+            attn_pairs,
+            kv_read_tokens,
+        }
     }
 
     /// A tensor-engine matmul: 2 per step, 1 GFLOP and 1 kB of activations per token, 1 MB of weights.
     fn matmul() -> OperatorRow {
-        OperatorRow { flops_per_token: 1e9, weight_bytes: 1e6, bytes_per_token: 1e3, ..op("mm", "tensor", "bf16", 2.0) }
+        OperatorRow {
+            flops_per_token: 1e9,
+            weight_bytes: 1e6,
+            bytes_per_token: 1e3,
+            ..op("mm", "tensor", "bf16", 2.0)
+        }
     }
 
     #[test]
@@ -471,18 +565,38 @@ mod tests {
 
     #[test]
     fn memory_bound_step_is_bytes_over_effective_bandwidth_plus_overhead() {
-        let heavy = OperatorRow { weight_bytes: 1e9, ..matmul() };
+        let heavy = OperatorRow {
+            weight_bytes: 1e9,
+            ..matmul()
+        };
         let c = cost(&[BF16_TENSOR], 8, vec![heavy], 1, 1e-4);
         // One decode token: flops = 2e9 → 4 µs; bytes = 2 × (1e9 + 1e3) = 2.000002e9 at 8e11 B/s = 2.5 ms.
-        close(c.step_seconds(&stats(1.0, 1.0, 2.0, 2.0)), 1e-4 + 2.000002e9 / 8e11);
+        close(
+            c.step_seconds(&stats(1.0, 1.0, 2.0, 2.0)),
+            1e-4 + 2.000002e9 / 8e11,
+        );
     }
 
     #[test]
     fn operators_are_priced_separately_and_summed() {
-        let attn = OperatorRow { flops_per_attn_pair: 100.0, bytes_per_kv_token: 50.0, ..op("attn", "tensor", "bf16", 3.0) };
-        let head =
-            OperatorRow { flops_per_sampled: 1e6, bytes_per_sampled: 2e3, tp_shard: false, ..op("head", "vector", "bf16", 1.0) };
-        let c = cost(&[BF16_TENSOR, BF16_VECTOR], 8, vec![matmul(), attn, head], 1, 0.0);
+        let attn = OperatorRow {
+            flops_per_attn_pair: 100.0,
+            bytes_per_kv_token: 50.0,
+            ..op("attn", "tensor", "bf16", 3.0)
+        };
+        let head = OperatorRow {
+            flops_per_sampled: 1e6,
+            bytes_per_sampled: 2e3,
+            tp_shard: false,
+            ..op("head", "vector", "bf16", 1.0)
+        };
+        let c = cost(
+            &[BF16_TENSOR, BF16_VECTOR],
+            8,
+            vec![matmul(), attn, head],
+            1,
+            0.0,
+        );
         let s = stats(100.0, 4.0, 5e6, 3e3);
         // matmul: 2e11 FLOP → 0.4 ms; 2 × (1e6 + 1e5) B → 2.75 µs.
         let mm = (2.0 * 1e9 * 100.0 / 5e14_f64).max(2.0 * (1e6 + 1e3 * 100.0) / 8e11);
@@ -515,8 +629,16 @@ mod tests {
 
     #[test]
     fn tensor_parallel_step_shards_work_and_adds_all_reduces() {
-        let attn = OperatorRow { flops_per_attn_pair: 100.0, bytes_per_kv_token: 1e3, ..op("attn", "tensor", "bf16", 2.0) };
-        let ar = OperatorRow { bytes_per_token: 1e4, tp_shard: false, ..op("ar", "collective", "bf16", 4.0) };
+        let attn = OperatorRow {
+            flops_per_attn_pair: 100.0,
+            bytes_per_kv_token: 1e3,
+            ..op("attn", "tensor", "bf16", 2.0)
+        };
+        let ar = OperatorRow {
+            bytes_per_token: 1e4,
+            tp_shard: false,
+            ..op("ar", "collective", "bf16", 4.0)
+        };
         let ops = vec![matmul(), attn, ar];
         let s = stats(1000.0, 1.0, 1e6, 2e5);
         let tokens = 1000.0;
@@ -541,9 +663,20 @@ mod tests {
 
     #[test]
     fn kv_reads_are_not_split_finer_than_one_head_per_chip() {
-        let attn = OperatorRow { bytes_per_kv_token: 1e3, ..op("attn", "tensor", "bf16", 1.0) };
+        let attn = OperatorRow {
+            bytes_per_kv_token: 1e3,
+            ..op("attn", "tensor", "bf16", 1.0)
+        };
         let s = stats(1.0, 1.0, 1.0, 1e6);
-        let tp4 = |kv_heads: u32| cost(&[("tensor", "bf16", 1e15, 1.0)], kv_heads, vec![attn.clone()], 4, 0.0);
+        let tp4 = |kv_heads: u32| {
+            cost(
+                &[("tensor", "bf16", 1e15, 1.0)],
+                kv_heads,
+                vec![attn.clone()],
+                4,
+                0.0,
+            )
+        };
         // One KV head: every chip of a tp = 4 group reads the whole cache (1e9 B at 8e11 B/s).
         close(tp4(1).step_seconds(&s), 1e9 / 8e11);
         // Two KV heads over four chips: split two ways; eight heads: four ways.
@@ -553,40 +686,86 @@ mod tests {
 
     #[test]
     fn unsharded_operators_are_replicated_under_tensor_parallelism() {
-        let norm =
-            OperatorRow { flops_per_token: 1e3, weight_bytes: 1e6, tp_shard: false, ..op("norm", "vector", "bf16", 2.0) };
+        let norm = OperatorRow {
+            flops_per_token: 1e3,
+            weight_bytes: 1e6,
+            tp_shard: false,
+            ..op("norm", "vector", "bf16", 2.0)
+        };
         let s = stats(1e4, 1.0, 0.0, 0.0);
         let expect = (2.0 * 1e3 * 1e4 / 1e12_f64).max(2.0 * 1e6 / 8e11);
-        close(cost(&[BF16_VECTOR], 8, vec![norm.clone()], 1, 0.0).step_seconds(&s), expect);
-        close(cost(&[BF16_VECTOR], 8, vec![norm], 4, 0.0).step_seconds(&s), expect);
+        close(
+            cost(&[BF16_VECTOR], 8, vec![norm.clone()], 1, 0.0).step_seconds(&s),
+            expect,
+        );
+        close(
+            cost(&[BF16_VECTOR], 8, vec![norm], 4, 0.0).step_seconds(&s),
+            expect,
+        );
     }
 
     #[test]
     fn find_engine_prefers_exact_precision_then_falls_back_wider() {
         let both = chip(&[BF16_TENSOR, FP8_TENSOR, ("vector", "fp32", 1e12, 1.0)]);
-        assert_eq!(find_engine(&both, "tensor", "fp8").map(|e| e.flops), Some(2e15));
-        assert_eq!(find_engine(&both, "tensor", "bf16").map(|e| e.flops), Some(1e15));
-        assert_eq!(find_engine(&both, "tensor", "int8").map(|e| e.dtype.as_str()), Some("fp8"));
-        assert_eq!(find_engine(&both, "tensor", "int4").map(|e| e.dtype.as_str()), Some("fp8"));
-        assert_eq!(find_engine(&both, "tensor", "fp16").map(|e| e.dtype.as_str()), Some("bf16"));
-        assert_eq!(find_engine(&both, "vector", "bf16").map(|e| e.dtype.as_str()), Some("fp32"));
-        assert!(find_engine(&both, "tensor", "fp32").is_none(), "never falls back to a narrower precision");
+        assert_eq!(
+            find_engine(&both, "tensor", "fp8").map(|e| e.flops),
+            Some(2e15)
+        );
+        assert_eq!(
+            find_engine(&both, "tensor", "bf16").map(|e| e.flops),
+            Some(1e15)
+        );
+        assert_eq!(
+            find_engine(&both, "tensor", "int8").map(|e| e.dtype.as_str()),
+            Some("fp8")
+        );
+        assert_eq!(
+            find_engine(&both, "tensor", "int4").map(|e| e.dtype.as_str()),
+            Some("fp8")
+        );
+        assert_eq!(
+            find_engine(&both, "tensor", "fp16").map(|e| e.dtype.as_str()),
+            Some("bf16")
+        );
+        assert_eq!(
+            find_engine(&both, "vector", "bf16").map(|e| e.dtype.as_str()),
+            Some("fp32")
+        );
+        assert!(
+            find_engine(&both, "tensor", "fp32").is_none(),
+            "never falls back to a narrower precision"
+        );
         assert!(find_engine(&both, "tensor", "fp4").is_none());
         assert!(find_engine(&both, "collective", "bf16").is_none());
 
         let bf16_only = chip(&[BF16_TENSOR]);
-        assert_eq!(find_engine(&bf16_only, "tensor", "fp8").map(|e| e.dtype.as_str()), Some("bf16"));
-        assert_eq!(find_engine(&bf16_only, "tensor", "int4").map(|e| e.dtype.as_str()), Some("bf16"));
+        assert_eq!(
+            find_engine(&bf16_only, "tensor", "fp8").map(|e| e.dtype.as_str()),
+            Some("bf16")
+        );
+        assert_eq!(
+            find_engine(&bf16_only, "tensor", "int4").map(|e| e.dtype.as_str()),
+            Some("bf16")
+        );
         assert!(find_engine(&bf16_only, "vector", "bf16").is_none());
     }
 
     #[test]
     fn fp8_operator_on_a_chip_without_fp8_runs_at_the_bf16_rate() {
-        let fp8_mm = OperatorRow { dtype: "fp8".into(), ..matmul() };
+        let fp8_mm = OperatorRow {
+            dtype: "fp8".into(),
+            ..matmul()
+        };
         let s = stats(1000.0, 1.0, 0.0, 0.0);
         // 2e12 FLOP at the bf16 rate (5e14) and at the fp8 rate (1e15).
-        close(cost(&[BF16_TENSOR], 8, vec![fp8_mm.clone()], 1, 0.0).step_seconds(&s), 2e12 / 5e14);
-        close(cost(&[BF16_TENSOR, FP8_TENSOR], 8, vec![fp8_mm], 1, 0.0).step_seconds(&s), 2e12 / 1e15);
+        close(
+            cost(&[BF16_TENSOR], 8, vec![fp8_mm.clone()], 1, 0.0).step_seconds(&s),
+            2e12 / 5e14,
+        );
+        close(
+            cost(&[BF16_TENSOR, FP8_TENSOR], 8, vec![fp8_mm], 1, 0.0).step_seconds(&s),
+            2e12 / 1e15,
+        );
     }
 }
 
@@ -595,7 +774,9 @@ mod parallel_tests {
     //! Pipeline, expert and cross-node parallelism: step times against the formulas of
     //! `docs/cost-model.md` ("Mixture of experts", "Parallelism"), worked out by hand.
     use super::*;
-    use crate::builder::{ChipRow, ModelRow, OperatorRow, PlanBuilder, PoolRow, RunRow, WorkloadRow};
+    use crate::builder::{
+        ChipRow, ModelRow, OperatorRow, PlanBuilder, PoolRow, RunRow, WorkloadRow,
+    };
     use crate::plan::Plan;
 
     const LINK_BW: f64 = 1e11;
@@ -605,7 +786,10 @@ mod parallel_tests {
 
     fn close(actual: f64, expected: f64) {
         let tol = 1e-12 * expected.abs().max(1e-300);
-        assert!((actual - expected).abs() <= tol, "expected {expected:e}, got {actual:e}");
+        assert!(
+            (actual - expected).abs() <= tol,
+            "expected {expected:e}, got {actual:e}"
+        );
     }
 
     /// A decoded plan: one chip (1 TB/s memory at efficiency 1, a 1e15 FLOP/s bf16 tensor engine, 100 GB/s
@@ -623,14 +807,28 @@ mod parallel_tests {
             ..Default::default()
         });
         b.engine(chip, "tensor", "bf16", 1e15, 1.0);
-        let model = b.model(ModelRow { kv_heads: 8, ..Default::default() });
+        let model = b.model(ModelRow {
+            kv_heads: 8,
+            ..Default::default()
+        });
         for op in ops {
             b.operator(OperatorRow { model, ..op });
         }
         let wl = b.workload(WorkloadRow::default());
         b.request(wl, Some(0.0), 1, 1);
-        let run = b.run(RunRow { model, workload: wl, ..Default::default() });
-        b.pool(PoolRow { run, chip, chips: tp, tp, step_overhead_s: 1e-4, ..Default::default() });
+        let run = b.run(RunRow {
+            model,
+            workload: wl,
+            ..Default::default()
+        });
+        b.pool(PoolRow {
+            run,
+            chip,
+            chips: tp,
+            tp,
+            step_overhead_s: 1e-4,
+            ..Default::default()
+        });
         Plan::from_batch(&b.build()).expect("test plan is valid")
     }
 
@@ -641,19 +839,38 @@ mod parallel_tests {
     }
 
     fn op(name: &str, engine: &str, count: f64) -> OperatorRow {
-        OperatorRow { name: name.into(), engine: engine.into(), count, ..Default::default() }
+        OperatorRow {
+            name: name.into(),
+            engine: engine.into(),
+            count,
+            ..Default::default()
+        }
     }
 
     fn matmul() -> OperatorRow {
-        OperatorRow { flops_per_token: 1e9, weight_bytes: 1e9, bytes_per_token: 1e3, ..op("mm", "tensor", 2.0) }
+        OperatorRow {
+            flops_per_token: 1e9,
+            weight_bytes: 1e9,
+            bytes_per_token: 1e3,
+            ..op("mm", "tensor", 2.0)
+        }
     }
 
     fn send() -> OperatorRow {
-        OperatorRow { bytes_per_token: 8192.0, tp_shard: false, ..op("send", "p2p", 1.0) }
+        OperatorRow {
+            bytes_per_token: 8192.0,
+            tp_shard: false,
+            ..op("send", "p2p", 1.0)
+        }
     }
 
     fn stats(tokens: f64, sampled: f64) -> StepStats {
-        StepStats { tokens, sampled, attn_pairs: 0.0, kv_read_tokens: 0.0 }
+        StepStats {
+            tokens,
+            sampled,
+            attn_pairs: 0.0,
+            kv_read_tokens: 0.0,
+        }
     }
 
     /// One stage of the matmul at pp = 2 on `t` tokens: half its count, weights read once.
@@ -671,19 +888,31 @@ mod parallel_tests {
             q.node_size = 8;
         });
         // pp = 1: as before, overhead + the operator (both counts, one weight read of 2 GB).
-        close(one.step_seconds(&stats(100.0, 4.0)), 1e-4 + (2e9 * 100.0 / 1e15_f64).max((2e9 + 2e3 * 100.0) / 1e12));
+        close(
+            one.step_seconds(&stats(100.0, 4.0)),
+            1e-4 + (2e9 * 100.0 / 1e15_f64).max((2e9 + 2e3 * 100.0) / 1e12),
+        );
         // 100 tokens in m = 2 micro-batches of 50: (m + pp − 1) = 3 stage times, one boundary inside the node.
         let transfer = 50.0 * 8192.0 / LINK_BW + LINK_LAT;
-        close(two.step_seconds(&stats(100.0, 4.0)), 1e-4 + 3.0 * mm_stage(50.0) + transfer);
+        close(
+            two.step_seconds(&stats(100.0, 4.0)),
+            1e-4 + 3.0 * mm_stage(50.0) + transfer,
+        );
         // One decode token cannot be split: m = 1, the token crosses both stages.
-        close(two.step_seconds(&stats(1.0, 1.0)), 1e-4 + 2.0 * mm_stage(1.0) + 8192.0 / LINK_BW + LINK_LAT);
+        close(
+            two.step_seconds(&stats(1.0, 1.0)),
+            1e-4 + 2.0 * mm_stage(1.0) + 8192.0 / LINK_BW + LINK_LAT,
+        );
         // More micro-batches shrink the bubble share (pp − 1) / (m + pp − 1) but re-read the weights.
         let eight = cost(&p, |q| {
             q.pp = 2;
             q.microbatches = 8;
             q.node_size = 8;
         });
-        close(eight.step_seconds(&stats(800.0, 8.0)), 1e-4 + 9.0 * mm_stage(100.0) + 100.0 * 8192.0 / LINK_BW + LINK_LAT);
+        close(
+            eight.step_seconds(&stats(800.0, 8.0)),
+            1e-4 + 9.0 * mm_stage(100.0) + 100.0 * 8192.0 / LINK_BW + LINK_LAT,
+        );
         assert_eq!(two.instance_power_w, 200.0);
     }
 
@@ -702,15 +931,28 @@ mod parallel_tests {
         // tp = 4, pp = 4: 16 chips. Nodes of 8 hold two stages each: boundary 2 crosses nodes (j·tp = 8).
         let bytes = 10.0 * 8192.0;
         let c8 = cost(&p, set(8));
-        close(c8.pipeline_transfer_s(bytes), 2.0 * (bytes / LINK_BW + LINK_LAT) + bytes / NET_BW + NET_LAT);
+        close(
+            c8.pipeline_transfer_s(bytes),
+            2.0 * (bytes / LINK_BW + LINK_LAT) + bytes / NET_BW + NET_LAT,
+        );
         // Nodes of 4 chips: every boundary crosses; nodes of 16: none does.
-        close(cost(&p, set(4)).pipeline_transfer_s(bytes), 3.0 * (bytes / NET_BW + NET_LAT));
-        close(cost(&p, set(16)).pipeline_transfer_s(bytes), 3.0 * (bytes / LINK_BW + LINK_LAT));
+        close(
+            cost(&p, set(4)).pipeline_transfer_s(bytes),
+            3.0 * (bytes / NET_BW + NET_LAT),
+        );
+        close(
+            cost(&p, set(16)).pipeline_transfer_s(bytes),
+            3.0 * (bytes / LINK_BW + LINK_LAT),
+        );
     }
 
     #[test]
     fn cross_node_tensor_parallel_all_reduce_is_hierarchical() {
-        let ar = OperatorRow { bytes_per_token: 1e4, tp_shard: false, ..op("ar", "collective", 4.0) };
+        let ar = OperatorRow {
+            bytes_per_token: 1e4,
+            tp_shard: false,
+            ..op("ar", "collective", 4.0)
+        };
         let p = plan(vec![ar], 16);
         let at = |node: u64| {
             cost(&p, |q| {
@@ -728,23 +970,41 @@ mod parallel_tests {
         close(intra.all_reduce_s(m), flat);
         close(cross.all_reduce_s(m), hier);
         let s = stats(100.0, 1.0);
-        close(cross.step_seconds(&s) - intra.step_seconds(&s), 4.0 * (hier - flat));
+        close(
+            cross.step_seconds(&s) - intra.step_seconds(&s),
+            4.0 * (hier - flat),
+        );
         assert!(cross.step_seconds(&s) > intra.step_seconds(&s));
         // One chip per node: a plain ring over the network; a fast network is still bound by the chip link.
-        close(at(1).all_reduce_s(m), 2.0 * 15.0 / 16.0 * m / NET_BW + 30.0 * NET_LAT);
+        close(
+            at(1).all_reduce_s(m),
+            2.0 * 15.0 / 16.0 * m / NET_BW + 30.0 * NET_LAT,
+        );
         let fast = cost(&p, |q| {
             q.node_size = 8;
             q.network_bw = 1e12;
             q.network_latency_s = NET_LAT;
         });
-        close(fast.all_reduce_s(m), 2.0 * 15.0 / 16.0 * m / LINK_BW + 30.0 * NET_LAT);
+        close(
+            fast.all_reduce_s(m),
+            2.0 * 15.0 / 16.0 * m / LINK_BW + 30.0 * NET_LAT,
+        );
     }
 
     /// A MoE layer stand-in: 8 experts of 1e8 weight bytes each, 2 per token (1 MFLOP each), sharded; and
     /// its communication, 3 MoE layers of 1e4-byte activations.
     fn moe_plan(tp: u32) -> Plan {
-        let experts = OperatorRow { flops_per_token: 2e6, weight_bytes: 8e8, bytes_per_token: 0.0, ..op("experts", "tensor", 1.0) };
-        let comm = OperatorRow { bytes_per_token: 1e4, tp_shard: false, ..op("moe", "alltoall", 3.0) };
+        let experts = OperatorRow {
+            flops_per_token: 2e6,
+            weight_bytes: 8e8,
+            bytes_per_token: 0.0,
+            ..op("experts", "tensor", 1.0)
+        };
+        let comm = OperatorRow {
+            bytes_per_token: 1e4,
+            tp_shard: false,
+            ..op("moe", "alltoall", 3.0)
+        };
         let mut p = plan(vec![experts, comm], tp);
         for o in &mut p.models[0].operators {
             if o.name == "experts" {
@@ -771,7 +1031,10 @@ mod parallel_tests {
         close(ep4.moe_comm_s(1e4, t, 2.0), 2.0 * a2a);
         // Compute and weights per chip are the same either way: the step differs by the communication only.
         let s = stats(t, t);
-        close(ep4.step_seconds(&s) - ep1.step_seconds(&s), 3.0 * (2.0 * a2a - ar));
+        close(
+            ep4.step_seconds(&s) - ep1.step_seconds(&s),
+            3.0 * (2.0 * a2a - ar),
+        );
     }
 
     #[test]
@@ -786,6 +1049,9 @@ mod parallel_tests {
         close(c.step_seconds(&stats(1.0, 1.0)), 1e-4 + 2e8 / 1e12);
         // 16 tokens: E·(1 − (3/4)^16) experts expected.
         let share = 1.0 - 0.75_f64.powi(16);
-        close(c.step_seconds(&stats(16.0, 16.0)), 1e-4 + (8e8 * share / 1e12).max(16.0 * 2e6 / 1e15));
+        close(
+            c.step_seconds(&stats(16.0, 16.0)),
+            1e-4 + (8e8 * share / 1e12).max(16.0 * 2e6 / 1e15),
+        );
     }
 }

@@ -43,7 +43,11 @@ pub struct SimOptions {
 
 impl Default for SimOptions {
     fn default() -> Self {
-        Self { requests: true, iterations: true, token_stats: true }
+        Self {
+            requests: true,
+            iterations: true,
+            token_stats: true,
+        }
     }
 }
 
@@ -415,7 +419,12 @@ impl<'p> Sim<'p> {
             }
             pool_ranges.push(start..insts.len());
         }
-        let local_of = |pi: usize| run.pools.iter().position(|&p| p == pi).expect("link pools belong to the run");
+        let local_of = |pi: usize| {
+            run.pools
+                .iter()
+                .position(|&p| p == pi)
+                .expect("link pools belong to the run")
+        };
         let links: Vec<LinkState> = run
             .links
             .iter()
@@ -432,10 +441,16 @@ impl<'p> Sim<'p> {
             .collect();
         let candidates = |instances: Vec<usize>, router: Router| {
             let tree = (router == Router::LeastTokens).then(|| MinTree::new(instances.len()));
-            Candidates { instances, rr_next: 0, tree }
+            Candidates {
+                instances,
+                rr_next: 0,
+                tree,
+            }
         };
         let prefill_set = candidates(
-            (0..insts.len()).filter(|&i| insts[i].role.prefills()).collect(),
+            (0..insts.len())
+                .filter(|&i| insts[i].role.prefills())
+                .collect(),
             run.prefill_router,
         );
         let decode_sets: Vec<Candidates> = (0..run.pools.len())
@@ -443,7 +458,10 @@ impl<'p> Sim<'p> {
                 candidates(
                     links
                         .iter()
-                        .filter(|l| l.src_pool == local && plan.pools[run.pools[l.dst_pool]].role == Role::Decode)
+                        .filter(|l| {
+                            l.src_pool == local
+                                && plan.pools[run.pools[l.dst_pool]].role == Role::Decode
+                        })
                         .flat_map(|l| pool_ranges[l.dst_pool].clone())
                         .collect(),
                     run.decode_router,
@@ -451,7 +469,10 @@ impl<'p> Sim<'p> {
             })
             .collect();
         let mut tree_slots = vec![Vec::new(); insts.len()];
-        for (set_id, set) in std::iter::once(&prefill_set).chain(decode_sets.iter()).enumerate() {
+        for (set_id, set) in std::iter::once(&prefill_set)
+            .chain(decode_sets.iter())
+            .enumerate()
+        {
             if set.tree.is_some() {
                 for (pos, &i) in set.instances.iter().enumerate() {
                     tree_slots[i].push((set_id, pos));
@@ -522,7 +543,8 @@ impl<'p> Sim<'p> {
 
     fn push_event(&mut self, t: f64, class: u8, idx: u32) {
         self.next_event_seq += 1;
-        self.heap.push(Reverse((time_key(t), class, self.next_event_seq, idx)));
+        self.heap
+            .push(Reverse((time_key(t), class, self.next_event_seq, idx)));
     }
 
     /// Makes an idle instance look for work at time `t`, after every other event of that instant.
@@ -618,7 +640,11 @@ impl<'p> Sim<'p> {
         let load = self.insts[i].outstanding_tokens;
         for k in 0..self.tree_slots[i].len() {
             let (set_id, pos) = self.tree_slots[i][k];
-            let set = if set_id == 0 { &mut self.prefill_set } else { &mut self.decode_sets[set_id - 1] };
+            let set = if set_id == 0 {
+                &mut self.prefill_set
+            } else {
+                &mut self.decode_sets[set_id - 1]
+            };
             if let Some(tree) = set.tree.as_mut() {
                 let last = tree.keys[pos].1;
                 tree.set(pos, (load, last));
@@ -679,8 +705,13 @@ impl<'p> Sim<'p> {
     /// Queues a request for prefill on instance `i` (at the head when it is being recomputed).
     fn assign_prefill(&mut self, r: u32, i: usize, t: f64, front: bool) {
         let req = &self.reqs[r as usize];
-        let remaining = req.prompt as u64 + req.generated as u64
-            + if self.insts[i].role == Role::Mixed { (req.output - req.generated) as u64 } else { 0 };
+        let remaining = req.prompt as u64
+            + req.generated as u64
+            + if self.insts[i].role == Role::Mixed {
+                (req.output - req.generated) as u64
+            } else {
+                0
+            };
         self.charge(r, i, remaining);
         let req = &mut self.reqs[r as usize];
         req.instance = i as u32;
@@ -739,7 +770,16 @@ impl<'p> Sim<'p> {
         req.g0 = g0;
         let epoch = req.epoch;
         inst.finish_heap.push(Reverse((rf, r, epoch)));
-        let p = self.add_piece(r, Piece { time: t, instance: i as u32, a: r0, b: r0, next: NONE });
+        let p = self.add_piece(
+            r,
+            Piece {
+                time: t,
+                instance: i as u32,
+                a: r0,
+                b: r0,
+                next: NONE,
+            },
+        );
         self.reqs[r as usize].open_piece = p;
     }
 
@@ -835,7 +875,9 @@ impl<'p> Sim<'p> {
             let inst = &self.insts[d];
             let req = &self.reqs[r as usize];
             let blocks = ceil_div(req.prefill_len as u64, inst.block_size);
-            if blocks > inst.free_blocks || inst.running.len() as u64 + inst.reserved >= inst.max_batch {
+            if blocks > inst.free_blocks
+                || inst.running.len() as u64 + inst.reserved >= inst.max_batch
+            {
                 break;
             }
             let inst = &mut self.insts[d];
@@ -865,7 +907,11 @@ impl<'p> Sim<'p> {
         let req = &mut self.reqs[r as usize];
         req.kv_transfer_s += t - req.transfer_start;
         req.transfers += 1;
-        let (src, dst, blocks) = (req.prefill_instance as usize, req.instance as usize, req.src_blocks as u64);
+        let (src, dst, blocks) = (
+            req.prefill_instance as usize,
+            req.instance as usize,
+            req.src_blocks as u64,
+        );
         req.src_blocks = 0;
         self.insts[src].free_blocks += blocks;
         self.wake(src, t);
@@ -954,7 +1000,9 @@ impl<'p> Sim<'p> {
             }
             self.drop_stale_head(i);
             let inst = &self.insts[i];
-            let Some(&h) = inst.waiting.front() else { break };
+            let Some(&h) = inst.waiting.front() else {
+                break;
+            };
             let req = &self.reqs[h as usize];
             let len = req.prompt as u64 + req.generated as u64;
             let blocks = ceil_div(len, inst.block_size);
@@ -1033,7 +1081,8 @@ impl<'p> Sim<'p> {
             rows.batch_size.push((n_dec as usize + n_chunks) as u32);
             rows.prefill_tokens.push(prefill_tokens as u32);
             rows.decode_tokens.push(n_dec as u32);
-            rows.kv_blocks_used.push((inst.total_blocks - inst.free_blocks) as u32);
+            rows.kv_blocks_used
+                .push((inst.total_blocks - inst.free_blocks) as u32);
             rows.energy_j.push(energy);
         }
         self.push_event(t + duration, EV_STEP_END, i as u32);
@@ -1082,7 +1131,16 @@ impl<'p> Sim<'p> {
             if req.first_token.is_nan() {
                 req.first_token = t;
             }
-            self.add_piece(r, Piece { time: t, instance: NONE, a: 0, b: 0, next: NONE });
+            self.add_piece(
+                r,
+                Piece {
+                    time: t,
+                    instance: NONE,
+                    a: 0,
+                    b: 0,
+                    next: NONE,
+                },
+            );
             let req = &self.reqs[r as usize];
             if req.generated >= req.output {
                 let blocks = ceil_div(req.prefill_len as u64, self.insts[i].block_size);
@@ -1113,7 +1171,9 @@ impl<'p> Sim<'p> {
         match wl.kind {
             ArrivalKind::Open => {
                 // Requests arriving at or after the workload's duration are never issued.
-                order = (0..self.reqs.len() as u32).filter(|&r| wl.arrival_s[r as usize] < wl.duration_s).collect();
+                order = (0..self.reqs.len() as u32)
+                    .filter(|&r| wl.arrival_s[r as usize] < wl.duration_s)
+                    .collect();
                 let arr = &wl.arrival_s;
                 order.sort_by(|&a, &b| arr[a as usize].total_cmp(&arr[b as usize]).then(a.cmp(&b)));
             }
@@ -1130,7 +1190,9 @@ impl<'p> Sim<'p> {
                 (None, None) => break,
                 (Some(_), None) => true,
                 (None, Some(_)) => false,
-                (Some(ta), Some(Reverse((tk, class, _, _)))) => (time_key(ta), EV_ARRIVAL) < (*tk, *class),
+                (Some(ta), Some(Reverse((tk, class, _, _)))) => {
+                    (time_key(ta), EV_ARRIVAL) < (*tk, *class)
+                }
             };
             if take_open {
                 let r = order[next_open];
@@ -1161,7 +1223,10 @@ impl<'p> Sim<'p> {
             .enumerate()
             .find(|(_, r)| !matches!(r.phase, Phase::Done | Phase::NotIssued | Phase::Rejected))
         {
-            return Err(InferaError::Simulation(format!("request {k} did not finish (stuck in {:?})", r.phase)));
+            return Err(InferaError::Simulation(format!(
+                "request {k} did not finish (stuck in {:?})",
+                r.phase
+            )));
         }
         Ok(())
     }
@@ -1176,7 +1241,11 @@ pub fn quantile(xs: &mut [f64], q: f64) -> Option<f64> {
     let lo = pos.floor() as usize;
     let hi = pos.ceil() as usize;
     let (_, &mut lo_v, rest) = xs.select_nth_unstable_by(lo, f64::total_cmp);
-    let hi_v = if hi == lo { lo_v } else { rest.iter().copied().fold(f64::INFINITY, f64::min) };
+    let hi_v = if hi == lo {
+        lo_v
+    } else {
+        rest.iter().copied().fold(f64::INFINITY, f64::min)
+    };
     Some(lo_v + (hi_v - lo_v) * (pos - lo as f64))
 }
 
@@ -1246,13 +1315,19 @@ pub const SUMMARY_QUANTILES: [(&str, &[u32]); 6] = [
 
 impl Sim<'_> {
     /// Appends this run's per-request rows (when kept), statistics and instance facts.
-    fn collect(&self, rows: &mut RequestRows, stats: &mut RunStatsRows, inst_rows: &mut InstanceRows) {
+    fn collect(
+        &self,
+        rows: &mut RequestRows,
+        stats: &mut RunStatsRows,
+        inst_rows: &mut InstanceRows,
+    ) {
         let run = &self.plan.runs[self.run_idx];
         let mut times: Vec<f64> = Vec::new();
         let mut scratch: Vec<f64> = Vec::new();
         // Per-metric values over finished requests, for the run's quantiles.
         let mut metric: [Vec<f64>; 6] = Default::default();
-        let (mut n_ok, mut n_full, mut n_timeout, mut slo_met, mut preempt) = (0u64, 0u64, 0u64, 0u64, 0u64);
+        let (mut n_ok, mut n_full, mut n_timeout, mut slo_met, mut preempt) =
+            (0u64, 0u64, 0u64, 0u64, 0u64);
         let (mut prompt_tok, mut output_tok) = (0u64, 0u64);
         let (mut first_arrival, mut last_departure) = (f64::INFINITY, f64::NEG_INFINITY);
         for (k, req) in self.reqs.iter().enumerate() {
@@ -1302,8 +1377,16 @@ impl Sim<'_> {
                 continue;
             }
             // A rejected request was never prefilled: it is reported on the instance that turned it away.
-            let pre_i = if req.prefill_instance == NONE { req.instance } else { req.prefill_instance } as usize;
-            let dec_i = if req.decode_instance == NONE { pre_i } else { req.decode_instance as usize };
+            let pre_i = if req.prefill_instance == NONE {
+                req.instance
+            } else {
+                req.prefill_instance
+            } as usize;
+            let dec_i = if req.decode_instance == NONE {
+                pre_i
+            } else {
+                req.decode_instance as usize
+            };
             rows.run.push(self.run_idx as u32);
             rows.status.push(req.status);
             rows.request_id.push(k as u64);
@@ -1441,7 +1524,10 @@ mod quantile_tests {
                 let mut gaps: Vec<f64> = times.windows(2).map(|w| w[1] - w[0]).collect();
                 let full = quantile(&mut gaps, q).unwrap();
                 let fast = gap_quantile(&times, q, &mut scratch).unwrap();
-                assert!((full - fast).abs() <= 1e-12, "n={n} q={q}: {full} vs {fast}");
+                assert!(
+                    (full - fast).abs() <= 1e-12,
+                    "n={n} q={q}: {full} vs {fast}"
+                );
             }
         }
         assert_eq!(gap_quantile(&[1.0], 0.99, &mut scratch), None);

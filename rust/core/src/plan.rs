@@ -16,6 +16,9 @@ use crate::table::Table;
 
 /// The plan format version this crate reads and writes.
 pub const PLAN_VERSION: &str = "1";
+/// Most instances one run may have: each costs the engine about a kilobyte of state, so this bounds a run's
+/// memory (10,000 instances are benchmarked in benches/RESULTS.md).
+pub const MAX_INSTANCES: u64 = 1_000_000;
 /// Schema metadata key holding the plan format version.
 pub const PLAN_VERSION_KEY: &str = "infera.plan_version";
 
@@ -285,7 +288,11 @@ pub struct Plan {
 }
 
 /// Calls `f` with the named table of a packed plan batch.
-pub(crate) fn with_table<T>(batch: &RecordBatch, name: &str, f: impl FnOnce(Table<'_>) -> Result<T>) -> Result<T> {
+pub(crate) fn with_table<T>(
+    batch: &RecordBatch,
+    name: &str,
+    f: impl FnOnce(Table<'_>) -> Result<T>,
+) -> Result<T> {
     let col = batch
         .column_by_name(name)
         .ok_or_else(|| plan_err!("plan has no table '{}'", name))?;
@@ -295,11 +302,21 @@ pub(crate) fn with_table<T>(batch: &RecordBatch, name: &str, f: impl FnOnce(Tabl
     let inner = match col.data_type() {
         DataType::List(_) => col.as_list::<i32>().value(0),
         DataType::LargeList(_) => col.as_list::<i64>().value(0),
-        other => return Err(plan_err!("plan table '{}' must be list<struct>, found {}", name, other)),
+        other => {
+            return Err(plan_err!(
+                "plan table '{}' must be list<struct>, found {}",
+                name,
+                other
+            ))
+        }
     };
-    let structs = inner
-        .as_struct_opt()
-        .ok_or_else(|| plan_err!("plan table '{}' must be a list of structs, found {}", name, inner.data_type()))?;
+    let structs = inner.as_struct_opt().ok_or_else(|| {
+        plan_err!(
+            "plan table '{}' must be a list of structs, found {}",
+            name,
+            inner.data_type()
+        )
+    })?;
     f(Table::new(name, structs))
 }
 
@@ -319,10 +336,18 @@ impl Plan {
                     PLAN_VERSION
                 ))
             }
-            None => return Err(plan_err!("plan schema lacks the '{}' metadata key", PLAN_VERSION_KEY)),
+            None => {
+                return Err(plan_err!(
+                    "plan schema lacks the '{}' metadata key",
+                    PLAN_VERSION_KEY
+                ))
+            }
         }
         if batch.num_rows() != 1 {
-            return Err(plan_err!("a packed plan has exactly one row, this one has {}", batch.num_rows()));
+            return Err(plan_err!(
+                "a packed plan has exactly one row, this one has {}",
+                batch.num_rows()
+            ));
         }
 
         let mut chips = with_table(batch, "chips", |t| {
@@ -356,7 +381,10 @@ impl Plan {
         })?;
         for c in &chips {
             if c.memory_efficiency > 1.0 {
-                return Err(plan_err!("chip '{}': memory_efficiency must be in (0, 1]", c.name));
+                return Err(plan_err!(
+                    "chip '{}': memory_efficiency must be in (0, 1]",
+                    c.name
+                ));
             }
         }
 
@@ -407,7 +435,10 @@ impl Plan {
         with_table(batch, "operators", |t| {
             let model = t.index("model", "models", models.len())?;
             let name = t.strings("name")?;
-            let engine = t.choice("engine", &["tensor", "vector", "collective", "alltoall", "p2p"])?;
+            let engine = t.choice(
+                "engine",
+                &["tensor", "vector", "collective", "alltoall", "p2p"],
+            )?;
             let dtype = t.strings("dtype")?;
             let count = t.nonneg("count")?;
             let fpt = t.nonneg("flops_per_token")?;
@@ -418,11 +449,20 @@ impl Plan {
             let bps = t.nonneg("bytes_per_sampled")?;
             let bkv = t.nonneg("bytes_per_kv_token")?;
             let shard = t.bools("tp_shard")?;
-            let experts = if t.has("experts") { t.nonneg("experts")? } else { vec![0.0; t.len()] };
-            let experts_per_token =
-                if t.has("experts_per_token") { t.nonneg("experts_per_token")? } else { vec![0.0; t.len()] };
+            let experts = if t.has("experts") {
+                t.nonneg("experts")?
+            } else {
+                vec![0.0; t.len()]
+            };
+            let experts_per_token = if t.has("experts_per_token") {
+                t.nonneg("experts_per_token")?
+            } else {
+                vec![0.0; t.len()]
+            };
             for i in 0..t.len() {
-                if experts[i] > 0.0 && !(experts_per_token[i] > 0.0 && experts_per_token[i] <= experts[i]) {
+                if experts[i] > 0.0
+                    && !(experts_per_token[i] > 0.0 && experts_per_token[i] <= experts[i])
+                {
                     return Err(plan_err!(
                         "operators row {}: experts_per_token must be in (0, experts] for an expert operator",
                         i
@@ -464,9 +504,16 @@ impl Plan {
                     if duration[i] <= 0.0 {
                         return Err(plan_err!("workloads row {}: duration_s must be > 0", i));
                     }
-                    let kind = if kind[i] == "open" { ArrivalKind::Open } else { ArrivalKind::Closed };
+                    let kind = if kind[i] == "open" {
+                        ArrivalKind::Open
+                    } else {
+                        ArrivalKind::Closed
+                    };
                     if kind == ArrivalKind::Closed && users[i] == 0 {
-                        return Err(plan_err!("workload '{}': closed-loop traffic needs users >= 1", name[i]));
+                        return Err(plan_err!(
+                            "workload '{}': closed-loop traffic needs users >= 1",
+                            name[i]
+                        ));
                     }
                     Ok(Workload {
                         name: name[i].clone(),
@@ -528,8 +575,11 @@ impl Plan {
                     Ok(vec![true; t.len()])
                 }
             };
-            let (keep_req, keep_it, keep_tok) =
-                (flag("keep_requests")?, flag("keep_iterations")?, flag("keep_token_stats")?);
+            let (keep_req, keep_it, keep_tok) = (
+                flag("keep_requests")?,
+                flag("keep_iterations")?,
+                flag("keep_token_stats")?,
+            );
             Ok((0..t.len())
                 .map(|i| Run {
                     name: name[i].clone(),
@@ -580,14 +630,36 @@ impl Plan {
             }
             // Parallelism and topology (optional columns: absent means tp-only instances within one node).
             let ones = || vec![1u64; t.len()];
-            let pp = if t.has("pp") { t.int_in("pp", 1, 65_536)? } else { ones() };
-            let ep = if t.has("ep") { t.int_in("ep", 1, 65_536)? } else { ones() };
-            let microbatches =
-                if t.has("microbatches") { t.int_in("microbatches", 0, 1 << 20)? } else { vec![0; t.len()] };
-            let node_size = if t.has("node_size") { t.int_in("node_size", 0, u32::MAX as u64)? } else { vec![0; t.len()] };
-            let network_bw = if t.has("network_bw") { t.nonneg("network_bw")? } else { vec![0.0; t.len()] };
-            let network_latency =
-                if t.has("network_latency_s") { t.nonneg("network_latency_s")? } else { vec![0.0; t.len()] };
+            let pp = if t.has("pp") {
+                t.int_in("pp", 1, 65_536)?
+            } else {
+                ones()
+            };
+            let ep = if t.has("ep") {
+                t.int_in("ep", 1, 65_536)?
+            } else {
+                ones()
+            };
+            let microbatches = if t.has("microbatches") {
+                t.int_in("microbatches", 0, 1 << 20)?
+            } else {
+                vec![0; t.len()]
+            };
+            let node_size = if t.has("node_size") {
+                t.int_in("node_size", 0, u32::MAX as u64)?
+            } else {
+                vec![0; t.len()]
+            };
+            let network_bw = if t.has("network_bw") {
+                t.nonneg("network_bw")?
+            } else {
+                vec![0.0; t.len()]
+            };
+            let network_latency = if t.has("network_latency_s") {
+                t.nonneg("network_latency_s")?
+            } else {
+                vec![0.0; t.len()]
+            };
             let role = if t.has("role") {
                 t.choice("role", &["mixed", "prefill", "decode"])?
             } else {
@@ -672,23 +744,35 @@ impl Plan {
 
         // `links` is optional: a plan without it has no links.
         let has_links = batch.column_by_name("links").is_some();
-        let links = if !has_links { Vec::new() } else { with_table(batch, "links", |t| {
-            let src = t.index("src", "pools", pools.len())?;
-            let dst = t.index("dst", "pools", pools.len())?;
-            let bw = t.f64_checked("bandwidth", true)?;
-            let lat = t.nonneg("latency_s")?;
-            (0..t.len())
-                .map(|i| {
-                    if bw[i].is_nan() || bw[i] <= 0.0 {
-                        return Err(plan_err!("links row {}: bandwidth must be > 0", i));
-                    }
-                    if pools[src[i]].run != pools[dst[i]].run {
-                        return Err(plan_err!("links row {}: the two pools belong to different runs", i));
-                    }
-                    Ok(Link { src: src[i], dst: dst[i], bandwidth: bw[i], latency_s: lat[i] })
-                })
-                .collect::<Result<Vec<_>>>()
-        })? };
+        let links = if !has_links {
+            Vec::new()
+        } else {
+            with_table(batch, "links", |t| {
+                let src = t.index("src", "pools", pools.len())?;
+                let dst = t.index("dst", "pools", pools.len())?;
+                let bw = t.f64_checked("bandwidth", true)?;
+                let lat = t.nonneg("latency_s")?;
+                (0..t.len())
+                    .map(|i| {
+                        if bw[i].is_nan() || bw[i] <= 0.0 {
+                            return Err(plan_err!("links row {}: bandwidth must be > 0", i));
+                        }
+                        if pools[src[i]].run != pools[dst[i]].run {
+                            return Err(plan_err!(
+                                "links row {}: the two pools belong to different runs",
+                                i
+                            ));
+                        }
+                        Ok(Link {
+                            src: src[i],
+                            dst: dst[i],
+                            bandwidth: bw[i],
+                            latency_s: lat[i],
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()
+            })?
+        };
         for (i, l) in links.iter().enumerate() {
             runs[pools[l.src].run].links.push(i);
         }
@@ -702,7 +786,13 @@ impl Plan {
                 let percentile = match pct[i] {
                     None => None,
                     Some(p) if p > 0.0 && p <= 100.0 => Some(p),
-                    Some(p) => return Err(plan_err!("slos row {}: percentile {} is not in (0, 100]", i, p)),
+                    Some(p) => {
+                        return Err(plan_err!(
+                            "slos row {}: percentile {} is not in (0, 100]",
+                            i,
+                            p
+                        ))
+                    }
                 };
                 runs[run[i]].slos.push(Slo {
                     metric: match metric[i].as_str() {
@@ -718,7 +808,14 @@ impl Plan {
             Ok(())
         })?;
 
-        let plan = Plan { chips, models, workloads, pools, links, runs };
+        let plan = Plan {
+            chips,
+            models,
+            workloads,
+            pools,
+            links,
+            runs,
+        };
         plan.validate()?;
         Ok(plan)
     }
@@ -729,24 +826,59 @@ impl Plan {
             if run.pools.is_empty() {
                 return Err(plan_err!("run '{}' has no pools", run.name));
             }
+            let instances: u64 = run.pools.iter().map(|&p| self.pools[p].instances).sum();
+            if instances > MAX_INSTANCES {
+                return Err(plan_err!(
+                    "run '{}' has {} instances; the engine simulates at most {} per run",
+                    run.name,
+                    instances,
+                    MAX_INSTANCES
+                ));
+            }
             if !run.pools.iter().any(|&p| self.pools[p].role.prefills()) {
                 return Err(plan_err!("run '{}' has no pool that can prefill", run.name));
             }
             for &pi in &run.pools {
                 let pool = &self.pools[pi];
-                let out = run.links.iter().filter(|&&l| self.links[l].src == pi && self.pools[self.links[l].dst].role == Role::Decode).count();
+                let out = run
+                    .links
+                    .iter()
+                    .filter(|&&l| {
+                        self.links[l].src == pi
+                            && self.pools[self.links[l].dst].role == Role::Decode
+                    })
+                    .count();
                 if pool.role == Role::Prefill && out == 0 {
-                    return Err(plan_err!("run '{}': prefill pool '{}' has no link to a decode pool", run.name, pool.name));
+                    return Err(plan_err!(
+                        "run '{}': prefill pool '{}' has no link to a decode pool",
+                        run.name,
+                        pool.name
+                    ));
                 }
-                let inc = run.links.iter().filter(|&&l| self.links[l].dst == pi && self.pools[self.links[l].src].role == Role::Prefill).count();
+                let inc = run
+                    .links
+                    .iter()
+                    .filter(|&&l| {
+                        self.links[l].dst == pi
+                            && self.pools[self.links[l].src].role == Role::Prefill
+                    })
+                    .count();
                 if pool.role == Role::Decode && inc == 0 {
-                    return Err(plan_err!("run '{}': decode pool '{}' has no link from a prefill pool", run.name, pool.name));
+                    return Err(plan_err!(
+                        "run '{}': decode pool '{}' has no link from a prefill pool",
+                        run.name,
+                        pool.name
+                    ));
                 }
             }
             let model = &self.models[run.model];
             let wl = &self.workloads[run.workload];
             if wl.prompt_tokens.is_empty() {
-                return Err(plan_err!("run '{}': workload '{}' has no requests", run.name, wl.name));
+                return Err(plan_err!(
+                    "run '{}': workload '{}' has no requests",
+                    run.name,
+                    wl.name
+                ));
             }
             let max_ctx = wl
                 .prompt_tokens
@@ -759,7 +891,9 @@ impl Plan {
                 let pool = &self.pools[pi];
                 let chip = &self.chips[pool.chip];
                 for op in &model.operators {
-                    if !COMM_ENGINES.contains(&op.engine.as_str()) && crate::hw::engine_for(chip, op).is_none() {
+                    if !COMM_ENGINES.contains(&op.engine.as_str())
+                        && crate::hw::engine_for(chip, op).is_none()
+                    {
                         return Err(plan_err!(
                             "run '{}': chip '{}' has no '{}' engine for operator '{}' ({})",
                             run.name,
@@ -781,7 +915,13 @@ impl Plan {
                     ));
                 }
                 if !pool.chunked_prefill {
-                    let max_prompt = wl.prompt_tokens.iter().zip(&wl.output_tokens).map(|(p, o)| *p as u64 + *o as u64).max().unwrap_or(0);
+                    let max_prompt = wl
+                        .prompt_tokens
+                        .iter()
+                        .zip(&wl.output_tokens)
+                        .map(|(p, o)| *p as u64 + *o as u64)
+                        .max()
+                        .unwrap_or(0);
                     if max_prompt > pool.max_batched_tokens {
                         return Err(plan_err!(
                             "run '{}' pool '{}': without chunked prefill, max_batched_tokens ({}) must cover the longest context ({})",
@@ -818,7 +958,10 @@ impl Plan {
                 };
                 Plan::from_batch(&batch)
             }
-            n => Err(plan_err!("a plan file holds exactly one record batch, this one has {}", n)),
+            n => Err(plan_err!(
+                "a plan file holds exactly one record batch, this one has {}",
+                n
+            )),
         }
     }
 }

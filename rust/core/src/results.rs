@@ -6,8 +6,8 @@
 use std::sync::Arc;
 
 use arrow_array::{
-    types::UInt32Type, ArrayRef, BooleanArray, DictionaryArray, Float64Array, RecordBatch, StringArray, UInt32Array,
-    UInt64Array,
+    types::UInt32Type, ArrayRef, BooleanArray, DictionaryArray, Float64Array, RecordBatch,
+    StringArray, UInt32Array, UInt64Array,
 };
 use arrow_schema::{Field, Schema};
 
@@ -44,15 +44,22 @@ fn dict(keys: &[u32], names: &[String]) -> ArrayRef {
         .collect();
     let values = Arc::new(StringArray::from_iter_values(unique));
     let keys = UInt32Array::from_iter_values(keys.iter().map(|&k| remap[k as usize]));
-    Arc::new(DictionaryArray::<UInt32Type>::try_new(keys, values).expect("keys index the dictionary"))
+    Arc::new(
+        DictionaryArray::<UInt32Type>::try_new(keys, values).expect("keys index the dictionary"),
+    )
 }
 
 fn batch(cols: Vec<(&str, ArrayRef)>) -> Result<RecordBatch> {
     // A column is nullable exactly when it holds nulls (TPOT of single-token requests).
-    let fields: Vec<Field> =
-        cols.iter().map(|(n, a)| Field::new(*n, a.data_type().clone(), a.null_count() > 0)).collect();
+    let fields: Vec<Field> = cols
+        .iter()
+        .map(|(n, a)| Field::new(*n, a.data_type().clone(), a.null_count() > 0))
+        .collect();
     let schema = Arc::new(Schema::new(fields));
-    Ok(RecordBatch::try_new(schema, cols.into_iter().map(|(_, a)| a).collect())?)
+    Ok(RecordBatch::try_new(
+        schema,
+        cols.into_iter().map(|(_, a)| a).collect(),
+    )?)
 }
 
 fn f64s(v: Vec<f64>) -> ArrayRef {
@@ -61,11 +68,20 @@ fn f64s(v: Vec<f64>) -> ArrayRef {
 
 /// Times that did not happen (a rejected request's first token) are NaN in the rows and null in the table.
 fn times(v: &[f64]) -> ArrayRef {
-    Arc::new(v.iter().map(|x| if x.is_nan() { None } else { Some(*x) }).collect::<Float64Array>())
+    Arc::new(
+        v.iter()
+            .map(|x| if x.is_nan() { None } else { Some(*x) })
+            .collect::<Float64Array>(),
+    )
 }
 
 fn diff(a: &[f64], b: &[f64]) -> ArrayRef {
-    Arc::new(a.iter().zip(b).map(|(x, y)| Some(x - y).filter(|d| !d.is_nan())).collect::<Float64Array>())
+    Arc::new(
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| Some(x - y).filter(|d| !d.is_nan()))
+            .collect::<Float64Array>(),
+    )
 }
 
 /// Builds the result batches. Per-run names come from `plan`.
@@ -87,11 +103,23 @@ pub fn build(plan: &Plan, rows: SimRows) -> Result<SimOutput> {
         ("request_id", Arc::new(UInt64Array::from(r.request_id))),
         ("status", dict(&status_keys, &statuses)),
         ("prefill_pool", dict(&r.prefill_pool, &pool_names)),
-        ("prefill_instance", Arc::new(UInt32Array::from(r.prefill_instance))),
+        (
+            "prefill_instance",
+            Arc::new(UInt32Array::from(r.prefill_instance)),
+        ),
         ("decode_pool", dict(&r.decode_pool, &pool_names)),
-        ("decode_instance", Arc::new(UInt32Array::from(r.decode_instance))),
-        ("prompt_tokens", Arc::new(UInt32Array::from(r.prompt_tokens))),
-        ("output_tokens", Arc::new(UInt32Array::from(r.output_tokens))),
+        (
+            "decode_instance",
+            Arc::new(UInt32Array::from(r.decode_instance)),
+        ),
+        (
+            "prompt_tokens",
+            Arc::new(UInt32Array::from(r.prompt_tokens)),
+        ),
+        (
+            "output_tokens",
+            Arc::new(UInt32Array::from(r.output_tokens)),
+        ),
         ("arrival_s", f64s(r.arrival_s.clone())),
         ("first_scheduled_s", times(&r.first_scheduled_s)),
         ("first_token_s", times(&r.first_token_s)),
@@ -119,9 +147,18 @@ pub fn build(plan: &Plan, rows: SimRows) -> Result<SimOutput> {
         ("start_s", f64s(it.start_s)),
         ("duration_s", f64s(it.duration_s)),
         ("batch_size", Arc::new(UInt32Array::from(it.batch_size))),
-        ("prefill_tokens", Arc::new(UInt32Array::from(it.prefill_tokens))),
-        ("decode_tokens", Arc::new(UInt32Array::from(it.decode_tokens))),
-        ("kv_blocks_used", Arc::new(UInt32Array::from(it.kv_blocks_used))),
+        (
+            "prefill_tokens",
+            Arc::new(UInt32Array::from(it.prefill_tokens)),
+        ),
+        (
+            "decode_tokens",
+            Arc::new(UInt32Array::from(it.decode_tokens)),
+        ),
+        (
+            "kv_blocks_used",
+            Arc::new(UInt32Array::from(it.kv_blocks_used)),
+        ),
         ("energy_j", f64s(it.energy_j)),
     ])?;
 
@@ -156,5 +193,10 @@ pub fn build(plan: &Plan, rows: SimRows) -> Result<SimOutput> {
     }
     cols.push(("slo_pass".into(), Arc::new(BooleanArray::from(st.slo_pass))));
     let stats = batch(cols.iter().map(|(n, a)| (n.as_str(), a.clone())).collect())?;
-    Ok(SimOutput { requests, iterations, instances, stats })
+    Ok(SimOutput {
+        requests,
+        iterations,
+        instances,
+        stats,
+    })
 }

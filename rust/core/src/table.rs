@@ -76,11 +76,21 @@ impl<'a> Table<'a> {
         vals.into_iter()
             .enumerate()
             .map(|(i, v)| match v {
-                None => Err(plan_err!("column '{}.{}' row {} is null", self.name, col, i)),
-                Some(x) if x.is_nan() => Err(plan_err!("column '{}.{}' row {} is NaN", self.name, col, i)),
-                Some(x) if x.is_infinite() && !allow_inf => {
-                    Err(plan_err!("column '{}.{}' row {} is infinite", self.name, col, i))
+                None => Err(plan_err!(
+                    "column '{}.{}' row {} is null",
+                    self.name,
+                    col,
+                    i
+                )),
+                Some(x) if x.is_nan() => {
+                    Err(plan_err!("column '{}.{}' row {} is NaN", self.name, col, i))
                 }
+                Some(x) if x.is_infinite() && !allow_inf => Err(plan_err!(
+                    "column '{}.{}' row {} is infinite",
+                    self.name,
+                    col,
+                    i
+                )),
                 Some(x) => Ok(x),
             })
             .collect()
@@ -90,7 +100,13 @@ impl<'a> Table<'a> {
     pub fn nonneg(&self, col: &str) -> Result<Vec<f64>> {
         let vals = self.f64_checked(col, false)?;
         if let Some((i, v)) = vals.iter().enumerate().find(|(_, v)| **v < 0.0) {
-            return Err(plan_err!("column '{}.{}' row {} is negative ({})", self.name, col, i, v));
+            return Err(plan_err!(
+                "column '{}.{}' row {} is negative ({})",
+                self.name,
+                col,
+                i,
+                v
+            ));
         }
         Ok(vals)
     }
@@ -99,7 +115,13 @@ impl<'a> Table<'a> {
     pub fn positive(&self, col: &str) -> Result<Vec<f64>> {
         let vals = self.f64_checked(col, false)?;
         if let Some((i, v)) = vals.iter().enumerate().find(|(_, v)| **v <= 0.0) {
-            return Err(plan_err!("column '{}.{}' row {} must be > 0 (is {})", self.name, col, i, v));
+            return Err(plan_err!(
+                "column '{}.{}' row {} must be > 0 (is {})",
+                self.name,
+                col,
+                i,
+                v
+            ));
         }
         Ok(vals)
     }
@@ -131,12 +153,27 @@ impl<'a> Table<'a> {
     /// exceed 2^53. Float columns are accepted when they hold whole numbers.
     pub fn u64_exact(&self, col: &str) -> Result<Vec<u64>> {
         let arr = self.column(col)?;
-        let bad = |i: usize| plan_err!("column '{}.{}' row {} must be a whole number >= 0", self.name, col, i);
+        let bad = |i: usize| {
+            plan_err!(
+                "column '{}.{}' row {} must be a whole number >= 0",
+                self.name,
+                col,
+                i
+            )
+        };
         let null = |i: usize| plan_err!("column '{}.{}' row {} is null", self.name, col, i);
         match arr.data_type() {
             DataType::UInt64 => {
                 let a = arr.as_primitive::<UInt64Type>();
-                (0..a.len()).map(|i| if a.is_null(i) { Err(null(i)) } else { Ok(a.value(i)) }).collect()
+                (0..a.len())
+                    .map(|i| {
+                        if a.is_null(i) {
+                            Err(null(i))
+                        } else {
+                            Ok(a.value(i))
+                        }
+                    })
+                    .collect()
             }
             DataType::Int64 => {
                 let a = arr.as_primitive::<Int64Type>();
@@ -184,7 +221,12 @@ impl<'a> Table<'a> {
             (0..arr.len())
                 .map(|i| {
                     if arr.is_null(i) {
-                        Err(plan_err!("column '{}.{}' row {} is null", self.name, col, i))
+                        Err(plan_err!(
+                            "column '{}.{}' row {} is null",
+                            self.name,
+                            col,
+                            i
+                        ))
                     } else {
                         Ok(f(i))
                     }
@@ -204,14 +246,23 @@ impl<'a> Table<'a> {
                 let a = arr.as_string_view();
                 get_all(&|i| a.value(i).to_string())
             }
-            other => Err(plan_err!("column '{}.{}' must be a string, found {}", self.name, col, other)),
+            other => Err(plan_err!(
+                "column '{}.{}' must be a string, found {}",
+                self.name,
+                col,
+                other
+            )),
         }
     }
 
     /// A string column whose values must come from `allowed`.
     pub fn choice(&self, col: &str, allowed: &[&str]) -> Result<Vec<String>> {
         let vals = self.strings(col)?;
-        if let Some((i, v)) = vals.iter().enumerate().find(|(_, v)| !allowed.contains(&v.as_str())) {
+        if let Some((i, v)) = vals
+            .iter()
+            .enumerate()
+            .find(|(_, v)| !allowed.contains(&v.as_str()))
+        {
             return Err(plan_err!(
                 "column '{}.{}' row {} is '{}', expected one of {:?}",
                 self.name,
@@ -227,13 +278,23 @@ impl<'a> Table<'a> {
     /// A boolean column with no nulls.
     pub fn bools(&self, col: &str) -> Result<Vec<bool>> {
         let arr = self.column(col)?;
-        let a: &BooleanArray = arr
-            .as_boolean_opt()
-            .ok_or_else(|| plan_err!("column '{}.{}' must be boolean, found {}", self.name, col, arr.data_type()))?;
+        let a: &BooleanArray = arr.as_boolean_opt().ok_or_else(|| {
+            plan_err!(
+                "column '{}.{}' must be boolean, found {}",
+                self.name,
+                col,
+                arr.data_type()
+            )
+        })?;
         (0..a.len())
             .map(|i| {
                 if a.is_null(i) {
-                    Err(plan_err!("column '{}.{}' row {} is null", self.name, col, i))
+                    Err(plan_err!(
+                        "column '{}.{}' row {} is null",
+                        self.name,
+                        col,
+                        i
+                    ))
                 } else {
                     Ok(a.value(i))
                 }

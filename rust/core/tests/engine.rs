@@ -7,10 +7,16 @@ use std::sync::Arc;
 use arrow_array::builder::OffsetBufferBuilder;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, UInt32Type, UInt64Type};
-use arrow_array::{Array, ArrayRef, Float64Array, Int32Array, Int64Array, ListArray, RecordBatch, StringArray, StructArray, UInt32Array};
+use arrow_array::{
+    Array, ArrayRef, Float64Array, Int32Array, Int64Array, ListArray, RecordBatch, StringArray,
+    StructArray, UInt32Array,
+};
 use arrow_schema::{DataType, Field, Fields, Schema};
 
-use infera_core::builder::{self, tiny_dense_plan, ChipRow, ModelRow, OperatorRow, PlanBuilder, PoolRow, RunRow, WorkloadRow};
+use infera_core::builder::{
+    self, tiny_dense_plan, ChipRow, ModelRow, OperatorRow, PlanBuilder, PoolRow, RunRow,
+    WorkloadRow,
+};
 use infera_core::cost::{StepCost, StepStats};
 use infera_core::{simulate, simulate_batch, InferaError, Plan, SimOptions, SimOutput};
 
@@ -22,36 +28,72 @@ fn sim(b: &PlanBuilder) -> SimOutput {
 }
 
 fn f64s(batch: &RecordBatch, col: &str) -> Vec<f64> {
-    let a = batch.column_by_name(col).unwrap_or_else(|| panic!("no column {col}"));
-    a.as_primitive::<Float64Type>().iter().map(|v| v.unwrap_or(f64::NAN)).collect()
+    let a = batch
+        .column_by_name(col)
+        .unwrap_or_else(|| panic!("no column {col}"));
+    a.as_primitive::<Float64Type>()
+        .iter()
+        .map(|v| v.unwrap_or(f64::NAN))
+        .collect()
 }
 
 fn opt_f64s(batch: &RecordBatch, col: &str) -> Vec<Option<f64>> {
-    batch.column_by_name(col).unwrap().as_primitive::<Float64Type>().iter().collect()
+    batch
+        .column_by_name(col)
+        .unwrap()
+        .as_primitive::<Float64Type>()
+        .iter()
+        .collect()
 }
 
 fn u32s(batch: &RecordBatch, col: &str) -> Vec<u32> {
-    batch.column_by_name(col).unwrap().as_primitive::<UInt32Type>().values().to_vec()
+    batch
+        .column_by_name(col)
+        .unwrap()
+        .as_primitive::<UInt32Type>()
+        .values()
+        .to_vec()
 }
 
 fn u64s(batch: &RecordBatch, col: &str) -> Vec<u64> {
-    batch.column_by_name(col).unwrap().as_primitive::<UInt64Type>().values().to_vec()
+    batch
+        .column_by_name(col)
+        .unwrap()
+        .as_primitive::<UInt64Type>()
+        .values()
+        .to_vec()
 }
 
 fn bools(batch: &RecordBatch, col: &str) -> Vec<bool> {
-    batch.column_by_name(col).unwrap().as_boolean().iter().map(|v| v.unwrap()).collect()
+    batch
+        .column_by_name(col)
+        .unwrap()
+        .as_boolean()
+        .iter()
+        .map(|v| v.unwrap())
+        .collect()
 }
 
 /// A dictionary-encoded name column, decoded.
 fn names(batch: &RecordBatch, col: &str) -> Vec<String> {
-    let d = batch.column_by_name(col).unwrap().as_dictionary::<UInt32Type>();
+    let d = batch
+        .column_by_name(col)
+        .unwrap()
+        .as_dictionary::<UInt32Type>();
     let values = d.values().as_string::<i32>();
-    d.keys().values().iter().map(|&k| values.value(k as usize).to_string()).collect()
+    d.keys()
+        .values()
+        .iter()
+        .map(|&k| values.value(k as usize).to_string())
+        .collect()
 }
 
 fn close(actual: f64, expected: f64, what: &str) {
     let tol = 1e-9 * expected.abs().max(1e-12);
-    assert!((actual - expected).abs() <= tol, "{what}: expected {expected:e}, got {actual:e}");
+    assert!(
+        (actual - expected).abs() <= tol,
+        "{what}: expected {expected:e}, got {actual:e}"
+    );
 }
 
 fn ceil_div(a: u64, b: u64) -> u64 {
@@ -62,7 +104,11 @@ fn ceil_div(a: u64, b: u64) -> u64 {
 fn step_cost(b: &PlanBuilder) -> StepCost {
     let plan = Plan::from_batch(&b.build()).unwrap();
     let pool = &plan.pools[0];
-    StepCost::new(&plan.models[plan.runs[pool.run].model], &plan.chips[pool.chip], pool)
+    StepCost::new(
+        &plan.models[plan.runs[pool.run].model],
+        &plan.chips[pool.chip],
+        pool,
+    )
 }
 
 /// Stats of a prefill chunk of `c` tokens after `p` already prefilled; `last` when it completes the prefill.
@@ -77,19 +123,49 @@ fn prefill_stats(p: f64, c: f64, last: bool) -> StepStats {
 
 /// Stats of one decode step of a lone request whose context is `c` tokens.
 fn decode_stats(c: f64) -> StepStats {
-    StepStats { tokens: 1.0, sampled: 1.0, attn_pairs: c + 1.0, kv_read_tokens: c + 1.0 }
+    StepStats {
+        tokens: 1.0,
+        sampled: 1.0,
+        attn_pairs: c + 1.0,
+        kv_read_tokens: c + 1.0,
+    }
 }
 
 /// A plan with one chip, one model and one pool where step prices depend visibly on every statistic:
 /// a slow chip so that attention and KV reads matter.
 fn single_request_plan(arrival: f64, prompt: u32, output: u32) -> PlanBuilder {
     let mut b = PlanBuilder::new();
-    let chip = b.chip(ChipRow { name: "slow".into(), memory_bw: 1e11, memory_efficiency: 0.5, ..Default::default() });
+    let chip = b.chip(ChipRow {
+        name: "slow".into(),
+        memory_bw: 1e11,
+        memory_efficiency: 0.5,
+        ..Default::default()
+    });
     b.engine(chip, "tensor", "bf16", 1e12, 0.5);
     b.engine(chip, "vector", "bf16", 1e11, 1.0);
-    let model = b.model(ModelRow { name: "m".into(), weight_bytes: 3e8, kv_bytes_per_token: 4e4, ..Default::default() });
-    b.operator(OperatorRow { model, name: "mm".into(), count: 2.0, flops_per_token: 5e8, weight_bytes: 1e8, bytes_per_token: 1e4, ..Default::default() });
-    b.operator(OperatorRow { model, name: "attn".into(), count: 2.0, flops_per_attn_pair: 1e6, bytes_per_kv_token: 2e4, ..Default::default() });
+    let model = b.model(ModelRow {
+        name: "m".into(),
+        weight_bytes: 3e8,
+        kv_bytes_per_token: 4e4,
+        ..Default::default()
+    });
+    b.operator(OperatorRow {
+        model,
+        name: "mm".into(),
+        count: 2.0,
+        flops_per_token: 5e8,
+        weight_bytes: 1e8,
+        bytes_per_token: 1e4,
+        ..Default::default()
+    });
+    b.operator(OperatorRow {
+        model,
+        name: "attn".into(),
+        count: 2.0,
+        flops_per_attn_pair: 1e6,
+        bytes_per_kv_token: 2e4,
+        ..Default::default()
+    });
     b.operator(OperatorRow {
         model,
         name: "head".into(),
@@ -100,10 +176,25 @@ fn single_request_plan(arrival: f64, prompt: u32, output: u32) -> PlanBuilder {
         tp_shard: false,
         ..Default::default()
     });
-    let wl = b.workload(WorkloadRow { name: "one".into(), ..Default::default() });
+    let wl = b.workload(WorkloadRow {
+        name: "one".into(),
+        ..Default::default()
+    });
     b.request(wl, Some(arrival), prompt, output);
-    let run = b.run(RunRow { name: "r".into(), model, workload: wl, ..Default::default() });
-    b.pool(PoolRow { run, chip, name: "p".into(), kv_blocks: 64, step_overhead_s: 2e-4, ..Default::default() });
+    let run = b.run(RunRow {
+        name: "r".into(),
+        model,
+        workload: wl,
+        ..Default::default()
+    });
+    b.pool(PoolRow {
+        run,
+        chip,
+        name: "p".into(),
+        kv_blocks: 64,
+        step_overhead_s: 2e-4,
+        ..Default::default()
+    });
     b
 }
 
@@ -111,13 +202,35 @@ fn single_request_plan(arrival: f64, prompt: u32, output: u32) -> PlanBuilder {
 fn check_invariants(b: &PlanBuilder, out: &SimOutput) {
     let req = &out.requests;
     assert_eq!(req.num_rows(), b.requests.len(), "every request finishes");
-    let (arr, sched, first, fin) =
-        (f64s(req, "arrival_s"), f64s(req, "first_scheduled_s"), f64s(req, "first_token_s"), f64s(req, "finish_s"));
+    let (arr, sched, first, fin) = (
+        f64s(req, "arrival_s"),
+        f64s(req, "first_scheduled_s"),
+        f64s(req, "first_token_s"),
+        f64s(req, "finish_s"),
+    );
     for k in 0..req.num_rows() {
-        assert!(arr[k].is_finite() && fin[k].is_finite(), "request {k} has finite times");
-        assert!(arr[k] <= sched[k], "request {k}: arrival {} > first scheduled {}", arr[k], sched[k]);
-        assert!(sched[k] < first[k], "request {k}: first scheduled {} >= first token {}", sched[k], first[k]);
-        assert!(first[k] <= fin[k], "request {k}: first token {} > finish {}", first[k], fin[k]);
+        assert!(
+            arr[k].is_finite() && fin[k].is_finite(),
+            "request {k} has finite times"
+        );
+        assert!(
+            arr[k] <= sched[k],
+            "request {k}: arrival {} > first scheduled {}",
+            arr[k],
+            sched[k]
+        );
+        assert!(
+            sched[k] < first[k],
+            "request {k}: first scheduled {} >= first token {}",
+            sched[k],
+            first[k]
+        );
+        assert!(
+            first[k] <= fin[k],
+            "request {k}: first token {} > finish {}",
+            first[k],
+            fin[k]
+        );
     }
     let ids = u64s(req, "request_id");
     let mut sorted = ids.clone();
@@ -128,26 +241,53 @@ fn check_invariants(b: &PlanBuilder, out: &SimOutput) {
     // KV use per step never exceeds the instance's capacity.
     let ins = &out.instances;
     let mut cap = HashMap::new();
-    for (k, ((run, pool), inst)) in names(ins, "run").into_iter().zip(names(ins, "pool")).zip(u32s(ins, "instance")).enumerate() {
+    for (k, ((run, pool), inst)) in names(ins, "run")
+        .into_iter()
+        .zip(names(ins, "pool"))
+        .zip(u32s(ins, "instance"))
+        .enumerate()
+    {
         cap.insert((run, pool, inst), u64s(ins, "kv_blocks")[k]);
     }
     let it = &out.iterations;
     let used = u32s(it, "kv_blocks_used");
-    for (k, ((run, pool), inst)) in names(it, "run").into_iter().zip(names(it, "pool")).zip(u32s(it, "instance")).enumerate() {
+    for (k, ((run, pool), inst)) in names(it, "run")
+        .into_iter()
+        .zip(names(it, "pool"))
+        .zip(u32s(it, "instance"))
+        .enumerate()
+    {
         let c = cap[&(run.clone(), pool.clone(), inst)];
-        assert!(used[k] as u64 <= c, "step {k} of {run}/{pool}/{inst} uses {} of {c} KV blocks", used[k]);
+        assert!(
+            used[k] as u64 <= c,
+            "step {k} of {run}/{pool}/{inst} uses {} of {c} KV blocks",
+            used[k]
+        );
     }
 
     // Steps of one instance run back to back, never overlapping, numbered from 0.
-    let (start, dur, step) = (f64s(it, "start_s"), f64s(it, "duration_s"), u64s(it, "step"));
+    let (start, dur, step) = (
+        f64s(it, "start_s"),
+        f64s(it, "duration_s"),
+        u64s(it, "step"),
+    );
     let mut last: HashMap<(String, String, u32), (u64, f64)> = HashMap::new();
-    for (k, ((run, pool), inst)) in names(it, "run").into_iter().zip(names(it, "pool")).zip(u32s(it, "instance")).enumerate() {
+    for (k, ((run, pool), inst)) in names(it, "run")
+        .into_iter()
+        .zip(names(it, "pool"))
+        .zip(u32s(it, "instance"))
+        .enumerate()
+    {
         assert!(dur[k] > 0.0, "step {k} has a positive duration");
         match last.get(&(run.clone(), pool.clone(), inst)) {
             None => assert_eq!(step[k], 0),
             Some(&(s, end)) => {
                 assert_eq!(step[k], s + 1);
-                assert!(start[k] >= end, "step {k} starts at {} before the previous one ends at {end}", start[k]);
+                assert!(
+                    start[k] >= end,
+                    "step {k} starts at {} before the previous one ends at {end}",
+                    start[k]
+                );
             }
         }
         last.insert((run, pool, inst), (step[k], start[k] + dur[k]));
@@ -169,24 +309,49 @@ fn single_request_ttft_is_the_prefill_price_and_decodes_follow_back_to_back() {
     assert_eq!(r.num_rows(), 1);
 
     let p = prompt as f64;
-    let prefill = cost.step_seconds(&StepStats { tokens: p, sampled: 1.0, attn_pairs: p * (p + 1.0) / 2.0, kv_read_tokens: p });
-    let decodes: Vec<f64> = (0..output - 1).map(|k| cost.step_seconds(&decode_stats(p + k as f64))).collect();
-    assert!(decodes.windows(2).all(|w| w[1] > w[0]), "decode steps grow with the context");
+    let prefill = cost.step_seconds(&StepStats {
+        tokens: p,
+        sampled: 1.0,
+        attn_pairs: p * (p + 1.0) / 2.0,
+        kv_read_tokens: p,
+    });
+    let decodes: Vec<f64> = (0..output - 1)
+        .map(|k| cost.step_seconds(&decode_stats(p + k as f64)))
+        .collect();
+    assert!(
+        decodes.windows(2).all(|w| w[1] > w[0]),
+        "decode steps grow with the context"
+    );
 
     assert_eq!(f64s(r, "arrival_s"), [arrival]);
     assert_eq!(f64s(r, "first_scheduled_s"), [arrival]);
-    close(f64s(r, "first_token_s")[0], arrival + prefill, "first token");
+    close(
+        f64s(r, "first_token_s")[0],
+        arrival + prefill,
+        "first token",
+    );
     close(f64s(r, "ttft_s")[0], prefill, "TTFT");
     close(f64s(r, "queue_s")[0], 0.0, "queue");
     let first = f64s(r, "first_token_s")[0];
     let decode_sum: f64 = decodes.iter().sum();
-    close(f64s(r, "finish_s")[0] - first, decode_sum, "finish - first token");
+    close(
+        f64s(r, "finish_s")[0] - first,
+        decode_sum,
+        "finish - first token",
+    );
     close(f64s(r, "e2e_s")[0], prefill + decode_sum, "e2e");
-    close(opt_f64s(r, "tpot_mean_s")[0].unwrap(), decode_sum / (output - 1) as f64, "TPOT mean");
+    close(
+        opt_f64s(r, "tpot_mean_s")[0].unwrap(),
+        decode_sum / (output - 1) as f64,
+        "TPOT mean",
+    );
     // TPOT p99 over the five gaps (numpy's linear interpolation: 0.99 × 4 = 3.96 between the 4th and 5th).
     let p99 = decodes[3] + (decodes[4] - decodes[3]) * 0.96;
     let got = opt_f64s(r, "tpot_p99_s")[0].unwrap();
-    assert!((got - p99).abs() <= 1e-12, "TPOT p99: expected {p99:e}, got {got:e}");
+    assert!(
+        (got - p99).abs() <= 1e-12,
+        "TPOT p99: expected {p99:e}, got {got:e}"
+    );
     assert_eq!(u32s(r, "prompt_tokens"), [prompt]);
     assert_eq!(u32s(r, "output_tokens"), [output]);
     assert_eq!(u32s(r, "preemptions"), [0]);
@@ -248,13 +413,25 @@ fn chunked_prefill_splits_the_prompt_at_the_token_budget() {
     let cost = step_cost(&b);
     let out = sim(&b);
     // Chunks of 32, 32, 32 and 4 tokens; only the last samples a token.
-    let chunks = [(0.0, 32.0, false), (32.0, 32.0, false), (64.0, 32.0, false), (96.0, 4.0, true)];
-    let prices: Vec<f64> = chunks.iter().map(|&(p, c, last)| cost.step_seconds(&prefill_stats(p, c, last))).collect();
+    let chunks = [
+        (0.0, 32.0, false),
+        (32.0, 32.0, false),
+        (64.0, 32.0, false),
+        (96.0, 4.0, true),
+    ];
+    let prices: Vec<f64> = chunks
+        .iter()
+        .map(|&(p, c, last)| cost.step_seconds(&prefill_stats(p, c, last)))
+        .collect();
     let ttft: f64 = prices.iter().sum();
     let r = &out.requests;
     close(f64s(r, "ttft_s")[0], ttft, "TTFT of a chunked prefill");
     let decodes = cost.step_seconds(&decode_stats(100.0)) + cost.step_seconds(&decode_stats(101.0));
-    close(f64s(r, "finish_s")[0] - f64s(r, "first_token_s")[0], decodes, "decode time");
+    close(
+        f64s(r, "finish_s")[0] - f64s(r, "first_token_s")[0],
+        decodes,
+        "decode time",
+    );
     let it = &out.iterations;
     assert_eq!(u32s(it, "prefill_tokens"), [32, 32, 32, 4, 0, 0]);
     assert_eq!(u32s(it, "decode_tokens"), [0, 0, 0, 0, 1, 1]);
@@ -294,11 +471,22 @@ fn two_simultaneous_requests_share_their_steps() {
         attn_pairs: 2.0 * p * (p + 1.0) / 2.0,
         kv_read_tokens: 2.0 * p,
     });
-    let decode = |c: f64| cost.step_seconds(&StepStats { tokens: 2.0, sampled: 2.0, attn_pairs: 2.0 * (c + 1.0), kv_read_tokens: 2.0 * (c + 1.0) });
+    let decode = |c: f64| {
+        cost.step_seconds(&StepStats {
+            tokens: 2.0,
+            sampled: 2.0,
+            attn_pairs: 2.0 * (c + 1.0),
+            kv_read_tokens: 2.0 * (c + 1.0),
+        })
+    };
     let r = &out.requests;
     for k in 0..2 {
         close(f64s(r, "first_token_s")[k], 0.5 + prefill, "shared prefill");
-        close(f64s(r, "finish_s")[k], 0.5 + prefill + decode(16.0) + decode(17.0) + decode(18.0), "shared decode");
+        close(
+            f64s(r, "finish_s")[k],
+            0.5 + prefill + decode(16.0) + decode(17.0) + decode(18.0),
+            "shared decode",
+        );
     }
     assert_eq!(u32s(&out.iterations, "batch_size"), [2, 2, 2, 2]);
     assert_eq!(u32s(&out.iterations, "prefill_tokens"), [32, 0, 0, 0]);
@@ -320,8 +508,20 @@ fn every_request_finishes_in_order_within_kv_capacity() {
     let prompts: u64 = b.requests.iter().map(|q| q.prompt_tokens as u64).sum();
     let decodes: u64 = b.requests.iter().map(|q| q.output_tokens as u64 - 1).sum();
     let it = &out.iterations;
-    assert_eq!(u32s(it, "prefill_tokens").iter().map(|&x| x as u64).sum::<u64>(), prompts);
-    assert_eq!(u32s(it, "decode_tokens").iter().map(|&x| x as u64).sum::<u64>(), decodes);
+    assert_eq!(
+        u32s(it, "prefill_tokens")
+            .iter()
+            .map(|&x| x as u64)
+            .sum::<u64>(),
+        prompts
+    );
+    assert_eq!(
+        u32s(it, "decode_tokens")
+            .iter()
+            .map(|&x| x as u64)
+            .sum::<u64>(),
+        decodes
+    );
     // Results keep the plan's per-request facts.
     for (k, id) in u64s(r, "request_id").into_iter().enumerate() {
         let q = &b.requests[id as usize];
@@ -346,20 +546,37 @@ fn small_kv_cache_preempts_and_still_finishes_everything() {
     b.pools[0].kv_blocks = 10;
     let out = sim(&b);
     check_invariants(&b, &out);
-    let pre: u64 = u32s(&out.requests, "preemptions").iter().map(|&p| p as u64).sum();
-    assert!(pre > 0, "a 160-token KV cache under a 120-request burst must preempt");
+    let pre: u64 = u32s(&out.requests, "preemptions")
+        .iter()
+        .map(|&p| p as u64)
+        .sum();
+    assert!(
+        pre > 0,
+        "a 160-token KV cache under a 120-request burst must preempt"
+    );
     // Preempted requests recompute: more prefill tokens than prompt tokens.
     let prompts: u64 = b.requests.iter().map(|q| q.prompt_tokens as u64).sum();
-    let prefilled: u64 = u32s(&out.iterations, "prefill_tokens").iter().map(|&x| x as u64).sum();
-    assert!(prefilled > prompts, "{prefilled} prefill tokens for {prompts} prompt tokens");
-    assert!(u32s(&out.iterations, "kv_blocks_used").contains(&10), "the cache fills up");
+    let prefilled: u64 = u32s(&out.iterations, "prefill_tokens")
+        .iter()
+        .map(|&x| x as u64)
+        .sum();
+    assert!(
+        prefilled > prompts,
+        "{prefilled} prefill tokens for {prompts} prompt tokens"
+    );
+    assert!(
+        u32s(&out.iterations, "kv_blocks_used").contains(&10),
+        "the cache fills up"
+    );
 }
 
 #[test]
 fn invariants_hold_across_scheduler_configurations() {
     type Tweak = fn(&mut PlanBuilder);
     let tweaks: [(&str, Tweak); 7] = [
-        ("prefill_first", |b| b.pools[0].policy = "prefill_first".into()),
+        ("prefill_first", |b| {
+            b.pools[0].policy = "prefill_first".into()
+        }),
         ("prefill_first small kv", |b| {
             b.pools[0].policy = "prefill_first".into();
             b.pools[0].kv_blocks = 12;
@@ -393,7 +610,8 @@ fn invariants_hold_across_scheduler_configurations() {
     for (name, tweak) in tweaks {
         let mut b = burst(80);
         tweak(&mut b);
-        let out = simulate_batch(&b.build(), SimOptions::default()).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let out = simulate_batch(&b.build(), SimOptions::default())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
         check_invariants(&b, &out);
     }
 }
@@ -406,7 +624,11 @@ fn round_robin_spreads_requests_over_instances_in_turn() {
     let out = sim(&b);
     let r = &out.requests;
     for (k, id) in u64s(r, "request_id").into_iter().enumerate() {
-        assert_eq!(u32s(r, "prefill_instance")[k] as u64, id % 3, "request {id}");
+        assert_eq!(
+            u32s(r, "prefill_instance")[k] as u64,
+            id % 3,
+            "request {id}"
+        );
         assert_eq!(u32s(r, "decode_instance")[k] as u64, id % 3, "request {id}");
     }
     assert_eq!(out.instances.num_rows(), 3);
@@ -417,13 +639,37 @@ fn round_robin_spreads_requests_over_instances_in_turn() {
 fn turning_off_iterations_and_token_stats_changes_only_those_outputs() {
     let b = tiny_dense_plan(40);
     let full = sim(&b);
-    let lean = simulate_batch(&b.build(), SimOptions { iterations: false, token_stats: false, ..SimOptions::default() }).unwrap();
+    let lean = simulate_batch(
+        &b.build(),
+        SimOptions {
+            iterations: false,
+            token_stats: false,
+            ..SimOptions::default()
+        },
+    )
+    .unwrap();
     assert_eq!(lean.iterations.num_rows(), 0);
     assert_eq!(lean.instances, full.instances);
-    for col in ["request_id", "arrival_s", "first_token_s", "finish_s", "tpot_mean_s"] {
-        assert_eq!(lean.requests.column_by_name(col), full.requests.column_by_name(col), "{col}");
+    for col in [
+        "request_id",
+        "arrival_s",
+        "first_token_s",
+        "finish_s",
+        "tpot_mean_s",
+    ] {
+        assert_eq!(
+            lean.requests.column_by_name(col),
+            full.requests.column_by_name(col),
+            "{col}"
+        );
     }
-    assert_eq!(lean.requests.column_by_name("tpot_p99_s").unwrap().null_count(), lean.requests.num_rows());
+    assert_eq!(
+        lean.requests
+            .column_by_name("tpot_p99_s")
+            .unwrap()
+            .null_count(),
+        lean.requests.num_rows()
+    );
 }
 
 #[test]
@@ -448,8 +694,19 @@ fn slo_flags_follow_thresholds() {
 fn runs_are_simulated_independently() {
     // Two runs over the same traffic; the second alone gives the same rows as within the pair.
     let mut pair = tiny_dense_plan(60);
-    let r2 = pair.run(RunRow { name: "second".into(), system: "other".into(), ..Default::default() });
-    pair.pool(PoolRow { run: r2, name: "big".into(), chips: 2, instances: 2, kv_blocks: 20, ..Default::default() });
+    let r2 = pair.run(RunRow {
+        name: "second".into(),
+        system: "other".into(),
+        ..Default::default()
+    });
+    pair.pool(PoolRow {
+        run: r2,
+        name: "big".into(),
+        chips: 2,
+        instances: 2,
+        kv_blocks: 20,
+        ..Default::default()
+    });
     let both = sim(&pair);
     let run_names = names(&both.requests, "run");
     assert_eq!(run_names.iter().filter(|n| *n == "tiny").count(), 60);
@@ -457,10 +714,24 @@ fn runs_are_simulated_independently() {
     assert_eq!(names(&both.instances, "pool"), ["tiny-pool", "big", "big"]);
 
     let mut alone = tiny_dense_plan(60);
-    alone.pools[0] = PoolRow { run: 0, name: "big".into(), chips: 2, instances: 2, kv_blocks: 20, ..Default::default() };
+    alone.pools[0] = PoolRow {
+        run: 0,
+        name: "big".into(),
+        chips: 2,
+        instances: 2,
+        kv_blocks: 20,
+        ..Default::default()
+    };
     let single = sim(&alone);
-    let second: Vec<usize> = (0..run_names.len()).filter(|&k| run_names[k] == "second").collect();
-    for col in ["arrival_s", "first_scheduled_s", "first_token_s", "finish_s"] {
+    let second: Vec<usize> = (0..run_names.len())
+        .filter(|&k| run_names[k] == "second")
+        .collect();
+    for col in [
+        "arrival_s",
+        "first_scheduled_s",
+        "first_token_s",
+        "finish_s",
+    ] {
         let all = f64s(&both.requests, col);
         let picked: Vec<f64> = second.iter().map(|&k| all[k]).collect();
         assert_eq!(picked, f64s(&single.requests, col), "{col}");
@@ -495,7 +766,13 @@ fn simulation_is_deterministic() {
 
 fn closed_plan(users: u32, think: f64, n: usize) -> PlanBuilder {
     let mut b = tiny_dense_plan(n);
-    b.workloads[0] = WorkloadRow { name: "users".into(), kind: "closed".into(), users, think_time_s: think, ..Default::default() };
+    b.workloads[0] = WorkloadRow {
+        name: "users".into(),
+        kind: "closed".into(),
+        users,
+        think_time_s: think,
+        ..Default::default()
+    };
     for q in &mut b.requests {
         q.arrival_s = None;
     }
@@ -505,7 +782,11 @@ fn closed_plan(users: u32, think: f64, n: usize) -> PlanBuilder {
 /// Most requests in the system at once, from arrival and finish times (a finish at the same instant as
 /// an arrival counts first).
 fn max_in_system(arrival: &[f64], finish: &[f64]) -> usize {
-    let mut ev: Vec<(f64, i32)> = arrival.iter().map(|&a| (a, 1)).chain(finish.iter().map(|&f| (f, -1))).collect();
+    let mut ev: Vec<(f64, i32)> = arrival
+        .iter()
+        .map(|&a| (a, 1))
+        .chain(finish.iter().map(|&f| (f, -1)))
+        .collect();
     ev.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
     let (mut cur, mut max) = (0i32, 0i32);
     for (_, d) in ev {
@@ -553,7 +834,12 @@ fn closed_loop_stops_issuing_at_the_duration() {
     let n = out.requests.num_rows();
     assert!(n > 2 && n < 1000, "{n} requests issued before the duration");
     assert!(f64s(&out.requests, "arrival_s").iter().all(|&t| t < 0.05));
-    assert!(max_in_system(&f64s(&out.requests, "arrival_s"), &f64s(&out.requests, "finish_s")) <= 2);
+    assert!(
+        max_in_system(
+            &f64s(&out.requests, "arrival_s"),
+            &f64s(&out.requests, "finish_s")
+        ) <= 2
+    );
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -565,7 +851,10 @@ fn ipc_round_trip_gives_the_same_results() {
     b.pools[0].kv_blocks = 12;
     b.slo(0, "ttft", Some(50.0), 0.01);
     let batch = b.build();
-    let path = std::env::temp_dir().join(format!("infera-core-test-{}-roundtrip.arrow", std::process::id()));
+    let path = std::env::temp_dir().join(format!(
+        "infera-core-test-{}-roundtrip.arrow",
+        std::process::id()
+    ));
     builder::write_ipc(&batch, &path).unwrap();
     let read = Plan::read_ipc(&path);
     std::fs::remove_file(&path).unwrap();
@@ -580,9 +869,15 @@ fn ipc_round_trip_gives_the_same_results() {
 #[test]
 fn reading_a_missing_or_garbage_file_is_an_error() {
     let dir = std::env::temp_dir();
-    let missing = dir.join(format!("infera-core-test-{}-missing.arrow", std::process::id()));
+    let missing = dir.join(format!(
+        "infera-core-test-{}-missing.arrow",
+        std::process::id()
+    ));
     assert!(matches!(Plan::read_ipc(&missing), Err(InferaError::Io(_))));
-    let garbage = dir.join(format!("infera-core-test-{}-garbage.arrow", std::process::id()));
+    let garbage = dir.join(format!(
+        "infera-core-test-{}-garbage.arrow",
+        std::process::id()
+    ));
     std::fs::write(&garbage, b"not an arrow file").unwrap();
     let res = Plan::read_ipc(&garbage);
     std::fs::remove_file(&garbage).unwrap();
@@ -592,7 +887,8 @@ fn reading_a_missing_or_garbage_file_is_an_error() {
 #[test]
 fn ipc_file_with_two_batches_is_rejected() {
     let batch = tiny_dense_plan(2).build();
-    let path = std::env::temp_dir().join(format!("infera-core-test-{}-two.arrow", std::process::id()));
+    let path =
+        std::env::temp_dir().join(format!("infera-core-test-{}-two.arrow", std::process::id()));
     {
         let file = std::fs::File::create(&path).unwrap();
         let mut w = arrow_ipc::writer::FileWriter::try_new(file, &batch.schema()).unwrap();
@@ -641,7 +937,13 @@ fn with_table(table: &str, f: impl FnOnce(StructArray) -> StructArray) -> Record
     let tables = tiny_dense_plan(3)
         .tables()
         .into_iter()
-        .map(|(n, t)| if n == table { (n, (f.take().unwrap())(t)) } else { (n, t) })
+        .map(|(n, t)| {
+            if n == table {
+                (n, (f.take().unwrap())(t))
+            } else {
+                (n, t)
+            }
+        })
         .collect();
     builder::pack(tables).unwrap()
 }
@@ -666,11 +968,22 @@ fn set_column(t: StructArray, col: &str, with: Option<ArrayRef>) -> StructArray 
 }
 
 /// The batch with its plan-level columns changed: `f` maps the (name, column) pairs.
-fn with_columns(batch: &RecordBatch, f: impl FnOnce(Vec<(String, ArrayRef)>) -> Vec<(String, ArrayRef)>) -> RecordBatch {
-    let cols: Vec<(String, ArrayRef)> =
-        batch.schema().fields().iter().map(|x| x.name().clone()).zip(batch.columns().iter().cloned()).collect();
+fn with_columns(
+    batch: &RecordBatch,
+    f: impl FnOnce(Vec<(String, ArrayRef)>) -> Vec<(String, ArrayRef)>,
+) -> RecordBatch {
+    let cols: Vec<(String, ArrayRef)> = batch
+        .schema()
+        .fields()
+        .iter()
+        .map(|x| x.name().clone())
+        .zip(batch.columns().iter().cloned())
+        .collect();
     let cols = f(cols);
-    let fields: Vec<Field> = cols.iter().map(|(n, a)| Field::new(n, a.data_type().clone(), true)).collect();
+    let fields: Vec<Field> = cols
+        .iter()
+        .map(|(n, a)| Field::new(n, a.data_type().clone(), true))
+        .collect();
     let schema = Schema::new_with_metadata(fields, batch.schema().metadata().clone());
     RecordBatch::try_new(Arc::new(schema), cols.into_iter().map(|(_, a)| a).collect()).unwrap()
 }
@@ -706,8 +1019,14 @@ fn rejects_more_than_one_row() {
                 let mut offsets = OffsetBufferBuilder::<i32>::new(2);
                 offsets.push_length(values.len());
                 offsets.push_length(0);
-                let DataType::List(item) = list.data_type().clone() else { unreachable!() };
-                (n, Arc::new(ListArray::try_new(item, offsets.finish(), values, None).unwrap()) as ArrayRef)
+                let DataType::List(item) = list.data_type().clone() else {
+                    unreachable!()
+                };
+                (
+                    n,
+                    Arc::new(ListArray::try_new(item, offsets.finish(), values, None).unwrap())
+                        as ArrayRef,
+                )
             })
             .collect()
     });
@@ -717,9 +1036,21 @@ fn rejects_more_than_one_row() {
 
 #[test]
 fn rejects_a_missing_table() {
-    for table in ["chips", "engines", "models", "operators", "workloads", "requests", "runs", "pools", "slos"] {
+    for table in [
+        "chips",
+        "engines",
+        "models",
+        "operators",
+        "workloads",
+        "requests",
+        "runs",
+        "pools",
+        "slos",
+    ] {
         let batch = tiny_dense_plan(3).build();
-        let without = with_columns(&batch, |cols| cols.into_iter().filter(|(n, _)| n != table).collect());
+        let without = with_columns(&batch, |cols| {
+            cols.into_iter().filter(|(n, _)| n != table).collect()
+        });
         rejects(&without, &["no table", table]);
     }
 }
@@ -731,7 +1062,9 @@ fn rejects_a_null_table_or_a_table_of_the_wrong_shape() {
         cols.into_iter()
             .map(|(n, a)| {
                 if n == "slos" {
-                    let DataType::List(item) = a.data_type().clone() else { unreachable!() };
+                    let DataType::List(item) = a.data_type().clone() else {
+                        unreachable!()
+                    };
                     (n, Arc::new(ListArray::new_null(item, 1)) as ArrayRef)
                 } else {
                     (n, a)
@@ -742,7 +1075,15 @@ fn rejects_a_null_table_or_a_table_of_the_wrong_shape() {
     rejects(&null_slos, &["'slos'", "missing"]);
 
     let not_a_list = with_columns(&batch, |cols| {
-        cols.into_iter().map(|(n, a)| if n == "chips" { (n, Arc::new(Int32Array::from(vec![1])) as ArrayRef) } else { (n, a) }).collect()
+        cols.into_iter()
+            .map(|(n, a)| {
+                if n == "chips" {
+                    (n, Arc::new(Int32Array::from(vec![1])) as ArrayRef)
+                } else {
+                    (n, a)
+                }
+            })
+            .collect()
     });
     rejects(&not_a_list, &["'chips'", "list<struct>"]);
 
@@ -754,7 +1095,11 @@ fn rejects_a_null_table_or_a_table_of_the_wrong_shape() {
                     let mut offsets = OffsetBufferBuilder::<i32>::new(1);
                     offsets.push_length(2);
                     let values = Arc::new(Int32Array::from(vec![1, 2]));
-                    (n, Arc::new(ListArray::try_new(item, offsets.finish(), values, None).unwrap()) as ArrayRef)
+                    (
+                        n,
+                        Arc::new(ListArray::try_new(item, offsets.finish(), values, None).unwrap())
+                            as ArrayRef,
+                    )
                 } else {
                     (n, a)
                 }
@@ -789,19 +1134,35 @@ fn rejects_a_missing_column() {
 
 #[test]
 fn rejects_a_column_of_the_wrong_type() {
-    let batch = with_table("chips", |t| set_column(t, "name", Some(Arc::new(Float64Array::from(vec![1.0])))));
+    let batch = with_table("chips", |t| {
+        set_column(t, "name", Some(Arc::new(Float64Array::from(vec![1.0]))))
+    });
     rejects(&batch, &["chips.name", "string"]);
 
-    let batch = with_table("pools", |t| set_column(t, "chunked_prefill", Some(Arc::new(UInt32Array::from(vec![1])))));
+    let batch = with_table("pools", |t| {
+        set_column(
+            t,
+            "chunked_prefill",
+            Some(Arc::new(UInt32Array::from(vec![1]))),
+        )
+    });
     rejects(&batch, &["pools.chunked_prefill", "boolean"]);
 
     let batch = with_table("engines", |t| {
-        set_column(t, "flops", Some(Arc::new(StringArray::from(vec!["1e14", "1e13"]))))
+        set_column(
+            t,
+            "flops",
+            Some(Arc::new(StringArray::from(vec!["1e14", "1e13"]))),
+        )
     });
     rejects(&batch, &["engines.flops", "numeric"]);
 
     let batch = with_table("requests", |t| {
-        set_column(t, "prompt_tokens", Some(Arc::new(StringArray::from(vec!["a", "b", "c"]))))
+        set_column(
+            t,
+            "prompt_tokens",
+            Some(Arc::new(StringArray::from(vec!["a", "b", "c"]))),
+        )
     });
     rejects(&batch, &["requests.prompt_tokens", "numeric"]);
 }
@@ -809,68 +1170,177 @@ fn rejects_a_column_of_the_wrong_type() {
 #[test]
 fn accepts_other_numeric_types_for_numeric_columns() {
     // pyarrow infers int64; any integer or float type is read.
-    let batch = with_table("pools", |t| set_column(t, "kv_blocks", Some(Arc::new(Int64Array::from(vec![1024])))));
+    let batch = with_table("pools", |t| {
+        set_column(t, "kv_blocks", Some(Arc::new(Int64Array::from(vec![1024]))))
+    });
     assert_eq!(Plan::from_batch(&batch).unwrap().pools[0].kv_blocks, 1024);
-    let batch = with_table("models", |t| set_column(t, "layers", Some(Arc::new(Float64Array::from(vec![2.0])))));
+    let batch = with_table("models", |t| {
+        set_column(t, "layers", Some(Arc::new(Float64Array::from(vec![2.0]))))
+    });
     assert_eq!(Plan::from_batch(&batch).unwrap().models[0].layers, 2);
-    let batch = with_table("models", |t| set_column(t, "layers", Some(Arc::new(Float64Array::from(vec![2.5])))));
+    let batch = with_table("models", |t| {
+        set_column(t, "layers", Some(Arc::new(Float64Array::from(vec![2.5]))))
+    });
     rejects(&batch, &["models.layers", "whole number"]);
 }
 
 #[test]
 fn rejects_nulls_in_required_columns() {
     let batch = with_table("requests", |t| {
-        set_column(t, "prompt_tokens", Some(Arc::new(UInt32Array::from(vec![Some(5), None, Some(7)]))))
+        set_column(
+            t,
+            "prompt_tokens",
+            Some(Arc::new(UInt32Array::from(vec![Some(5), None, Some(7)]))),
+        )
     });
     rejects(&batch, &["requests.prompt_tokens", "row 1", "null"]);
-    let batch = with_table("chips", |t| set_column(t, "name", Some(Arc::new(StringArray::from(vec![None::<&str>])))));
+    let batch = with_table("chips", |t| {
+        set_column(
+            t,
+            "name",
+            Some(Arc::new(StringArray::from(vec![None::<&str>]))),
+        )
+    });
     rejects(&batch, &["chips.name", "null"]);
 }
 
 #[test]
 fn rejects_nan_negative_and_infinite_values() {
-    rejects(&tweaked(|b| b.chips[0].memory_bw = f64::NAN), &["chips.memory_bw", "NaN"]);
-    rejects(&tweaked(|b| b.chips[0].memory_bw = 0.0), &["chips.memory_bw", "> 0"]);
-    rejects(&tweaked(|b| b.chips[0].link_bw = f64::INFINITY), &["chips.link_bw", "infinite"]);
-    rejects(&tweaked(|b| b.chips[0].power_busy_w = -1.0), &["chips.power_busy_w", "negative"]);
-    rejects(&tweaked(|b| b.chips[0].link_latency_s = -1e-6), &["chips.link_latency_s", "negative"]);
-    rejects(&tweaked(|b| b.chips[0].memory_efficiency = 1.5), &["memory_efficiency"]);
-    rejects(&tweaked(|b| b.engines[1].flops = -1e12), &["engines.flops", "row 1"]);
-    rejects(&tweaked(|b| b.engines[0].efficiency = 1.01), &["engines row 0", "efficiency"]);
-    rejects(&tweaked(|b| b.models[0].weight_bytes = f64::NAN), &["models.weight_bytes", "NaN"]);
+    rejects(
+        &tweaked(|b| b.chips[0].memory_bw = f64::NAN),
+        &["chips.memory_bw", "NaN"],
+    );
+    rejects(
+        &tweaked(|b| b.chips[0].memory_bw = 0.0),
+        &["chips.memory_bw", "> 0"],
+    );
+    rejects(
+        &tweaked(|b| b.chips[0].link_bw = f64::INFINITY),
+        &["chips.link_bw", "infinite"],
+    );
+    rejects(
+        &tweaked(|b| b.chips[0].power_busy_w = -1.0),
+        &["chips.power_busy_w", "negative"],
+    );
+    rejects(
+        &tweaked(|b| b.chips[0].link_latency_s = -1e-6),
+        &["chips.link_latency_s", "negative"],
+    );
+    rejects(
+        &tweaked(|b| b.chips[0].memory_efficiency = 1.5),
+        &["memory_efficiency"],
+    );
+    rejects(
+        &tweaked(|b| b.engines[1].flops = -1e12),
+        &["engines.flops", "row 1"],
+    );
+    rejects(
+        &tweaked(|b| b.engines[0].efficiency = 1.01),
+        &["engines row 0", "efficiency"],
+    );
+    rejects(
+        &tweaked(|b| b.models[0].weight_bytes = f64::NAN),
+        &["models.weight_bytes", "NaN"],
+    );
     rejects(&tweaked(|b| b.models[0].layers = 0), &["models.layers"]);
-    rejects(&tweaked(|b| b.operators[2].flops_per_attn_pair = -4.0), &["operators.flops_per_attn_pair", "row 2"]);
-    rejects(&tweaked(|b| b.operators[0].count = f64::INFINITY), &["operators.count", "infinite"]);
-    rejects(&tweaked(|b| b.workloads[0].think_time_s = f64::NAN), &["workloads.think_time_s", "NaN"]);
-    rejects(&tweaked(|b| b.workloads[0].duration_s = f64::NAN), &["workloads.duration_s", "NaN"]);
-    rejects(&tweaked(|b| b.workloads[0].duration_s = 0.0), &["duration_s", "> 0"]);
-    rejects(&tweaked(|b| b.workloads[0].duration_s = -1.0), &["duration_s"]);
-    rejects(&tweaked(|b| b.requests[1].arrival_s = Some(f64::NAN)), &["requests row 1", "arrival_s"]);
-    rejects(&tweaked(|b| b.requests[1].arrival_s = Some(-0.5)), &["requests row 1", "arrival_s"]);
-    rejects(&tweaked(|b| b.requests[2].arrival_s = Some(f64::INFINITY)), &["requests row 2", "arrival_s"]);
-    rejects(&tweaked(|b| b.requests[0].arrival_s = None), &["requests row 0", "arrival_s", "tiny-open"]);
-    rejects(&tweaked(|b| b.requests[0].prompt_tokens = 0), &["requests.prompt_tokens"]);
-    rejects(&tweaked(|b| b.requests[0].output_tokens = 0), &["requests.output_tokens"]);
-    rejects(&tweaked(|b| b.pools[0].step_overhead_s = f64::INFINITY), &["pools.step_overhead_s", "infinite"]);
-    rejects(&tweaked(|b| b.pools[0].step_overhead_s = -1e-3), &["pools.step_overhead_s", "negative"]);
+    rejects(
+        &tweaked(|b| b.operators[2].flops_per_attn_pair = -4.0),
+        &["operators.flops_per_attn_pair", "row 2"],
+    );
+    rejects(
+        &tweaked(|b| b.operators[0].count = f64::INFINITY),
+        &["operators.count", "infinite"],
+    );
+    rejects(
+        &tweaked(|b| b.workloads[0].think_time_s = f64::NAN),
+        &["workloads.think_time_s", "NaN"],
+    );
+    rejects(
+        &tweaked(|b| b.workloads[0].duration_s = f64::NAN),
+        &["workloads.duration_s", "NaN"],
+    );
+    rejects(
+        &tweaked(|b| b.workloads[0].duration_s = 0.0),
+        &["duration_s", "> 0"],
+    );
+    rejects(
+        &tweaked(|b| b.workloads[0].duration_s = -1.0),
+        &["duration_s"],
+    );
+    rejects(
+        &tweaked(|b| b.requests[1].arrival_s = Some(f64::NAN)),
+        &["requests row 1", "arrival_s"],
+    );
+    rejects(
+        &tweaked(|b| b.requests[1].arrival_s = Some(-0.5)),
+        &["requests row 1", "arrival_s"],
+    );
+    rejects(
+        &tweaked(|b| b.requests[2].arrival_s = Some(f64::INFINITY)),
+        &["requests row 2", "arrival_s"],
+    );
+    rejects(
+        &tweaked(|b| b.requests[0].arrival_s = None),
+        &["requests row 0", "arrival_s", "tiny-open"],
+    );
+    rejects(
+        &tweaked(|b| b.requests[0].prompt_tokens = 0),
+        &["requests.prompt_tokens"],
+    );
+    rejects(
+        &tweaked(|b| b.requests[0].output_tokens = 0),
+        &["requests.output_tokens"],
+    );
+    rejects(
+        &tweaked(|b| b.pools[0].step_overhead_s = f64::INFINITY),
+        &["pools.step_overhead_s", "infinite"],
+    );
+    rejects(
+        &tweaked(|b| b.pools[0].step_overhead_s = -1e-3),
+        &["pools.step_overhead_s", "negative"],
+    );
     rejects(&tweaked(|b| b.pools[0].tp = 0), &["pools.tp"]);
     rejects(&tweaked(|b| b.pools[0].max_batch = 0), &["pools.max_batch"]);
-    rejects(&tweaked(|b| b.pools[0].block_size = 0), &["pools.block_size"]);
-    rejects(&tweaked(|b| b.slo(0, "ttft", None, 0.0)), &["slos.threshold_s"]);
-    rejects(&tweaked(|b| b.slo(0, "ttft", Some(f64::NAN), 1.0)), &["slos"]);
-    rejects(&tweaked(|b| b.slo(0, "ttft", Some(0.0), 1.0)), &["slos row 0", "percentile"]);
-    rejects(&tweaked(|b| b.slo(0, "ttft", Some(100.5), 1.0)), &["slos row 0", "percentile"]);
+    rejects(
+        &tweaked(|b| b.pools[0].block_size = 0),
+        &["pools.block_size"],
+    );
+    rejects(
+        &tweaked(|b| b.slo(0, "ttft", None, 0.0)),
+        &["slos.threshold_s"],
+    );
+    rejects(
+        &tweaked(|b| b.slo(0, "ttft", Some(f64::NAN), 1.0)),
+        &["slos"],
+    );
+    rejects(
+        &tweaked(|b| b.slo(0, "ttft", Some(0.0), 1.0)),
+        &["slos row 0", "percentile"],
+    );
+    rejects(
+        &tweaked(|b| b.slo(0, "ttft", Some(100.5), 1.0)),
+        &["slos row 0", "percentile"],
+    );
     // Infinite duration is how count-bounded traffic is written.
     assert!(Plan::from_batch(&tweaked(|b| b.workloads[0].duration_s = f64::INFINITY)).is_ok());
 }
 
 #[test]
 fn rejects_dangling_indices() {
-    rejects(&tweaked(|b| b.pools[0].chip = 99), &["pools.chip", "99", "chips"]);
+    rejects(
+        &tweaked(|b| b.pools[0].chip = 99),
+        &["pools.chip", "99", "chips"],
+    );
     rejects(&tweaked(|b| b.pools[0].run = 1), &["pools.run", "runs"]);
     rejects(&tweaked(|b| b.engines[0].chip = 1), &["engines.chip"]);
-    rejects(&tweaked(|b| b.operators[3].model = 5), &["operators.model", "row 3", "models"]);
-    rejects(&tweaked(|b| b.requests[2].workload = 1), &["requests.workload", "row 2"]);
+    rejects(
+        &tweaked(|b| b.operators[3].model = 5),
+        &["operators.model", "row 3", "models"],
+    );
+    rejects(
+        &tweaked(|b| b.requests[2].workload = 1),
+        &["requests.workload", "row 2"],
+    );
     rejects(&tweaked(|b| b.runs[0].model = 7), &["runs.model"]);
     rejects(&tweaked(|b| b.runs[0].workload = 7), &["runs.workload"]);
     rejects(&tweaked(|b| b.slo(3, "e2e", None, 1.0)), &["slos.run"]);
@@ -878,21 +1348,48 @@ fn rejects_dangling_indices() {
 
 #[test]
 fn rejects_unknown_choices() {
-    rejects(&tweaked(|b| b.pools[0].policy = "lifo".into()), &["pools.policy", "lifo"]);
-    rejects(&tweaked(|b| b.runs[0].prefill_router = "random".into()), &["runs.prefill_router", "random"]);
-    rejects(&tweaked(|b| b.runs[0].decode_router = "random".into()), &["runs.decode_router", "random"]);
-    rejects(&tweaked(|b| b.pools[0].role = "both".into()), &["pools.role", "both"]);
-    rejects(&tweaked(|b| b.workloads[0].kind = "poisson".into()), &["workloads.kind"]);
-    rejects(&tweaked(|b| b.operators[0].engine = "gpu".into()), &["operators.engine"]);
-    rejects(&tweaked(|b| b.slo(0, "latency", None, 1.0)), &["slos.metric", "latency"]);
+    rejects(
+        &tweaked(|b| b.pools[0].policy = "lifo".into()),
+        &["pools.policy", "lifo"],
+    );
+    rejects(
+        &tweaked(|b| b.runs[0].prefill_router = "random".into()),
+        &["runs.prefill_router", "random"],
+    );
+    rejects(
+        &tweaked(|b| b.runs[0].decode_router = "random".into()),
+        &["runs.decode_router", "random"],
+    );
+    rejects(
+        &tweaked(|b| b.pools[0].role = "both".into()),
+        &["pools.role", "both"],
+    );
+    rejects(
+        &tweaked(|b| b.workloads[0].kind = "poisson".into()),
+        &["workloads.kind"],
+    );
+    rejects(
+        &tweaked(|b| b.operators[0].engine = "gpu".into()),
+        &["operators.engine"],
+    );
+    rejects(
+        &tweaked(|b| b.slo(0, "latency", None, 1.0)),
+        &["slos.metric", "latency"],
+    );
 }
 
 #[test]
 fn rejects_a_workload_with_no_requests() {
-    rejects(&tiny_dense_plan(0).build(), &["tiny", "tiny-open", "no requests"]);
+    rejects(
+        &tiny_dense_plan(0).build(),
+        &["tiny", "tiny-open", "no requests"],
+    );
     // Requests that all belong to another workload leave this one empty.
     let batch = tweaked(|b| {
-        let other = b.workload(WorkloadRow { name: "other".into(), ..Default::default() });
+        let other = b.workload(WorkloadRow {
+            name: "other".into(),
+            ..Default::default()
+        });
         for q in &mut b.requests {
             q.workload = other;
         }
@@ -903,20 +1400,38 @@ fn rejects_a_workload_with_no_requests() {
 #[test]
 fn rejects_kv_capacity_below_the_longest_request() {
     // The longest request is 106 prompt + 30 output tokens; 8 blocks of 16 hold 128.
-    rejects(&tweaked(|b| b.pools[0].kv_blocks = 8), &["tiny-pool", "KV cache", "128", "136"]);
+    rejects(
+        &tweaked(|b| b.pools[0].kv_blocks = 8),
+        &["tiny-pool", "KV cache", "128", "136"],
+    );
     assert!(Plan::from_batch(&tweaked(|b| b.pools[0].kv_blocks = 9)).is_ok());
 }
 
 #[test]
 fn rejects_other_cross_table_inconsistencies() {
-    rejects(&tweaked(|b| b.pools[0].chips = 2), &["tiny-pool", "2 chips", "tp=1"]);
-    rejects(&tweaked(|b| b.workloads[0].kind = "closed".into()), &["tiny-open", "users"]);
+    rejects(
+        &tweaked(|b| b.pools[0].chips = 2),
+        &["tiny-pool", "2 chips", "tp=1"],
+    );
+    rejects(
+        &tweaked(|b| b.workloads[0].kind = "closed".into()),
+        &["tiny-open", "users"],
+    );
     rejects(&tweaked(|b| b.pools.clear()), &["run 'tiny'", "no pools"]);
-    rejects(&tweaked(|b| b.operators.clear()), &["tiny-dense", "no operators"]);
+    rejects(
+        &tweaked(|b| b.operators.clear()),
+        &["tiny-dense", "no operators"],
+    );
     // The chip has bf16 engines only; fp8 falls back to them, an unknown precision does not.
     assert!(Plan::from_batch(&tweaked(|b| b.operators[1].dtype = "fp8".into())).is_ok());
-    rejects(&tweaked(|b| b.operators[1].dtype = "fp4".into()), &["tiny-chip", "tensor", "qkv_proj", "fp4"]);
-    rejects(&tweaked(|b| b.engines.retain(|e| e.kind != "vector")), &["tiny-chip", "vector", "norm"]);
+    rejects(
+        &tweaked(|b| b.operators[1].dtype = "fp4".into()),
+        &["tiny-chip", "tensor", "qkv_proj", "fp4"],
+    );
+    rejects(
+        &tweaked(|b| b.engines.retain(|e| e.kind != "vector")),
+        &["tiny-chip", "vector", "norm"],
+    );
     // Without chunked prefill the token budget must cover a whole (recomputed) context.
     rejects(
         &tweaked(|b| {
@@ -947,10 +1462,19 @@ fn a_single_router_column_from_older_writers_sets_both_stages() {
         StructArray::new(Fields::from(fields), arrays, nulls)
     });
     let plan = Plan::from_batch(&batch).unwrap();
-    let modern = Plan::from_batch(&tweaked(|b| b.runs[0] = b.runs[0].clone().with_router("least_tokens"))).unwrap();
-    assert_eq!(format!("{:?}", plan.runs[0]), format!("{:?}", modern.runs[0]));
+    let modern = Plan::from_batch(&tweaked(|b| {
+        b.runs[0] = b.runs[0].clone().with_router("least_tokens")
+    }))
+    .unwrap();
+    assert_eq!(
+        format!("{:?}", plan.runs[0]),
+        format!("{:?}", modern.runs[0])
+    );
     let out = simulate(&plan, SimOptions::default()).unwrap();
-    assert_eq!(out.requests, simulate(&modern, SimOptions::default()).unwrap().requests);
+    assert_eq!(
+        out.requests,
+        simulate(&modern, SimOptions::default()).unwrap().requests
+    );
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -985,7 +1509,11 @@ fn sweep_plan(seed: u64) -> PlanBuilder {
         let (long_prompt, long_output) = (g.below(4) == 0, g.below(4) == 0);
         q.prompt_tokens = 1 + g.below(if long_prompt { 400 } else { 60 }) as u32;
         q.output_tokens = 1 + g.below(if long_output { 200 } else { 20 }) as u32;
-        q.arrival_s = Some(if burst { 0.0 } else { k as f64 * 1e-4 * g.below(20) as f64 });
+        q.arrival_s = Some(if burst {
+            0.0
+        } else {
+            k as f64 * 1e-4 * g.below(20) as f64
+        });
         max_ctx = max_ctx.max(q.prompt_tokens as u64 + q.output_tokens as u64);
     }
     if g.below(3) == 0 {
@@ -1002,20 +1530,30 @@ fn sweep_plan(seed: u64) -> PlanBuilder {
     let tight = g.below(2) == 0;
     p.kv_blocks = min_blocks + g.below(if tight { 3 } else { 3 * min_blocks as u64 }) as u32;
     p.chunked_prefill = g.below(3) != 0;
-    p.max_batched_tokens = if p.chunked_prefill { 1 + g.below(600) as u32 } else { max_ctx as u32 + g.below(300) as u32 };
+    p.max_batched_tokens = if p.chunked_prefill {
+        1 + g.below(600) as u32
+    } else {
+        max_ctx as u32 + g.below(300) as u32
+    };
     p.max_batch = 1 + g.below(40) as u32;
     p.policy = g.pick(&["decode_first", "prefill_first"]).into();
     p.instances = 1 + g.below(3) as u32;
     p.tp = 1 + g.below(2) as u32;
     p.chips = p.instances * p.tp;
-    b.runs[0] = b.runs[0].clone().with_router(g.pick(&["round_robin", "least_tokens", "power_of_two"]));
+    b.runs[0] =
+        b.runs[0]
+            .clone()
+            .with_router(g.pick(&["round_robin", "least_tokens", "power_of_two"]));
     b.runs[0].seed = g.next();
     b
 }
 
 #[test]
 fn sweep_of_configurations_keeps_the_invariants() {
-    let seeds: u64 = std::env::var("INFERA_SWEEP").ok().and_then(|s| s.parse().ok()).unwrap_or(150);
+    let seeds: u64 = std::env::var("INFERA_SWEEP")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(150);
     let mut preempted = 0;
     for seed in 0..seeds {
         let b = sweep_plan(seed);
@@ -1030,11 +1568,18 @@ fn sweep_of_configurations_keeps_the_invariants() {
         if b.workloads[0].kind == "closed" {
             let r = &out.requests;
             let users = b.workloads[0].users as usize;
-            assert_eq!(max_in_system(&f64s(r, "arrival_s"), &f64s(r, "finish_s")), users.min(b.requests.len()), "seed {seed}");
+            assert_eq!(
+                max_in_system(&f64s(r, "arrival_s"), &f64s(r, "finish_s")),
+                users.min(b.requests.len()),
+                "seed {seed}"
+            );
         }
     }
     // The sweep is meant to stress the KV cache: a good share of its plans preempt.
-    assert!(preempted * 5 >= seeds, "only {preempted} of {seeds} plans preempted");
+    assert!(
+        preempted * 5 >= seeds,
+        "only {preempted} of {seeds} plans preempted"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -1046,7 +1591,12 @@ fn disaggregated(arrival: f64, prompt: u32, output: u32) -> PlanBuilder {
     let mut b = single_request_plan(arrival, prompt, output);
     b.pools[0].name = "pre".into();
     b.pools[0].role = "prefill".into();
-    let dec = PoolRow { name: "dec".into(), role: "decode".into(), step_overhead_s: 1e-4, ..b.pools[0].clone() };
+    let dec = PoolRow {
+        name: "dec".into(),
+        role: "decode".into(),
+        step_overhead_s: 1e-4,
+        ..b.pools[0].clone()
+    };
     b.pool(dec);
     b.link(0, 1, 1e10, 5e-5);
     b
@@ -1069,11 +1619,21 @@ fn disaggregated_request_prefills_moves_its_kv_cache_then_decodes() {
     let prefill = pre.step_seconds(&prefill_stats(0.0, p, true));
     // 4e4 B of KV per token × 30 tokens over 10 GB/s, plus the latency.
     let transfer = 4e4 * p / 1e10 + 5e-5;
-    let decodes: f64 = (0..output - 1).map(|k| dec.step_seconds(&decode_stats(p + k as f64))).sum();
-    close(f64s(r, "first_token_s")[0], arrival + prefill, "first token");
+    let decodes: f64 = (0..output - 1)
+        .map(|k| dec.step_seconds(&decode_stats(p + k as f64)))
+        .sum();
+    close(
+        f64s(r, "first_token_s")[0],
+        arrival + prefill,
+        "first token",
+    );
     close(f64s(r, "kv_transfer_s")[0], transfer, "transfer time");
     assert_eq!(f64s(r, "kv_wait_s"), [0.0]);
-    close(f64s(r, "finish_s")[0], arrival + prefill + transfer + decodes, "finish");
+    close(
+        f64s(r, "finish_s")[0],
+        arrival + prefill + transfer + decodes,
+        "finish",
+    );
     assert_eq!(names(r, "prefill_pool"), ["pre"]);
     assert_eq!(names(r, "decode_pool"), ["dec"]);
     assert_eq!(u32s(r, "transfers"), [1]);
@@ -1100,7 +1660,11 @@ fn disaggregated_sweep_plan(seed: u64) -> PlanBuilder {
     let mixed = b.pools[0].clone();
     b.pools[0].name = "pre".into();
     b.pools[0].role = "prefill".into();
-    let mut dec = PoolRow { name: "dec".into(), role: "decode".into(), ..mixed.clone() };
+    let mut dec = PoolRow {
+        name: "dec".into(),
+        role: "decode".into(),
+        ..mixed.clone()
+    };
     dec.instances = 1 + g.below(3) as u32;
     dec.chips = dec.instances * dec.tp;
     dec.max_batch = 1 + g.below(40) as u32;
@@ -1108,15 +1672,23 @@ fn disaggregated_sweep_plan(seed: u64) -> PlanBuilder {
     b.link(0, 1, [1e9, 1e11][g.below(2) as usize], 1e-5);
     if g.below(2) == 0 {
         // A mixed pool alongside.
-        b.pool(PoolRow { name: "mix".into(), ..mixed });
+        b.pool(PoolRow {
+            name: "mix".into(),
+            ..mixed
+        });
     }
-    b.runs[0].decode_router = g.pick(&["round_robin", "least_tokens", "power_of_two"]).into();
+    b.runs[0].decode_router = g
+        .pick(&["round_robin", "least_tokens", "power_of_two"])
+        .into();
     b
 }
 
 #[test]
 fn disaggregated_sweep_keeps_the_invariants() {
-    let seeds: u64 = std::env::var("INFERA_SWEEP").ok().and_then(|s| s.parse().ok()).unwrap_or(100);
+    let seeds: u64 = std::env::var("INFERA_SWEEP")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(100);
     for seed in 0..seeds {
         let b = disaggregated_sweep_plan(seed);
         let out = match simulate_batch(&b.build(), SimOptions::default()) {
@@ -1125,10 +1697,17 @@ fn disaggregated_sweep_keeps_the_invariants() {
         };
         check_invariants(&b, &out);
         let r = &out.requests;
-        let (pools, outputs, transfers) = (names(r, "decode_pool"), u32s(r, "output_tokens"), u32s(r, "transfers"));
+        let (pools, outputs, transfers) = (
+            names(r, "decode_pool"),
+            u32s(r, "output_tokens"),
+            u32s(r, "transfers"),
+        );
         for k in 0..r.num_rows() {
             if names(r, "prefill_pool")[k] == "pre" && outputs[k] > 1 {
-                assert_eq!(pools[k], "dec", "seed {seed}: a request prefilled on 'pre' decodes on 'dec'");
+                assert_eq!(
+                    pools[k], "dec",
+                    "seed {seed}: a request prefilled on 'pre' decodes on 'dec'"
+                );
                 assert!(transfers[k] >= 1, "seed {seed}");
             }
         }

@@ -1,15 +1,19 @@
 //! Plan fuzzing: valid plan batches from `infera_core::builder`, malformed at random (columns dropped, added,
 //! retyped or nulled; NaN, ±inf, negative, enormous values; dangling indices; empty, missing, duplicated or
 //! null tables; tables that are not lists of structs; wrong metadata; zero- or two-row batches), then decoded
-//! with `Plan::from_batch` and, when that succeeds and the plan is small, simulated.
+//! with `Plan::from_batch` and, when that succeeds and the plan is small, simulated. A second property first
+//! pushes the rows to extremes that often stay valid (pool shapes up to a million instances or tp = 65536,
+//! budgets of one token, u32::MAX KV blocks, 1e-300 or 1e300 speeds, unsorted or enormous arrivals, closed
+//! loops, pipelines, overload limits) so the engine, not only the decoder, meets them.
 //!
 //! Properties: decoding and simulating return `Ok` or `Err` and never panic (a panic is caught with
 //! `catch_unwind` and reported with the case), never hang (each case's simulation has a time limit), and an
-//! unmodified base plan always decodes and simulates.
+//! unmodified base plan always decodes and simulates. Plans with more than 64 instances or 100,000 tokens
+//! are decoded but not simulated (see `small`).
 //!
-//! CI runs `DEFAULT_CASES` cases (well under a minute in a debug build); proptest's `PROPTEST_CASES`
-//! environment variable overrides it, e.g. `PROPTEST_CASES=20000 cargo test -p infera-core --release --test
-//! fuzz_plan`.
+//! CI runs `DEFAULT_CASES` cases of each fuzz property (about 10 s for both in a debug build); proptest's
+//! `PROPTEST_CASES` environment variable overrides it, e.g. `PROPTEST_CASES=300000 cargo test -p infera-core
+//! --release --test fuzz_plan` (about 3 minutes).
 
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -20,10 +24,10 @@ use arrow_array::builder::OffsetBufferBuilder;
 use arrow_array::cast::AsArray;
 use arrow_array::types::*;
 use arrow_array::{
-    Array, ArrayRef, BinaryArray, BooleanArray, Date32Array, Decimal128Array, DictionaryArray, FixedSizeListArray,
-    Float32Array, Float64Array, Int32Array, Int64Array, Int8Array, LargeListArray, LargeStringArray, ListArray,
-    NullArray, RecordBatch, RecordBatchOptions, StringArray, StringViewArray, StructArray, UInt32Array, UInt64Array,
-    UInt8Array,
+    Array, ArrayRef, BinaryArray, BooleanArray, Date32Array, Decimal128Array, DictionaryArray,
+    FixedSizeListArray, Float32Array, Float64Array, Int32Array, Int64Array, Int8Array,
+    LargeListArray, LargeStringArray, ListArray, NullArray, RecordBatch, RecordBatchOptions,
+    StringArray, StringViewArray, StructArray, UInt32Array, UInt64Array, UInt8Array,
 };
 use arrow_schema::{DataType, Field, Fields, Schema};
 use proptest::prelude::*;
@@ -33,16 +37,27 @@ use proptest::test_runner::Config;
 use infera_core::builder::{tiny_dense_plan, PlanBuilder, PoolRow, WorkloadRow};
 use infera_core::{simulate_batch, Plan, SimOptions};
 
-/// Cases per property in CI when `PROPTEST_CASES` is not set.
-const DEFAULT_CASES: u32 = 1500;
+/// Cases per fuzz property in CI when `PROPTEST_CASES` is not set (about 10 s for both in a debug build).
+const DEFAULT_CASES: u32 = 4000;
+/// Cases of the base-plan check (there are only a few dozen distinct base plans).
+const BASE_CASES: u32 = 64;
 /// A simulation of a small plan that takes longer than this is reported as a hang.
 const SIM_TIME_LIMIT: Duration = Duration::from_secs(20);
 
-fn config() -> Config {
+fn config(default_cases: u32) -> Config {
     // `Config::default()` reads PROPTEST_CASES; only fall back to our count when it is not set.
-    let cases = if std::env::var_os("PROPTEST_CASES").is_some() { Config::default().cases } else { DEFAULT_CASES };
+    let cases = if std::env::var_os("PROPTEST_CASES").is_some() {
+        Config::default().cases
+    } else {
+        default_cases
+    };
     // No regression files: a failure prints its case (base, tweaks, mutations), which is the reproducer.
-    Config { cases, max_shrink_iters: 2_000, failure_persistence: None, ..Config::default() }
+    Config {
+        cases,
+        max_shrink_iters: 2_000,
+        failure_persistence: None,
+        ..Config::default()
+    }
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -84,15 +99,25 @@ fn bools(v: &[bool]) -> ArrayRef {
 }
 
 fn struct_of(cols: Vec<(&str, ArrayRef)>) -> StructArray {
-    let fields: Fields = cols.iter().map(|(n, a)| Field::new(*n, a.data_type().clone(), true)).collect();
+    let fields: Fields = cols
+        .iter()
+        .map(|(n, a)| Field::new(*n, a.data_type().clone(), true))
+        .collect();
     StructArray::new(fields, cols.into_iter().map(|(_, a)| a).collect(), None)
 }
 
 fn extend(sa: &StructArray, extra: Vec<(&str, ArrayRef)>) -> StructArray {
-    let mut cols: Vec<(String, ArrayRef)> =
-        sa.fields().iter().map(|f| f.name().clone()).zip(sa.columns().iter().cloned()).collect();
+    let mut cols: Vec<(String, ArrayRef)> = sa
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .zip(sa.columns().iter().cloned())
+        .collect();
     cols.extend(extra.into_iter().map(|(n, a)| (n.to_string(), a)));
-    let fields: Fields = cols.iter().map(|(n, a)| Field::new(n, a.data_type().clone(), true)).collect();
+    let fields: Fields = cols
+        .iter()
+        .map(|(n, a)| Field::new(n, a.data_type().clone(), true))
+        .collect();
     StructArray::new(fields, cols.into_iter().map(|(_, a)| a).collect(), None)
 }
 
@@ -109,7 +134,11 @@ fn base_builder(base: &Base) -> PlanBuilder {
         Base::Disaggregated { requests } => {
             let mut b = tiny_dense_plan(requests);
             b.pools[0].role = "prefill".into();
-            let dec = b.pool(PoolRow { role: "decode".into(), name: "dec".into(), ..b.pools[0].clone() });
+            let dec = b.pool(PoolRow {
+                role: "decode".into(),
+                name: "dec".into(),
+                ..b.pools[0].clone()
+            });
             b.link(0, dec, 1e10, 1e-6);
             b
         }
@@ -138,7 +167,11 @@ fn base_tables(base: &Base) -> Vec<(String, StructArray)> {
 /// The tables of builder `b` (made from `base`), with the optional hardware columns and tables of a
 /// `Hardware` base and the pool columns of `extras`.
 fn tables_of(base: &Base, b: &PlanBuilder, extras: &PoolExtras) -> Vec<(String, StructArray)> {
-    let mut tables: Vec<(String, StructArray)> = b.tables().into_iter().map(|(n, t)| (n.to_string(), t)).collect();
+    let mut tables: Vec<(String, StructArray)> = b
+        .tables()
+        .into_iter()
+        .map(|(n, t)| (n.to_string(), t))
+        .collect();
     let n_pools = b.pools.len();
     for (name, t) in tables.iter_mut() {
         if name == "pools" {
@@ -164,7 +197,10 @@ fn tables_of(base: &Base, b: &PlanBuilder, extras: &PoolExtras) -> Vec<(String, 
     if let Base::Hardware { .. } = base {
         for (name, t) in tables.iter_mut() {
             let extra: Vec<(&str, ArrayRef)> = match name.as_str() {
-                "chips" => vec![("matmul_engine", strs(&["tensor"])), ("attention_engine", strs(&[""]))],
+                "chips" => vec![
+                    ("matmul_engine", strs(&["tensor"])),
+                    ("attention_engine", strs(&[""])),
+                ],
                 "engines" if b.engines.len() == 2 => vec![
                     ("name", strs(&["tensor", "vector"])),
                     ("energy_per_flop", f64s(&[5e-13, 1e-12])),
@@ -173,7 +209,10 @@ fn tables_of(base: &Base, b: &PlanBuilder, extras: &PoolExtras) -> Vec<(String, 
                 ],
                 "operators" => {
                     let n = b.operators.len();
-                    vec![("experts", f64s(&vec![0.0; n])), ("experts_per_token", f64s(&vec![0.0; n]))]
+                    vec![
+                        ("experts", f64s(&vec![0.0; n])),
+                        ("experts_per_token", f64s(&vec![0.0; n])),
+                    ]
                 }
                 "runs" => {
                     let n = b.runs.len();
@@ -183,7 +222,10 @@ fn tables_of(base: &Base, b: &PlanBuilder, extras: &PoolExtras) -> Vec<(String, 
                         ("keep_token_stats", bools(&vec![true; n])),
                     ]
                 }
-                "pools" => vec![("weights_memory", u32s(&vec![0; n_pools])), ("kv_memory", u32s(&vec![1; n_pools]))],
+                "pools" => vec![
+                    ("weights_memory", u32s(&vec![0; n_pools])),
+                    ("kv_memory", u32s(&vec![1; n_pools])),
+                ],
                 _ => continue,
             };
             *t = extend(t, extra);
@@ -235,25 +277,83 @@ struct PoolExtras {
 #[derive(Debug, Clone)]
 enum Tweak {
     /// Pool `pool` gets `tp` x `instances` (chips = tp x pp x instances, saturating at u32::MAX).
-    Shape { pool: usize, tp: u32, instances: u32 },
-    Pipeline { pp: u32, ep: u32, microbatches: u32, node_size: u32, network_bw: f64, network_latency_s: f64 },
-    Overload { max_queue: u32, queue_timeout_s: f64 },
-    Tokens { row: usize, prompt: u32, output: u32 },
-    Arrival { row: usize, at: f64 },
-    KvBlocks { pool: usize, blocks: u32 },
-    BlockSize { pool: usize, size: u32 },
-    MaxBatch { pool: usize, n: u32 },
-    Budget { pool: usize, tokens: u32, chunked: bool },
-    PrefillFirst { pool: usize },
-    Routers { prefill: &'static str, decode: &'static str },
-    Overhead { pool: usize, s: f64 },
+    Shape {
+        pool: usize,
+        tp: u32,
+        instances: u32,
+    },
+    Pipeline {
+        pp: u32,
+        ep: u32,
+        microbatches: u32,
+        node_size: u32,
+        network_bw: f64,
+        network_latency_s: f64,
+    },
+    Overload {
+        max_queue: u32,
+        queue_timeout_s: f64,
+    },
+    Tokens {
+        row: usize,
+        prompt: u32,
+        output: u32,
+    },
+    Arrival {
+        row: usize,
+        at: f64,
+    },
+    KvBlocks {
+        pool: usize,
+        blocks: u32,
+    },
+    BlockSize {
+        pool: usize,
+        size: u32,
+    },
+    MaxBatch {
+        pool: usize,
+        n: u32,
+    },
+    Budget {
+        pool: usize,
+        tokens: u32,
+        chunked: bool,
+    },
+    PrefillFirst {
+        pool: usize,
+    },
+    Routers {
+        prefill: &'static str,
+        decode: &'static str,
+    },
+    Overhead {
+        pool: usize,
+        s: f64,
+    },
     /// Multiplies every rate of the chip (memory, links, engines).
-    Speed { factor: f64 },
-    Closed { users: u32, think_s: f64 },
-    Duration { s: f64 },
-    Slo { metric: &'static str, percentile: Option<f64>, threshold_s: f64 },
-    LinkSpeed { bandwidth: f64, latency_s: f64 },
-    Seed { seed: u64 },
+    Speed {
+        factor: f64,
+    },
+    Closed {
+        users: u32,
+        think_s: f64,
+    },
+    Duration {
+        s: f64,
+    },
+    Slo {
+        metric: &'static str,
+        percentile: Option<f64>,
+        threshold_s: f64,
+    },
+    LinkSpeed {
+        bandwidth: f64,
+        latency_s: f64,
+    },
+    Seed {
+        seed: u64,
+    },
 }
 
 const EXTREMES: [f64; 8] = [0.0, 1e-300, 1e-9, 1e-3, 1.0, 1e9, 1e300, f64::INFINITY];
@@ -264,35 +364,100 @@ fn tweak_strategy() -> impl Strategy<Value = Tweak> {
     let r = 0usize..8;
     let extreme = select(EXTREMES.to_vec());
     prop_oneof![
-        (p.clone(), select(vec![1u32, 2, 3, 4, 8, 16, 65_536]), select(vec![1u32, 2, 3, 17, 64, 1_000_000]))
-            .prop_map(|(pool, tp, instances)| Tweak::Shape { pool, tp, instances }),
-        (select(vec![1u32, 2, 3, 65_536]), select(vec![1u32, 2, 3]), select(vec![0u32, 1, 3, 1 << 20]),
-         select(vec![0u32, 1, 2, 8]), extreme.clone(), extreme.clone())
-            .prop_map(|(pp, ep, microbatches, node_size, network_bw, network_latency_s)| Tweak::Pipeline {
-                pp, ep, microbatches, node_size, network_bw, network_latency_s
+        (
+            p.clone(),
+            select(vec![1u32, 2, 3, 4, 8, 16, 65_536]),
+            select(vec![1u32, 2, 3, 17, 64, 1_000_000])
+        )
+            .prop_map(|(pool, tp, instances)| Tweak::Shape {
+                pool,
+                tp,
+                instances
             }),
-        (select(vec![0u32, 1, 2, u32::MAX]), extreme.clone())
-            .prop_map(|(max_queue, queue_timeout_s)| Tweak::Overload { max_queue, queue_timeout_s }),
-        (r.clone(), select(vec![1u32, 2, 15, 16, 17, 100, 4096, 100_000_000]), select(vec![1u32, 2, 16, 17, 300]))
-            .prop_map(|(row, prompt, output)| Tweak::Tokens { row, prompt, output }),
-        (r.clone(), prop_oneof![extreme.clone(), Just(f64::MAX), Just(0.0049), Just(-0.0)])
+        (
+            select(vec![1u32, 2, 3, 65_536]),
+            select(vec![1u32, 2, 3]),
+            select(vec![0u32, 1, 3, 1 << 20]),
+            select(vec![0u32, 1, 2, 8]),
+            extreme.clone(),
+            extreme.clone()
+        )
+            .prop_map(
+                |(pp, ep, microbatches, node_size, network_bw, network_latency_s)| {
+                    Tweak::Pipeline {
+                        pp,
+                        ep,
+                        microbatches,
+                        node_size,
+                        network_bw,
+                        network_latency_s,
+                    }
+                }
+            ),
+        (select(vec![0u32, 1, 2, u32::MAX]), extreme.clone()).prop_map(
+            |(max_queue, queue_timeout_s)| Tweak::Overload {
+                max_queue,
+                queue_timeout_s
+            }
+        ),
+        (
+            r.clone(),
+            select(vec![1u32, 2, 15, 16, 17, 100, 4096, 100_000_000]),
+            select(vec![1u32, 2, 16, 17, 300])
+        )
+            .prop_map(|(row, prompt, output)| Tweak::Tokens {
+                row,
+                prompt,
+                output
+            }),
+        (
+            r.clone(),
+            prop_oneof![extreme.clone(), Just(f64::MAX), Just(0.0049), Just(-0.0)]
+        )
             .prop_map(|(row, at)| Tweak::Arrival { row, at }),
         (p.clone(), select(vec![1u32, 2, 9, 10, 24, 100, u32::MAX]))
             .prop_map(|(pool, blocks)| Tweak::KvBlocks { pool, blocks }),
-        (p.clone(), select(vec![1u32, 2, 3, 1 << 16, 1 << 20])).prop_map(|(pool, size)| Tweak::BlockSize { pool, size }),
-        (p.clone(), select(vec![1u32, 2, u32::MAX])).prop_map(|(pool, n)| Tweak::MaxBatch { pool, n }),
-        (p.clone(), select(vec![1u32, 2, 16, 137, u32::MAX]), any::<bool>())
-            .prop_map(|(pool, tokens, chunked)| Tweak::Budget { pool, tokens, chunked }),
+        (p.clone(), select(vec![1u32, 2, 3, 1 << 16, 1 << 20]))
+            .prop_map(|(pool, size)| Tweak::BlockSize { pool, size }),
+        (p.clone(), select(vec![1u32, 2, u32::MAX]))
+            .prop_map(|(pool, n)| Tweak::MaxBatch { pool, n }),
+        (
+            p.clone(),
+            select(vec![1u32, 2, 16, 137, u32::MAX]),
+            any::<bool>()
+        )
+            .prop_map(|(pool, tokens, chunked)| Tweak::Budget {
+                pool,
+                tokens,
+                chunked
+            }),
         p.clone().prop_map(|pool| Tweak::PrefillFirst { pool }),
         (select(Vec::from(ROUTERS)), select(Vec::from(ROUTERS)))
             .prop_map(|(prefill, decode)| Tweak::Routers { prefill, decode }),
         (p.clone(), extreme.clone()).prop_map(|(pool, s)| Tweak::Overhead { pool, s }),
         select(vec![1e-300, 1e-12, 1e12, 1e300]).prop_map(|factor| Tweak::Speed { factor }),
-        (select(vec![1u32, 2, u32::MAX]), extreme.clone()).prop_map(|(users, think_s)| Tweak::Closed { users, think_s }),
+        (select(vec![1u32, 2, u32::MAX]), extreme.clone())
+            .prop_map(|(users, think_s)| Tweak::Closed { users, think_s }),
         extreme.clone().prop_map(|s| Tweak::Duration { s }),
-        (select(vec!["ttft", "tpot", "e2e", "queue"]), prop_oneof![Just(None), Just(Some(1e-300)), Just(Some(50.0)), Just(Some(100.0))], extreme.clone())
-            .prop_map(|(metric, percentile, threshold_s)| Tweak::Slo { metric, percentile, threshold_s }),
-        (extreme.clone(), extreme).prop_map(|(bandwidth, latency_s)| Tweak::LinkSpeed { bandwidth, latency_s }),
+        (
+            select(vec!["ttft", "tpot", "e2e", "queue"]),
+            prop_oneof![
+                Just(None),
+                Just(Some(1e-300)),
+                Just(Some(50.0)),
+                Just(Some(100.0))
+            ],
+            extreme.clone(),
+        )
+            .prop_map(|(metric, percentile, threshold_s)| Tweak::Slo {
+                metric,
+                percentile,
+                threshold_s
+            }),
+        (extreme.clone(), extreme).prop_map(|(bandwidth, latency_s)| Tweak::LinkSpeed {
+            bandwidth,
+            latency_s
+        }),
         prop_oneof![Just(0u64), Just(u64::MAX)].prop_map(|seed| Tweak::Seed { seed }),
     ]
 }
@@ -307,14 +472,25 @@ fn tweak(b: &mut PlanBuilder, x: &mut PoolExtras, t: &Tweak) {
     }
     let pp = x.pp.unwrap_or(1) as u64;
     match *t {
-        Tweak::Shape { pool, tp, instances } => {
+        Tweak::Shape {
+            pool,
+            tp,
+            instances,
+        } => {
             if let Some(p) = at(&mut b.pools, pool) {
                 p.tp = tp;
                 p.instances = instances;
                 p.chips = (tp as u64 * pp * instances as u64).min(u32::MAX as u64) as u32;
             }
         }
-        Tweak::Pipeline { pp, ep, microbatches, node_size, network_bw, network_latency_s } => {
+        Tweak::Pipeline {
+            pp,
+            ep,
+            microbatches,
+            node_size,
+            network_bw,
+            network_latency_s,
+        } => {
             *x = PoolExtras {
                 pp: Some(pp),
                 ep: Some(ep),
@@ -325,14 +501,22 @@ fn tweak(b: &mut PlanBuilder, x: &mut PoolExtras, t: &Tweak) {
                 ..x.clone()
             };
             for p in &mut b.pools {
-                p.chips = (p.tp as u64 * pp as u64 * p.instances as u64).min(u32::MAX as u64) as u32;
+                p.chips =
+                    (p.tp as u64 * pp as u64 * p.instances as u64).min(u32::MAX as u64) as u32;
             }
         }
-        Tweak::Overload { max_queue, queue_timeout_s } => {
+        Tweak::Overload {
+            max_queue,
+            queue_timeout_s,
+        } => {
             x.max_queue = Some(max_queue);
             x.queue_timeout_s = Some(queue_timeout_s);
         }
-        Tweak::Tokens { row, prompt, output } => {
+        Tweak::Tokens {
+            row,
+            prompt,
+            output,
+        } => {
             if let Some(q) = at(&mut b.requests, row) {
                 q.prompt_tokens = prompt;
                 q.output_tokens = output;
@@ -358,7 +542,11 @@ fn tweak(b: &mut PlanBuilder, x: &mut PoolExtras, t: &Tweak) {
                 p.max_batch = n;
             }
         }
-        Tweak::Budget { pool, tokens, chunked } => {
+        Tweak::Budget {
+            pool,
+            tokens,
+            chunked,
+        } => {
             if let Some(p) = at(&mut b.pools, pool) {
                 p.max_batched_tokens = tokens;
                 p.chunked_prefill = chunked;
@@ -404,10 +592,17 @@ fn tweak(b: &mut PlanBuilder, x: &mut PoolExtras, t: &Tweak) {
                 w.duration_s = s;
             }
         }
-        Tweak::Slo { metric, percentile, threshold_s } => {
+        Tweak::Slo {
+            metric,
+            percentile,
+            threshold_s,
+        } => {
             b.slo(0, metric, percentile, threshold_s);
         }
-        Tweak::LinkSpeed { bandwidth, latency_s } => {
+        Tweak::LinkSpeed {
+            bandwidth,
+            latency_s,
+        } => {
             for l in &mut b.links {
                 l.bandwidth = bandwidth;
                 l.latency_s = latency_s;
@@ -481,7 +676,7 @@ const STRINGS: [&str; 30] = [
     ",,",
     "hbm",
     "tiny-chip\0\u{1F600}",
-    "ééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééé",
+    "éééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééé",
 ];
 
 /// Names of columns added to a table: the optional columns the core knows, the required ones (so a table
@@ -602,27 +797,80 @@ enum Meta {
 #[derive(Debug, Clone)]
 enum Mutation {
     /// Writes a number into a numeric column (in the column's type when it holds the number, else as f64).
-    SetNumber { table: usize, col: usize, row: usize, value: f64 },
+    SetNumber {
+        table: usize,
+        col: usize,
+        row: usize,
+        value: f64,
+    },
     /// Sets an index-like (integer) column to the row count of the table plus `past` (dangling).
-    Dangle { table: usize, col: usize, row: usize, past: u32 },
-    SetString { table: usize, col: usize, row: usize, value: &'static str },
-    DropColumn { table: usize, col: usize },
-    AddColumn { table: usize, name: &'static str, kind: Kind, value: f64 },
-    Retype { table: usize, col: usize, kind: Kind, value: f64 },
+    Dangle {
+        table: usize,
+        col: usize,
+        row: usize,
+        past: u32,
+    },
+    SetString {
+        table: usize,
+        col: usize,
+        row: usize,
+        value: &'static str,
+    },
+    DropColumn {
+        table: usize,
+        col: usize,
+    },
+    AddColumn {
+        table: usize,
+        name: &'static str,
+        kind: Kind,
+        value: f64,
+    },
+    Retype {
+        table: usize,
+        col: usize,
+        kind: Kind,
+        value: f64,
+    },
     /// Makes one value of a column null.
-    Null { table: usize, col: usize, row: usize },
+    Null {
+        table: usize,
+        col: usize,
+        row: usize,
+    },
     /// Keeps the table's columns but no rows.
-    EmptyTable { table: usize },
+    EmptyTable {
+        table: usize,
+    },
     /// A struct with rows but no columns.
-    NoColumns { table: usize },
+    NoColumns {
+        table: usize,
+    },
     /// Every row twice.
-    DuplicateRows { table: usize },
+    DuplicateRows {
+        table: usize,
+    },
     /// Keeps only the first `keep` rows.
-    Truncate { table: usize, keep: usize },
-    DropTable { table: usize },
-    AddTable { name: &'static str, rows: usize, kind: Kind, value: f64 },
-    DuplicateTable { table: usize },
-    Pack { table: usize, how: Packing },
+    Truncate {
+        table: usize,
+        keep: usize,
+    },
+    DropTable {
+        table: usize,
+    },
+    AddTable {
+        name: &'static str,
+        rows: usize,
+        kind: Kind,
+        value: f64,
+    },
+    DuplicateTable {
+        table: usize,
+    },
+    Pack {
+        table: usize,
+        how: Packing,
+    },
     Metadata(Meta),
     /// The packed batch has this many rows (0 or 2) instead of 1.
     Rows(usize),
@@ -676,13 +924,23 @@ fn mutation_strategy() -> impl Strategy<Value = Mutation> {
 /// An array of `n` values of `kind`, each derived from `value` (rows alternate with a second value so that
 /// not every row is the same).
 fn array_of(kind: Kind, n: usize, value: f64) -> ArrayRef {
-    let v = |i: usize| if i % 2 == 0 { value } else { 1.0 };
+    let v = |i: usize| if i.is_multiple_of(2) { value } else { 1.0 };
     match kind {
-        Kind::Utf8 => Arc::new(StringArray::from_iter_values((0..n).map(|i| format!("{}", v(i))))),
-        Kind::LargeUtf8 => Arc::new(LargeStringArray::from_iter_values((0..n).map(|i| format!("{}", v(i))))),
-        Kind::Utf8View => Arc::new(StringViewArray::from_iter_values((0..n).map(|i| format!("{}", v(i))))),
-        Kind::Binary => Arc::new(BinaryArray::from_iter_values((0..n).map(|i| v(i).to_le_bytes()))),
-        Kind::Bool => Arc::new(BooleanArray::from((0..n).map(|i| v(i) != 0.0).collect::<Vec<_>>())),
+        Kind::Utf8 => Arc::new(StringArray::from_iter_values(
+            (0..n).map(|i| format!("{}", v(i))),
+        )),
+        Kind::LargeUtf8 => Arc::new(LargeStringArray::from_iter_values(
+            (0..n).map(|i| format!("{}", v(i))),
+        )),
+        Kind::Utf8View => Arc::new(StringViewArray::from_iter_values(
+            (0..n).map(|i| format!("{}", v(i))),
+        )),
+        Kind::Binary => Arc::new(BinaryArray::from_iter_values(
+            (0..n).map(|i| v(i).to_le_bytes()),
+        )),
+        Kind::Bool => Arc::new(BooleanArray::from(
+            (0..n).map(|i| v(i) != 0.0).collect::<Vec<_>>(),
+        )),
         Kind::Int8 => Arc::new(Int8Array::from_iter_values((0..n).map(|i| v(i) as i8))),
         Kind::Int32 => Arc::new(Int32Array::from_iter_values((0..n).map(|i| v(i) as i32))),
         Kind::Int64 => Arc::new(Int64Array::from_iter_values((0..n).map(|i| v(i) as i64))),
@@ -691,11 +949,15 @@ fn array_of(kind: Kind, n: usize, value: f64) -> ArrayRef {
         Kind::UInt64 => Arc::new(UInt64Array::from_iter_values((0..n).map(|i| v(i) as u64))),
         Kind::Float32 => Arc::new(Float32Array::from_iter_values((0..n).map(|i| v(i) as f32))),
         Kind::Float64 => Arc::new(Float64Array::from_iter_values((0..n).map(v))),
-        Kind::Decimal => Arc::new(Decimal128Array::from_iter_values((0..n).map(|i| v(i) as i128))),
+        Kind::Decimal => Arc::new(Decimal128Array::from_iter_values(
+            (0..n).map(|i| v(i) as i128),
+        )),
         Kind::Date => Arc::new(Date32Array::from_iter_values((0..n).map(|i| v(i) as i32))),
         Kind::Null => Arc::new(NullArray::new(n)),
         Kind::Dictionary => {
-            let d: DictionaryArray<Int32Type> = (0..n).map(|i| if i % 2 == 0 { "tensor" } else { "bf16" }).collect();
+            let d: DictionaryArray<Int32Type> = (0..n)
+                .map(|i| if i % 2 == 0 { "tensor" } else { "bf16" })
+                .collect();
             Arc::new(d)
         }
         Kind::ListOfF64 => {
@@ -704,7 +966,12 @@ fn array_of(kind: Kind, n: usize, value: f64) -> ArrayRef {
                 offsets.push_length(1);
             }
             let values = Arc::new(Float64Array::from_iter_values((0..n).map(v)));
-            Arc::new(ListArray::new(Arc::new(Field::new("item", DataType::Float64, true)), offsets.finish(), values, None))
+            Arc::new(ListArray::new(
+                Arc::new(Field::new("item", DataType::Float64, true)),
+                offsets.finish(),
+                values,
+                None,
+            ))
         }
         Kind::EmptyStruct => Arc::new(StructArray::new_empty_fields(n, None)),
     }
@@ -714,7 +981,12 @@ fn array_of(kind: Kind, n: usize, value: f64) -> ArrayRef {
 fn numbers(a: &ArrayRef) -> Option<Vec<Option<f64>>> {
     macro_rules! read {
         ($t:ty) => {
-            Some(a.as_primitive::<$t>().iter().map(|x| x.map(|x| x as f64)).collect())
+            Some(
+                a.as_primitive::<$t>()
+                    .iter()
+                    .map(|x| x.map(|x| x as f64))
+                    .collect(),
+            )
         };
     }
     match a.data_type() {
@@ -739,14 +1011,21 @@ fn set_number(a: &ArrayRef, row: usize, value: f64) -> Option<ArrayRef> {
     }
     let row = row % vals.len();
     vals[row] = Some(value);
-    let exact = |max: f64| vals.iter().all(|v| v.is_none_or(|x| x >= 0.0 && x <= max && x.fract() == 0.0));
+    let exact = |max: f64| {
+        vals.iter()
+            .all(|v| v.is_none_or(|x| x >= 0.0 && x <= max && x.fract() == 0.0))
+    };
     Some(match a.data_type() {
-        DataType::UInt32 if exact(u32::MAX as f64) => {
-            Arc::new(vals.iter().map(|v| v.map(|x| x as u32)).collect::<UInt32Array>())
-        }
-        DataType::UInt64 if exact(u64::MAX as f64) => {
-            Arc::new(vals.iter().map(|v| v.map(|x| x as u64)).collect::<UInt64Array>())
-        }
+        DataType::UInt32 if exact(u32::MAX as f64) => Arc::new(
+            vals.iter()
+                .map(|v| v.map(|x| x as u32))
+                .collect::<UInt32Array>(),
+        ),
+        DataType::UInt64 if exact(u64::MAX as f64) => Arc::new(
+            vals.iter()
+                .map(|v| v.map(|x| x as u64))
+                .collect::<UInt64Array>(),
+        ),
         _ => Arc::new(vals.into_iter().collect::<Float64Array>()),
     })
 }
@@ -758,7 +1037,17 @@ fn set_string(a: &ArrayRef, row: usize, value: &str) -> Option<ArrayRef> {
     }
     let s = a.as_string::<i32>();
     let row = row % s.len();
-    Some(Arc::new((0..s.len()).map(|i| if i == row { Some(value) } else { s.is_valid(i).then(|| s.value(i)) }).collect::<StringArray>()))
+    Some(Arc::new(
+        (0..s.len())
+            .map(|i| {
+                if i == row {
+                    Some(value)
+                } else {
+                    s.is_valid(i).then(|| s.value(i))
+                }
+            })
+            .collect::<StringArray>(),
+    ))
 }
 
 /// `a` with row `row` null (for the types the builder writes).
@@ -771,25 +1060,46 @@ fn set_null(a: &ArrayRef, row: usize) -> Option<ArrayRef> {
     Some(match a.data_type() {
         DataType::Utf8 => {
             let s = a.as_string::<i32>();
-            Arc::new((0..s.len()).map(|i| keep(i).then(|| s.value(i))).collect::<StringArray>())
+            Arc::new(
+                (0..s.len())
+                    .map(|i| keep(i).then(|| s.value(i)))
+                    .collect::<StringArray>(),
+            )
         }
         DataType::Boolean => {
             let b = a.as_boolean();
-            Arc::new((0..b.len()).map(|i| keep(i).then(|| b.value(i))).collect::<BooleanArray>())
+            Arc::new(
+                (0..b.len())
+                    .map(|i| keep(i).then(|| b.value(i)))
+                    .collect::<BooleanArray>(),
+            )
         }
         DataType::UInt32 => {
             let p = a.as_primitive::<UInt32Type>();
-            Arc::new((0..p.len()).map(|i| keep(i).then(|| p.value(i))).collect::<UInt32Array>())
+            Arc::new(
+                (0..p.len())
+                    .map(|i| keep(i).then(|| p.value(i)))
+                    .collect::<UInt32Array>(),
+            )
         }
         _ => {
             let vals = numbers(a)?;
-            Arc::new(vals.into_iter().enumerate().map(|(i, v)| if i == row { None } else { v }).collect::<Float64Array>())
+            Arc::new(
+                vals.into_iter()
+                    .enumerate()
+                    .map(|(i, v)| if i == row { None } else { v })
+                    .collect::<Float64Array>(),
+            )
         }
     })
 }
 
 fn columns(t: &StructArray) -> Vec<(String, ArrayRef)> {
-    t.fields().iter().map(|f| f.name().clone()).zip(t.columns().iter().cloned()).collect()
+    t.fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .zip(t.columns().iter().cloned())
+        .collect()
 }
 
 /// A struct array from columns; `None` when Arrow rejects them (columns of different lengths).
@@ -797,7 +1107,10 @@ fn rebuild(cols: Vec<(String, ArrayRef)>, len: usize) -> Option<StructArray> {
     if cols.is_empty() {
         return Some(StructArray::new_empty_fields(len, None));
     }
-    let fields: Fields = cols.iter().map(|(n, a)| Field::new(n, a.data_type().clone(), true)).collect();
+    let fields: Fields = cols
+        .iter()
+        .map(|(n, a)| Field::new(n, a.data_type().clone(), true))
+        .collect();
     StructArray::try_new(fields, cols.into_iter().map(|(_, a)| a).collect(), None).ok()
 }
 
@@ -808,7 +1121,11 @@ fn take_rows(t: &StructArray, idx: &[usize]) -> Option<StructArray> {
         .map(|(n, a)| {
             let parts: Vec<ArrayRef> = idx.iter().map(|&i| a.slice(i, 1)).collect();
             let refs: Vec<&dyn Array> = parts.iter().map(|p| p.as_ref()).collect();
-            let joined = if refs.is_empty() { a.slice(0, 0) } else { arrow_select_concat(&refs)? };
+            let joined = if refs.is_empty() {
+                a.slice(0, 0)
+            } else {
+                arrow_select_concat(&refs)?
+            };
             Some((n, joined))
         })
         .collect::<Option<Vec<_>>>()?;
@@ -820,7 +1137,12 @@ fn arrow_select_concat(parts: &[&dyn Array]) -> Option<ArrayRef> {
     let first = parts[0];
     macro_rules! prim {
         ($t:ty, $arr:ty) => {
-            Some(Arc::new(parts.iter().flat_map(|p| p.as_primitive::<$t>().iter().collect::<Vec<_>>()).collect::<$arr>()))
+            Some(Arc::new(
+                parts
+                    .iter()
+                    .flat_map(|p| p.as_primitive::<$t>().iter().collect::<Vec<_>>())
+                    .collect::<$arr>(),
+            ))
         };
     }
     match first.data_type() {
@@ -828,11 +1150,22 @@ fn arrow_select_concat(parts: &[&dyn Array]) -> Option<ArrayRef> {
         DataType::UInt32 => prim!(UInt32Type, UInt32Array),
         DataType::UInt64 => prim!(UInt64Type, UInt64Array),
         DataType::Utf8 => Some(Arc::new(
-            parts.iter().flat_map(|p| p.as_string::<i32>().iter().map(|s| s.map(str::to_string)).collect::<Vec<_>>()).collect::<StringArray>(),
+            parts
+                .iter()
+                .flat_map(|p| {
+                    p.as_string::<i32>()
+                        .iter()
+                        .map(|s| s.map(str::to_string))
+                        .collect::<Vec<_>>()
+                })
+                .collect::<StringArray>(),
         )),
-        DataType::Boolean => {
-            Some(Arc::new(parts.iter().flat_map(|p| p.as_boolean().iter().collect::<Vec<_>>()).collect::<BooleanArray>()))
-        }
+        DataType::Boolean => Some(Arc::new(
+            parts
+                .iter()
+                .flat_map(|p| p.as_boolean().iter().collect::<Vec<_>>())
+                .collect::<BooleanArray>(),
+        )),
         _ => None,
     }
 }
@@ -848,7 +1181,12 @@ struct Draft {
 impl Draft {
     fn new(tables: Vec<(String, StructArray)>) -> Self {
         let metadata = HashMap::from([("infera.plan_version".to_string(), "1".to_string())]);
-        Draft { tables, packing: HashMap::new(), metadata, rows: 1 }
+        Draft {
+            tables,
+            packing: HashMap::new(),
+            metadata,
+            rows: 1,
+        }
     }
 
     /// Replaces table `ti` with `f(table)` unless `f` gives up.
@@ -877,16 +1215,34 @@ impl Draft {
 
     fn apply(&mut self, m: &Mutation) {
         match *m {
-            Mutation::SetNumber { table, col, row, value } => self.edit_column(table, col, |a| set_number(a, row, value)),
-            Mutation::Dangle { table, col, row, past } => {
-                let n = self.tables.get(table % self.tables.len().max(1)).map_or(0, |(_, t)| t.len());
+            Mutation::SetNumber {
+                table,
+                col,
+                row,
+                value,
+            } => self.edit_column(table, col, |a| set_number(a, row, value)),
+            Mutation::Dangle {
+                table,
+                col,
+                row,
+                past,
+            } => {
+                let n = self
+                    .tables
+                    .get(table % self.tables.len().max(1))
+                    .map_or(0, |(_, t)| t.len());
                 let value = n as f64 + past as f64;
                 self.edit_column(table, col, |a| {
                     matches!(a.data_type(), DataType::UInt32).then_some(())?;
                     set_number(a, row, value)
                 })
             }
-            Mutation::SetString { table, col, row, value } => self.edit_column(table, col, |a| set_string(a, row, value)),
+            Mutation::SetString {
+                table,
+                col,
+                row,
+                value,
+            } => self.edit_column(table, col, |a| set_string(a, row, value)),
             Mutation::DropColumn { table, col } => self.edit(table, |t| {
                 let mut cols = columns(t);
                 if cols.is_empty() {
@@ -895,20 +1251,36 @@ impl Draft {
                 cols.remove(col % cols.len());
                 rebuild(cols, t.len())
             }),
-            Mutation::AddColumn { table, name, kind, value } => self.edit(table, |t| {
+            Mutation::AddColumn {
+                table,
+                name,
+                kind,
+                value,
+            } => self.edit(table, |t| {
                 let mut cols = columns(t);
                 cols.push((name.to_string(), array_of(kind, t.len(), value)));
                 rebuild(cols, t.len())
             }),
-            Mutation::Retype { table, col, kind, value } => self.edit_column(table, col, |a| Some(array_of(kind, a.len(), value))),
-            Mutation::Null { table, col, row } => self.edit_column(table, col, |a| set_null(a, row)),
+            Mutation::Retype {
+                table,
+                col,
+                kind,
+                value,
+            } => self.edit_column(table, col, |a| Some(array_of(kind, a.len(), value))),
+            Mutation::Null { table, col, row } => {
+                self.edit_column(table, col, |a| set_null(a, row))
+            }
             Mutation::EmptyTable { table } => self.edit(table, |t| Some(t.slice(0, 0))),
-            Mutation::NoColumns { table } => self.edit(table, |t| Some(StructArray::new_empty_fields(t.len(), None))),
+            Mutation::NoColumns { table } => self.edit(table, |t| {
+                Some(StructArray::new_empty_fields(t.len(), None))
+            }),
             Mutation::DuplicateRows { table } => self.edit(table, |t| {
                 let idx: Vec<usize> = (0..t.len()).chain(0..t.len()).collect();
                 take_rows(t, &idx)
             }),
-            Mutation::Truncate { table, keep } => self.edit(table, |t| Some(t.slice(0, keep.min(t.len())))),
+            Mutation::Truncate { table, keep } => {
+                self.edit(table, |t| Some(t.slice(0, keep.min(t.len()))))
+            }
             Mutation::DropTable { table } => {
                 if !self.tables.is_empty() {
                     let ti = table % self.tables.len();
@@ -921,12 +1293,20 @@ impl Draft {
                         .collect();
                 }
             }
-            Mutation::AddTable { name, rows, kind, value } => {
+            Mutation::AddTable {
+                name,
+                rows,
+                kind,
+                value,
+            } => {
                 let cols = vec![
                     ("chip".to_string(), array_of(Kind::UInt32, rows, 0.0)),
                     ("name".to_string(), array_of(Kind::Utf8, rows, value)),
                     ("capacity_bytes".to_string(), array_of(kind, rows, value)),
-                    ("bandwidth".to_string(), array_of(Kind::Float64, rows, value)),
+                    (
+                        "bandwidth".to_string(),
+                        array_of(Kind::Float64, rows, value),
+                    ),
                     ("efficiency".to_string(), array_of(Kind::Float64, rows, 1.0)),
                     ("src".to_string(), array_of(Kind::UInt32, rows, 0.0)),
                     ("dst".to_string(), array_of(Kind::UInt32, rows, 1.0)),
@@ -950,7 +1330,8 @@ impl Draft {
             Mutation::Metadata(ref meta) => match meta {
                 Meta::Missing => self.metadata.clear(),
                 Meta::Version(v) => {
-                    self.metadata.insert("infera.plan_version".into(), v.to_string());
+                    self.metadata
+                        .insert("infera.plan_version".into(), v.to_string());
                 }
                 Meta::ExtraKey => {
                     self.metadata.insert("infera.other".into(), "x".into());
@@ -983,26 +1364,41 @@ impl Draft {
             let list = |values: ArrayRef| -> Option<ArrayRef> {
                 let item = Arc::new(Field::new("item", values.data_type().clone(), true));
                 let offsets = offsets32(values.len());
-                Some(Arc::new(ListArray::try_new(item, offsets, values, None).ok()?))
+                Some(Arc::new(
+                    ListArray::try_new(item, offsets, values, None).ok()?,
+                ))
             };
             let col: ArrayRef = match self.packing.get(&i) {
                 None => list(Arc::new(t.clone()))?,
                 Some(Packing::LargeList) => {
                     let item = Arc::new(Field::new("item", t.data_type().clone(), true));
-                    Arc::new(LargeListArray::try_new(item, offsets64(len), Arc::new(t.clone()), None).ok()?)
+                    Arc::new(
+                        LargeListArray::try_new(item, offsets64(len), Arc::new(t.clone()), None)
+                            .ok()?,
+                    )
                 }
                 Some(Packing::NullElement) => {
                     let item = Arc::new(Field::new("item", t.data_type().clone(), true));
-                    Arc::new(ListArray::try_new(item, offsets32(len), Arc::new(t.clone()), all_null(n)).ok()?)
+                    Arc::new(
+                        ListArray::try_new(item, offsets32(len), Arc::new(t.clone()), all_null(n))
+                            .ok()?,
+                    )
                 }
-                Some(Packing::NotAList) => Arc::new(Int32Array::from_iter_values((0..n).map(|_| 1))),
-                Some(Packing::ListOfInts) => list(Arc::new(Int32Array::from_iter_values((0..len).map(|x| x as i32))))?,
+                Some(Packing::NotAList) => {
+                    Arc::new(Int32Array::from_iter_values((0..n).map(|_| 1)))
+                }
+                Some(Packing::ListOfInts) => list(Arc::new(Int32Array::from_iter_values(
+                    (0..len).map(|x| x as i32),
+                )))?,
                 Some(Packing::FixedSizeList) => {
                     if n != 1 || len == 0 {
                         return None;
                     }
                     let item = Arc::new(Field::new("item", t.data_type().clone(), true));
-                    Arc::new(FixedSizeListArray::try_new(item, len as i32, Arc::new(t.clone()), None).ok()?)
+                    Arc::new(
+                        FixedSizeListArray::try_new(item, len as i32, Arc::new(t.clone()), None)
+                            .ok()?,
+                    )
                 }
                 Some(Packing::NullStructRows) => {
                     let (f, c, _) = t.clone().into_parts();
@@ -1018,7 +1414,12 @@ impl Draft {
             cols.push(col);
         }
         let schema = Arc::new(Schema::new_with_metadata(fields, self.metadata.clone()));
-        RecordBatch::try_new_with_options(schema, cols, &RecordBatchOptions::new().with_row_count(Some(n))).ok()
+        RecordBatch::try_new_with_options(
+            schema,
+            cols,
+            &RecordBatchOptions::new().with_row_count(Some(n)),
+        )
+        .ok()
     }
 }
 
@@ -1031,7 +1432,12 @@ fn small(plan: &Plan) -> bool {
     let tokens: u64 = plan
         .workloads
         .iter()
-        .flat_map(|w| w.prompt_tokens.iter().zip(&w.output_tokens).map(|(p, o)| *p as u64 + *o as u64))
+        .flat_map(|w| {
+            w.prompt_tokens
+                .iter()
+                .zip(&w.output_tokens)
+                .map(|(p, o)| *p as u64 + *o as u64)
+        })
         .sum();
     let requests: usize = plan.workloads.iter().map(|w| w.prompt_tokens.len()).sum();
     instances <= 64
@@ -1072,11 +1478,18 @@ fn run_case(batch: &RecordBatch) -> Result<Outcome, String> {
     let (tx, rx) = mpsc::channel();
     let batch = batch.clone();
     std::thread::spawn(move || {
-        let r = catch_unwind(AssertUnwindSafe(|| simulate_batch(&batch, SimOptions::default())));
-        let _ = tx.send(r.map(|r| r.map(|_| ()).map_err(|e| e.to_string())).map_err(panic_text));
+        let r = catch_unwind(AssertUnwindSafe(|| {
+            simulate_batch(&batch, SimOptions::default())
+        }));
+        let _ = tx.send(
+            r.map(|r| r.map(|_| ()).map_err(|e| e.to_string()))
+                .map_err(panic_text),
+        );
     });
     match rx.recv_timeout(SIM_TIME_LIMIT) {
-        Err(_) => Err(format!("simulate_batch did not finish within {SIM_TIME_LIMIT:?}")),
+        Err(_) => Err(format!(
+            "simulate_batch did not finish within {SIM_TIME_LIMIT:?}"
+        )),
         Ok(Err(p)) => Err(format!("simulate_batch panicked: {p}")),
         Ok(Ok(Ok(()))) => Ok(Outcome::Simulated),
         Ok(Ok(Err(e))) => {
@@ -1119,7 +1532,7 @@ fn case_batch(base: &Base, tweaks: &[Tweak], mutations: &[Mutation]) -> Option<R
 // Properties
 
 proptest! {
-    #![proptest_config(config())]
+    #![proptest_config(config(DEFAULT_CASES))]
 
     /// Any malformation of a valid plan is decoded to `Ok` or `Err` and (if small) simulated without a
     /// panic or a hang.
@@ -1152,6 +1565,11 @@ proptest! {
         }
     }
 
+}
+
+proptest! {
+    #![proptest_config(config(BASE_CASES))]
+
     /// Every base plan is valid and simulates.
     #[test]
     fn base_plans_simulate(base in base_strategy()) {
@@ -1166,7 +1584,11 @@ proptest! {
 
 /// Outcome counts of `n` cases drawn from `strategy` and turned into batches by `make`: (packed, rejected,
 /// simulated, too large).
-fn tally<S: Strategy>(n: usize, strategy: S, make: impl Fn(&S::Value) -> Option<RecordBatch>) -> [usize; 4]
+fn tally<S: Strategy>(
+    n: usize,
+    strategy: S,
+    make: impl Fn(&S::Value) -> Option<RecordBatch>,
+) -> [usize; 4]
 where
     S::Value: std::fmt::Debug,
 {
@@ -1194,15 +1616,42 @@ where
 #[test]
 fn the_fuzzer_reaches_both_decoding_and_simulation() {
     silence_panics();
-    let malformed = (base_strategy(), prop::collection::vec(mutation_strategy(), 1..4));
-    let [packed, rejected, simulated, _] = tally(300, malformed, |(base, mutations)| case_batch(base, &[], mutations));
-    assert!(packed >= 250, "only {packed} of 300 malformed cases packed into a batch");
-    assert!(rejected >= 100, "only {rejected} of {packed} malformed plans were rejected");
-    assert!(simulated >= 20, "only {simulated} of {packed} malformed plans got as far as a simulation");
+    let malformed = (
+        base_strategy(),
+        prop::collection::vec(mutation_strategy(), 1..4),
+    );
+    let [packed, rejected, simulated, _] = tally(300, malformed, |(base, mutations)| {
+        case_batch(base, &[], mutations)
+    });
+    assert!(
+        packed >= 250,
+        "only {packed} of 300 malformed cases packed into a batch"
+    );
+    assert!(
+        rejected >= 100,
+        "only {rejected} of {packed} malformed plans were rejected"
+    );
+    assert!(
+        simulated >= 20,
+        "only {simulated} of {packed} malformed plans got as far as a simulation"
+    );
 
-    let extreme = (base_strategy(), prop::collection::vec(tweak_strategy(), 1..5));
-    let [packed, rejected, simulated, _] = tally(300, extreme, |(base, tweaks)| case_batch(base, tweaks, &[]));
-    assert!(packed >= 290, "only {packed} of 300 extreme cases packed into a batch");
-    assert!(rejected >= 30, "only {rejected} of {packed} extreme plans were rejected");
-    assert!(simulated >= 60, "only {simulated} of {packed} extreme plans got as far as a simulation");
+    let extreme = (
+        base_strategy(),
+        prop::collection::vec(tweak_strategy(), 1..5),
+    );
+    let [packed, rejected, simulated, _] =
+        tally(300, extreme, |(base, tweaks)| case_batch(base, tweaks, &[]));
+    assert!(
+        packed >= 290,
+        "only {packed} of 300 extreme cases packed into a batch"
+    );
+    assert!(
+        rejected >= 30,
+        "only {rejected} of {packed} extreme plans were rejected"
+    );
+    assert!(
+        simulated >= 60,
+        "only {simulated} of {packed} extreme plans got as far as a simulation"
+    );
 }

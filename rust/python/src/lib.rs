@@ -17,7 +17,10 @@ type Batch = PyArrowType<RecordBatch>;
 
 /// Raises the `infera.exceptions` class named `class` with `message`.
 fn raise(py: Python<'_>, class: &str, message: String) -> PyErr {
-    match py.import("infera.exceptions").and_then(|m| m.getattr(class)) {
+    match py
+        .import("infera.exceptions")
+        .and_then(|m| m.getattr(class))
+    {
         Ok(cls) => PyErr::from_value(match cls.call1((message.clone(),)) {
             Ok(obj) => obj,
             Err(e) => return e,
@@ -36,7 +39,10 @@ fn to_py(py: Python<'_>, err: InferaError) -> PyErr {
 }
 
 /// Runs `f` with the GIL released, turning both errors and panics into Python exceptions.
-fn guarded<T: Send>(py: Python<'_>, f: impl FnOnce() -> infera_core::Result<T> + Send) -> PyResult<T> {
+fn guarded<T: Send>(
+    py: Python<'_>,
+    f: impl FnOnce() -> infera_core::Result<T> + Send,
+) -> PyResult<T> {
     let outcome = py.detach(|| catch_unwind(AssertUnwindSafe(f)));
     match outcome {
         Ok(Ok(v)) => Ok(v),
@@ -47,7 +53,11 @@ fn guarded<T: Send>(py: Python<'_>, f: impl FnOnce() -> infera_core::Result<T> +
                 .cloned()
                 .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
                 .unwrap_or_else(|| "unknown panic".into());
-            Err(raise(py, "SimulationError", format!("internal error in infera core: {what}")))
+            Err(raise(
+                py,
+                "SimulationError",
+                format!("internal error in infera core: {what}"),
+            ))
         }
     }
 }
@@ -55,16 +65,31 @@ fn guarded<T: Send>(py: Python<'_>, f: impl FnOnce() -> infera_core::Result<T> +
 type Outputs = (Batch, Batch, Batch, Batch);
 
 fn output(out: SimOutput) -> Outputs {
-    (PyArrowType(out.requests), PyArrowType(out.iterations), PyArrowType(out.instances), PyArrowType(out.stats))
+    (
+        PyArrowType(out.requests),
+        PyArrowType(out.iterations),
+        PyArrowType(out.instances),
+        PyArrowType(out.stats),
+    )
 }
 
 /// Simulates a packed plan (a one-row pyarrow RecordBatch). Returns `(requests, iterations, instances,
 /// stats)` as pyarrow RecordBatches.
 #[pyfunction]
 #[pyo3(signature = (plan, *, requests = true, iterations = true, token_stats = true))]
-fn simulate(py: Python<'_>, plan: Batch, requests: bool, iterations: bool, token_stats: bool) -> PyResult<Outputs> {
+fn simulate(
+    py: Python<'_>,
+    plan: Batch,
+    requests: bool,
+    iterations: bool,
+    token_stats: bool,
+) -> PyResult<Outputs> {
     let batch = plan.0;
-    let opts = SimOptions { requests, iterations, token_stats };
+    let opts = SimOptions {
+        requests,
+        iterations,
+        token_stats,
+    };
     guarded(py, move || infera_core::simulate_batch(&batch, opts)).map(output)
 }
 
@@ -85,8 +110,15 @@ fn simulate_file(
     iterations: bool,
     token_stats: bool,
 ) -> PyResult<Outputs> {
-    let opts = SimOptions { requests, iterations, token_stats };
-    guarded(py, move || infera_core::simulate(&Plan::read_ipc(&path)?, opts)).map(output)
+    let opts = SimOptions {
+        requests,
+        iterations,
+        token_stats,
+    };
+    guarded(py, move || {
+        infera_core::simulate(&Plan::read_ipc(&path)?, opts)
+    })
+    .map(output)
 }
 
 #[pymodule]
