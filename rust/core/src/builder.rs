@@ -611,6 +611,37 @@ const TINY_HIDDEN: f64 = 256.0;
 /// Vocabulary size of the model in [`tiny_dense_plan`].
 const TINY_VOCAB: f64 = 1000.0;
 
+/// The smallest plan around one chip: the `chip` row with `engines` (kind, dtype, FLOP/s, efficiency), the
+/// `model` row with its operators `ops`, one workload holding a single request (1 prompt and 1 output token
+/// at time 0), one run and the `pool` row. The rows are given whole so a caller sets only what it tests; the
+/// indices linking them (chip, model, run, workload) are filled in here.
+pub fn single_pool(
+    chip: ChipRow,
+    engines: &[(&str, &str, f64, f64)],
+    model: ModelRow,
+    ops: Vec<OperatorRow>,
+    pool: PoolRow,
+) -> PlanBuilder {
+    let mut b = PlanBuilder::new();
+    let chip = b.chip(chip);
+    for &(kind, dtype, flops, eff) in engines {
+        b.engine(chip, kind, dtype, flops, eff);
+    }
+    let model = b.model(model);
+    for op in ops {
+        b.operator(OperatorRow { model, ..op });
+    }
+    let wl = b.workload(WorkloadRow::default());
+    b.request(wl, Some(0.0), 1, 1);
+    let run = b.run(RunRow {
+        model,
+        workload: wl,
+        ..Default::default()
+    });
+    b.pool(PoolRow { run, chip, ..pool });
+    b
+}
+
 /// A small, complete, valid plan for tests and examples.
 ///
 /// * one chip `tiny-chip`: 1 TB/s memory, 100 GB/s links with 1 µs latency, 500 W busy, a `bf16` tensor

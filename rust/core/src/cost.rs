@@ -433,9 +433,7 @@ mod tests {
     //! Plans are built with [`crate::builder`] and decoded, so these tests follow the plan structs as they
     //! grow; the expected step times are worked out by hand.
     use super::*;
-    use crate::builder::{
-        ChipRow, ModelRow, OperatorRow, PlanBuilder, PoolRow, RunRow, WorkloadRow,
-    };
+    use crate::builder::{single_pool, ChipRow, ModelRow, OperatorRow, PoolRow};
     use crate::plan::Plan;
 
     type EngineSpec = (&'static str, &'static str, f64, f64);
@@ -462,8 +460,7 @@ mod tests {
         tp: u32,
         overhead: f64,
     ) -> Plan {
-        let mut b = PlanBuilder::new();
-        let chip = b.chip(ChipRow {
+        let chip = ChipRow {
             name: "c".into(),
             memory_bytes: 80e9,
             memory_bw: 1e12,
@@ -473,32 +470,18 @@ mod tests {
             power_busy_w: 700.0,
             power_idle_w: 100.0,
             price_per_hour: 2.0,
-        });
-        for &(kind, dtype, flops, eff) in engines {
-            b.engine(chip, kind, dtype, flops, eff);
-        }
-        let model = b.model(ModelRow {
+        };
+        let model = ModelRow {
             kv_heads,
             ..Default::default()
-        });
-        for op in ops {
-            b.operator(OperatorRow { model, ..op });
-        }
-        let wl = b.workload(WorkloadRow::default());
-        b.request(wl, Some(0.0), 1, 1);
-        let run = b.run(RunRow {
-            model,
-            workload: wl,
-            ..Default::default()
-        });
-        b.pool(PoolRow {
-            run,
-            chip,
+        };
+        let pool = PoolRow {
             chips: tp,
             tp,
             step_overhead_s: overhead,
             ..Default::default()
-        });
+        };
+        let b = single_pool(chip, engines, model, ops, pool);
         Plan::from_batch(&b.build()).expect("test plan is valid")
     }
 
@@ -774,9 +757,7 @@ mod parallel_tests {
     //! Pipeline, expert and cross-node parallelism: step times against the formulas of
     //! `docs/cost-model.md` ("Mixture of experts", "Parallelism"), worked out by hand.
     use super::*;
-    use crate::builder::{
-        ChipRow, ModelRow, OperatorRow, PlanBuilder, PoolRow, RunRow, WorkloadRow,
-    };
+    use crate::builder::{single_pool, ChipRow, ModelRow, OperatorRow, PoolRow};
     use crate::plan::Plan;
 
     const LINK_BW: f64 = 1e11;
@@ -796,8 +777,7 @@ mod parallel_tests {
     /// links with 2 µs latency), one model with 8 KV heads and operators `ops`, one single-instance pool of
     /// `tp` chips. Parallelism fields are set on the decoded pool by the tests.
     fn plan(ops: Vec<OperatorRow>, tp: u32) -> Plan {
-        let mut b = PlanBuilder::new();
-        let chip = b.chip(ChipRow {
+        let chip = ChipRow {
             name: "c".into(),
             memory_bw: 1e12,
             memory_efficiency: 1.0,
@@ -805,31 +785,20 @@ mod parallel_tests {
             link_latency_s: LINK_LAT,
             power_busy_w: 100.0,
             ..Default::default()
-        });
-        b.engine(chip, "tensor", "bf16", 1e15, 1.0);
-        let model = b.model(ModelRow {
+        };
+        let model = ModelRow {
             kv_heads: 8,
             ..Default::default()
-        });
-        for op in ops {
-            b.operator(OperatorRow { model, ..op });
-        }
-        let wl = b.workload(WorkloadRow::default());
-        b.request(wl, Some(0.0), 1, 1);
-        let run = b.run(RunRow {
-            model,
-            workload: wl,
-            ..Default::default()
-        });
-        b.pool(PoolRow {
-            run,
-            chip,
+        };
+        let pool = PoolRow {
             chips: tp,
             tp,
             step_overhead_s: 1e-4,
             ..Default::default()
-        });
-        Plan::from_batch(&b.build()).expect("test plan is valid")
+        };
+        let engines = [("tensor", "bf16", 1e15, 1.0)];
+        Plan::from_batch(&single_pool(chip, &engines, model, ops, pool).build())
+            .expect("test plan is valid")
     }
 
     fn cost(p: &Plan, set: impl FnOnce(&mut Pool)) -> StepCost {

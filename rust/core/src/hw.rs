@@ -483,9 +483,7 @@ mod tests {
     use arrow_schema::{Field, Fields};
 
     use super::*;
-    use crate::builder::{
-        pack, ChipRow, ModelRow, OperatorRow, PlanBuilder, PoolRow, RunRow, WorkloadRow,
-    };
+    use crate::builder::{pack, single_pool, ChipRow, ModelRow, OperatorRow, PlanBuilder, PoolRow};
     use crate::cost::StepCost;
     use crate::plan::Plan;
 
@@ -570,37 +568,21 @@ mod tests {
     /// One chip (1 TB/s at 100 %, 50 W idle) with `engines` (kind, dtype, FLOP/s, efficiency), a model with
     /// operators `ops`, and one single-chip pool with 0.1 ms of step overhead.
     fn builder(engines: &[(&str, &str, f64, f64)], ops: Vec<OperatorRow>) -> PlanBuilder {
-        let mut b = PlanBuilder::new();
-        let chip = b.chip(ChipRow {
+        let chip = ChipRow {
             name: "c".into(),
             memory_bw: 1e12,
             power_idle_w: 50.0,
             ..Default::default()
-        });
-        for &(kind, dtype, flops, eff) in engines {
-            b.engine(chip, kind, dtype, flops, eff);
-        }
-        let model = b.model(ModelRow {
+        };
+        let model = ModelRow {
             name: "m".into(),
             ..Default::default()
-        });
-        for o in ops {
-            b.operator(OperatorRow { model, ..o });
-        }
-        let wl = b.workload(WorkloadRow::default());
-        b.request(wl, Some(0.0), 1, 1);
-        let run = b.run(RunRow {
-            model,
-            workload: wl,
-            ..Default::default()
-        });
-        b.pool(PoolRow {
-            run,
-            chip,
+        };
+        let pool = PoolRow {
             step_overhead_s: 1e-4,
             ..Default::default()
-        });
-        b
+        };
+        single_pool(chip, engines, model, ops, pool)
     }
 
     fn cost_of(p: &Plan) -> StepCost {
