@@ -27,6 +27,18 @@ def _print_summary(summary: pl.DataFrame) -> None:
         print(pl.DataFrame(table))
 
 
+def _print_pools(pools: pl.DataFrame) -> None:
+    """Per-pool utilisation side by side, when some system has more than one pool."""
+    if pools.height <= pools.select("run", "system").n_unique():
+        return
+    cols = [c for c in ("run", "system", "pool", "role", "chip", "instances", "utilization", "energy_j",
+                        "cost_usd") if c in pools.columns]
+    with pl.Config(tbl_rows=pools.height + 1, tbl_cols=len(cols) + 1, tbl_hide_dataframe_shape=True,
+                   tbl_hide_column_data_types=True, float_precision=3):
+        print("\npools:")
+        print(pools.select(cols))
+
+
 def _fmt(v: object) -> str:
     if v is None:
         return "-"
@@ -44,6 +56,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     results = simulate(plan, requests=not args.no_requests, iterations=not args.no_iterations,
                        token_stats=not args.no_token_stats)
     _print_summary(results.summary)
+    _print_pools(results.pools)
     if args.out:
         paths = results.write_parquet(args.out)
         print(f"wrote {', '.join(str(p) for p in paths)}")
@@ -98,6 +111,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     results = simulate(Path(args.plan), requests=not args.no_requests, iterations=not args.no_iterations,
                        token_stats=not args.no_token_stats)
     _print_summary(results.summary)
+    _print_pools(results.pools)
     if args.out:
         results.write_parquet(args.out)
     return 0
