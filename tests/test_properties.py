@@ -98,6 +98,10 @@ def test_engine_laws_hold(text: str) -> None:
     cap = inst.select("pool", "instance", "kv_blocks")
     joined = it.join(cap, on=["pool", "instance"])
     assert (joined["kv_blocks_used"] <= joined["kv_blocks"]).all()
+    # No step carries more sequences than its pool's max_batch.
+    limits = {p["name"]: p["max_batch"] for p in plan["pools"].to_pylist()}
+    for (pool,), steps in it.group_by(["pool"]):
+        assert steps["batch_size"].max() <= limits[pool]
     # Steps of one instance never overlap.
     for (_pool, _i), steps in it.group_by(["pool", "instance"]):
         s = steps.sort("start_s")

@@ -915,10 +915,11 @@ impl<'p> Sim<'p> {
         req.src_blocks = 0;
         self.insts[src].free_blocks += blocks;
         self.wake(src, t);
-        self.insts[dst].reserved -= 1;
+        // The request keeps its reserved batch slot until it joins the decode set.
         if self.insts[dst].busy {
             self.insts[dst].joining.push(r);
         } else {
+            self.insts[dst].reserved -= 1;
             self.join_decode(dst, r, t);
             self.wake(dst, t);
         }
@@ -1156,6 +1157,7 @@ impl<'p> Sim<'p> {
         if !self.insts[i].joining.is_empty() {
             let joining = std::mem::take(&mut self.insts[i].joining);
             for &r in &joining {
+                self.insts[i].reserved -= 1;
                 self.join_decode(i, r, t);
             }
             self.insts[i].joining = joining;
