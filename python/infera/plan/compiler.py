@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -20,314 +19,38 @@ from infera.dsl import ast
 from infera.exceptions import CompileError
 from infera.plan import model as model_mod
 from infera.plan import traffic as traffic_mod
+from infera.plan.fields import Fields, describe, as_integer, as_quantity
+from infera.plan.specs import (
+    ChipSpec,
+    DEFAULT_BLOCK_SIZE,
+    DEFAULT_MAX_BATCH,
+    DEFAULT_MAX_BATCHED_TOKENS,
+    DEFAULT_MEMORY_UTILIZATION,
+    DEFAULT_NODE_SIZE,
+    DEFAULT_STEP_OVERHEAD_S,
+    DTYPES,
+    EngineInfo,
+    GB,
+    LinkSpec,
+    MAX_INSTANCES,
+    MAX_REQUESTS,
+    MAX_TOKENS,
+    METRICS,
+    POLICIES,
+    PoolSpec,
+    RECORDABLE,
+    ROLES,
+    ROUTERS,
+    RunSpec,
+    Scope,
+    SearchSpec,
+    SloSpec,
+    SystemSpec,
+    merged_items,
+    only_items,
+)
+from infera.plan.hardware import check_chip_runs, tiered, compile_chip, kv_blocks_for, place_memory
 from infera.plan.tables import Plan
-
-GB = 1e9
-
-# Defaults a user may override; each is documented in docs/dsl.md and docs/cost-model.md.
-DEFAULT_COMPUTE_EFFICIENCY = 0.7
-DEFAULT_MEMORY_EFFICIENCY = 0.8
-DEFAULT_IDLE_POWER_SHARE = 0.3
-DEFAULT_VECTOR_SHARE = 1 / 8  # vector-unit rate as a share of the bf16 tensor rate when not given
-DEFAULT_MAX_BATCH = 256
-DEFAULT_MAX_BATCHED_TOKENS = 8192
-DEFAULT_BLOCK_SIZE = 16
-DEFAULT_MEMORY_UTILIZATION = 0.9
-DEFAULT_STEP_OVERHEAD_S = 0.5e-3
-DEFAULT_NODE_SIZE = 8  # chips per node (an 8-GPU server); groups beyond it cross the network
-MAX_TOKENS = traffic_mod.MAX_TOKENS  # prompt or output tokens of one request (the core's limit)
-MAX_REQUESTS = 2**32 - 1  # requests one traffic block may sample (the largest `requests = N`)
-
-DTYPES = tuple(model_mod.DTYPE_BYTES)
-ROUTERS = {"round_robin": "round_robin", "least_tokens": "least_tokens", "least_loaded": "least_tokens",
-           "power_of_two": "power_of_two"}
-POLICIES = ("decode_first", "prefill_first")
-ROLES = ("mixed", "prefill", "decode")
-METRICS = ("ttft", "tpot", "e2e", "queue")
-RECORDABLE = ("requests", "iterations", "token_stats")
-#: Most instances in one run (the core's limit too: each instance costs the engine about a kilobyte).
-MAX_INSTANCES = 1_000_000
-
-
-# ----------------------------------------------------------------------------------------------------------
-# Field access with located errors
-
-
-def _describe(v: ast.Value) -> str:
-    if isinstance(v, ast.Quantity):
-        return f"{v.value:g}" + (f" {v.unit}" if v.unit else "") + f" ({v.dim})"
-    if isinstance(v, ast.Name):
-        return f"name '{v.id}'"
-    return type(v).__name__.lower()
-
-
-class Fields:
-    """The ``key = value`` items of one block, consumed field by field; leftovers are errors."""
-
-    def __init__(self, where: str, items: tuple[Any, ...] | list[Any], loc: ast.Loc) -> None:
-        self.where = where
-        self.loc = loc
-        self.values: dict[str, ast.Assign] = {}
-        for item in items:
-            if isinstance(item, ast.Assign):
-                if item.key in self.values:
-                    first = self.values[item.key].loc
-                    raise CompileError(f"{where}: duplicate field '{item.key}' (first set at {first})", item.loc)
-                self.values[item.key] = item
-
-    def has(self, key: str) -> bool:
-        return key in self.values
-
-    def take(self, key: str) -> ast.Assign | None:
-        return self.values.pop(key, None)
-
-    def require(self, key: str) -> ast.Assign:
-        a = self.take(key)
-        if a is None:
-            raise CompileError(f"{self.where}: missing required field '{key}'", self.loc)
-        return a
-
-    def quantity(self, key: str, dims: tuple[str, ...], default: float | None = None, *, required: bool = False,
-                 positive: bool = True) -> float | None:
-        a = self.require(key) if required else self.take(key)
-        if a is None:
-            return default
-        return as_quantity(a.value, dims, f"{self.where}: field '{key}'", positive=positive)
-
-    def integer(self, key: str, default: int | None = None, *, required: bool = False, minimum: int = 1,
-                dims: tuple[str, ...] = ("number", "tokens")) -> int | None:
-        a = self.require(key) if required else self.take(key)
-        if a is None:
-            return default
-        return as_integer(a.value, f"{self.where}: field '{key}'", minimum=minimum, dims=dims)
-
-    def choice(self, key: str, choices: tuple[str, ...] | dict[str, str], default: str | None = None) -> str | None:
-        a = self.take(key)
-        if a is None:
-            return default
-        v = a.value
-        if not isinstance(v, ast.Name) or v.id not in choices:
-            allowed = ", ".join(choices)
-            raise CompileError(f"{self.where}: field '{key}' must be one of {allowed}, got {_describe(v)}", a.value.loc)
-        return choices[v.id] if isinstance(choices, dict) else v.id
-
-    def boolean(self, key: str, default: bool) -> bool:
-        a = self.take(key)
-        if a is None:
-            return default
-        if not isinstance(a.value, ast.Bool):
-            raise CompileError(f"{self.where}: field '{key}' must be true or false, got {_describe(a.value)}",
-                               a.value.loc)
-        return a.value.value
-
-    def name(self, key: str, *, required: bool = True) -> ast.Name | None:
-        a = self.require(key) if required else self.take(key)
-        if a is None:
-            return None
-        if not isinstance(a.value, ast.Name):
-            raise CompileError(f"{self.where}: field '{key}' must be a name, got {_describe(a.value)}", a.value.loc)
-        return a.value
-
-    def done(self) -> None:
-        """Rejects any field nobody consumed."""
-        for key, a in self.values.items():
-            raise CompileError(f"{self.where}: unknown field '{key}'", a.loc)
-
-
-def as_quantity(v: ast.Value, dims: tuple[str, ...], what: str, *, positive: bool = True) -> float:
-    if not isinstance(v, ast.Quantity) or v.dim not in dims:
-        want = " or ".join(_DIM_HINT.get(d, d) for d in dims)
-        raise CompileError(f"{what} needs {want}, got {_describe(v)}", v.loc)
-    if not math.isfinite(v.value):
-        raise CompileError(f"{what} must be finite", v.loc)
-    if positive and v.value <= 0:
-        raise CompileError(f"{what} must be > 0, got {v.value:g}", v.loc)
-    if not positive and v.value < 0:
-        raise CompileError(f"{what} must be >= 0, got {v.value:g}", v.loc)
-    return float(v.value)
-
-
-def as_integer(v: ast.Value, what: str, *, minimum: int = 1, dims: tuple[str, ...] = ("number", "tokens")) -> int:
-    x = as_quantity(v, dims, what, positive=False)
-    if x != int(x) or x < minimum:
-        raise CompileError(f"{what} must be a whole number >= {minimum}, got {x:g}", v.loc)
-    if x > 2**32 - 1:
-        raise CompileError(f"{what} is too large ({x:g})", v.loc)
-    return int(x)
-
-
-_DIM_HINT = {
-    "time": "a time (s, ms, us)",
-    "rate": "a rate (/s)",
-    "bytes": "a size (GB, GiB)",
-    "bandwidth": "a bandwidth (GB/s, TB/s)",
-    "flops": "a compute rate (TFLOPS)",
-    "power": "a power (W)",
-    "price_rate": "a price rate ($/h)",
-    "tokens": "a token count (tokens)",
-    "number": "a plain number",
-}
-
-
-# ----------------------------------------------------------------------------------------------------------
-# Compiled entities
-
-
-@dataclass
-class ChipSpec:
-    name: str
-    memory_bytes: float
-    memory_bw: float
-    memory_efficiency: float
-    link_bw: float
-    link_latency_s: float
-    power_busy_w: float
-    power_idle_w: float
-    price_per_hour: float
-    engines: list[tuple[str, str, float, float]]  # (kind, dtype, flops, efficiency)
-    loc: ast.Loc
-    # Multi-engine chips, memory tiers, energy, calibration (docs/cost-model.md, docs/calibration.md).
-    engine_info: list["EngineInfo"] = field(default_factory=list)  # parallel to `engines`
-    memories: list["MemorySpec"] = field(default_factory=list)
-    matmul_route: tuple[str, ...] = ()  # engine names or kinds, in preference order; () = tensor
-    attention_route: tuple[str, ...] = ()
-    profile: list[dict[str, Any]] = field(default_factory=list)
-    #: A template's fields still set to ``required`` (the chip cannot be used until a block extending it
-    #: sets them).
-    missing: list[str] = field(default_factory=list)
-
-
-@dataclass
-class PoolSpec:
-    name: str
-    chip: str
-    chips: int
-    tp: int
-    role: str
-    max_batch: int
-    max_batched_tokens: int
-    block_size: int
-    chunked_prefill: bool
-    policy: str
-    memory_utilization: float
-    step_overhead_s: float
-    loc: ast.Loc
-    chip_loc: ast.Loc
-    max_queue: int = 0  # 0: unbounded
-    queue_timeout_s: float = math.inf
-    # Parallelism and topology (docs/cost-model.md, "Parallelism"): an instance is tp x pp chips.
-    pp: int = 1
-    ep: int = 1
-    microbatches: int = 1  # pp when not given
-    node_size: int = DEFAULT_NODE_SIZE
-    network_bw: float = 0.0  # per chip, B/s; 0: no network given
-    network_latency_s: float = 0.0
-    # Memory placement (docs/cost-model.md, "Memory tiers"): the names (ast.Name) of the chip memories that
-    # hold the weights and the KV cache; None: placed automatically.
-    weights_in: Any = None
-    kv_in: Any = None
-
-    @property
-    def instance_chips(self) -> int:
-        return self.tp * self.pp
-
-
-@dataclass
-class LinkSpec:
-    src: str
-    dst: str
-    bandwidth: float
-    latency_s: float
-    loc: ast.Loc
-
-
-@dataclass
-class SystemSpec:
-    name: str
-    pools: list[PoolSpec]
-    links: list[LinkSpec]
-    prefill_router: str
-    decode_router: str
-    loc: ast.Loc
-
-
-@dataclass
-class SloSpec:
-    name: str
-    targets: list[tuple[str, float | None, float]]  # (metric, percentile, threshold_s)
-    loc: ast.Loc
-
-
-@dataclass(frozen=True)
-class SearchSpec:
-    """``search = max_rate(attainment = 90 %, tolerance = 2 %)`` in a run."""
-
-    attainment: float = 0.9
-    tolerance: float = 0.02
-    max_probes: int = 40
-    loc: ast.Loc | None = None
-
-
-@dataclass
-class RunSpec:
-    name: str
-    model: str
-    systems: list[tuple[str, ast.Loc]]
-    traffic: str
-    slo: str | None
-    seed: int
-    loc: ast.Loc
-    model_loc: ast.Loc
-    traffic_loc: ast.Loc
-    slo_loc: ast.Loc | None
-    search: SearchSpec | None = None
-    record: frozenset[str] = frozenset(("requests", "iterations", "token_stats"))
-
-
-@dataclass
-class Scope:
-    """Every named block visible to a program, by kind."""
-
-    blocks: dict[str, dict[str, ast.Block]] = field(default_factory=dict)
-
-    def add(self, block: ast.Block) -> None:
-        kind = self.blocks.setdefault(block.kind, {})
-        if block.name in kind:
-            prev = kind[block.name].loc
-            raise CompileError(f"duplicate {block.kind} '{block.name}' (first declared at {prev})", block.loc)
-        kind[block.name] = block
-
-    def get(self, kind: str, name: str, loc: ast.Loc) -> ast.Block:
-        found = self.blocks.get(kind, {}).get(name)
-        if found is None:
-            known = ", ".join(sorted(self.blocks.get(kind, {}))) or "none declared"
-            raise CompileError(f"unknown {kind} '{name}' (known: {known})", loc)
-        return found
-
-
-def _merged_items(scope: Scope, block: ast.Block, seen: tuple[str, ...] = ()) -> list[Any]:
-    """A block's items with those of its `extends` base chain; the derived block's fields win."""
-    if block.base is None:
-        return list(block.items)
-    if block.base == block.name or block.base in seen:
-        raise CompileError(f"{block.kind} '{block.name}' extends itself", block.loc)
-    base = scope.get(block.kind, block.base, block.loc)
-    base_items = _merged_items(scope, base, seen + (block.name,))
-    own = {i.key for i in block.items if isinstance(i, ast.Assign)}
-    own_sub = {(i.kind, i.name) for i in block.items if isinstance(i, ast.SubBlock)}
-    kept = [
-        i for i in base_items
-        if not (isinstance(i, ast.Assign) and i.key in own)
-        and not (isinstance(i, ast.SubBlock) and (i.kind, i.name) in own_sub)
-    ]
-    return kept + list(block.items)
-
-
-def _only(items: list[Any], allowed: tuple[type, ...], where: str) -> None:
-    for item in items:
-        if not isinstance(item, allowed):
-            kind = type(item).__name__.lower()
-            raise CompileError(f"{where}: a {kind} is not allowed here", item.loc)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -335,9 +58,9 @@ def _only(items: list[Any], allowed: tuple[type, ...], where: str) -> None:
 
 
 def compile_model(scope: Scope, block: ast.Block) -> model_mod.ModelShape:
-    items = _merged_items(scope, block)
+    items = merged_items(scope, block)
     where = f"model '{block.name}'"
-    _only(items, (ast.Assign,), where)
+    only_items(items, (ast.Assign,), where)
     f = Fields(where, items, block.loc)
     layers = f.integer("layers", required=True)
     hidden = f.integer("hidden", required=True)
@@ -409,373 +132,6 @@ def _model_mla(f: Fields, where: str, block: ast.Block, attention: str) -> dict[
     }
 
 
-# ----------------------------------------------------------------------------------------------------------
-# Chip hardware: engines and their routing, memory tiers and placement, per-operation energy, templates and
-# calibration profiles (docs/cost-model.md "Multi-engine chips", "Memory tiers", "Energy"; docs/calibration.md)
-
-#: A template chip's value for a figure the user must supply: ``int8 = required``.
-PLACEHOLDER = "required"
-ENGINE_KINDS = ("tensor", "vector", "optical")
-#: Name of the memory tier given by the top-level ``memory`` / ``memory_bandwidth`` fields.
-MAIN_MEMORY = "main"
-#: Wider precisions an operator may fall back to, in order (the same list as the core's).
-FALLBACKS: dict[str, tuple[str, ...]] = {
-    "int4": ("int4", "int8", "fp8", "bf16", "fp16", "fp32"),
-    "int8": ("int8", "fp8", "bf16", "fp16", "fp32"),
-    "fp8": ("fp8", "bf16", "fp16", "fp32"),
-    "bf16": ("bf16", "fp16", "fp32"),
-    "fp16": ("fp16", "bf16", "fp32"),
-    "fp32": ("fp32",),
-}
-
-
-@dataclass
-class EngineInfo:
-    """What the plan's ``engines`` row carries besides kind, precision and rate."""
-
-    name: str
-    energy_per_flop: float = 0.0  # J/FLOP
-    conversion_bw: float = 0.0  # B/s through the operand converters; 0: none
-    conversion_energy: float = 0.0  # J per converted operand byte
-
-
-@dataclass
-class MemorySpec:
-    """One memory tier of a chip."""
-
-    name: str
-    capacity: float  # bytes per chip
-    bandwidth: float  # B/s per chip
-    efficiency: float
-    energy_per_byte: float  # J/B
-    loc: ast.Loc
-
-
-@dataclass
-class Placement:
-    """Where a pool keeps weights and KV cache (indices into the chip's memories) and its KV blocks."""
-
-    kv_blocks: int
-    weights_tier: int = 0
-    kv_tier: int = 0
-
-
-def _placeholders(items: list[Any]) -> list[str]:
-    """The fields of a chip's merged items still set to ``required``, as ``field`` or ``engine NAME: field``."""
-    out = []
-    for item in items:
-        if isinstance(item, ast.Assign) and isinstance(item.value, ast.Name) and item.value.id == PLACEHOLDER:
-            out.append(item.key)
-        elif isinstance(item, ast.SubBlock):
-            label = item.kind + (f" {item.name}" if item.name else "")
-            out += [f"{label}: {k}" for k in _placeholders(list(item.items))]
-    return out
-
-
-def _route(v: ast.Value, what: str) -> tuple[str, ...]:
-    """``matmul = optical`` or ``matmul = [optical, tensor]`` (engine names or kinds, in preference order)."""
-    names = list(v.items) if isinstance(v, ast.ListValue) else [v]
-    if not names or not all(isinstance(n, ast.Name) for n in names):
-        raise CompileError(f"{what} must name an engine (or kind), or list them in preference order, e.g. "
-                           f"[optical, tensor]; got {_describe(v)}", v.loc)
-    return tuple(n.id for n in names)  # type: ignore[union-attr]
-
-
-def _load_profile(a: ast.Assign, where: str) -> list[dict[str, Any]]:
-    """``profile = "measured.csv"``, resolved relative to the file the field is written in."""
-    from pathlib import Path
-
-    from infera.calibrate import load_profile
-
-    if not isinstance(a.value, ast.String):
-        raise CompileError(f"{where}: profile must be a file name in quotes, e.g. profile = \"h100.csv\"",
-                           a.value.loc)
-    path = Path(a.value.value)
-    src = a.value.loc.file
-    if not path.is_absolute() and not src.startswith("<"):
-        path = Path(src).parent / path
-    try:
-        return load_profile(path)
-    except (OSError, ValueError) as exc:
-        raise CompileError(f"{where}: profile: {exc}", a.value.loc) from None
-
-
-def compile_chip(scope: Scope, block: ast.Block) -> ChipSpec:
-    items = _merged_items(scope, block)
-    where = f"chip '{block.name}'"
-    _only(items, (ast.Assign, ast.SubBlock), where)
-    missing = _placeholders(items)
-    if missing:
-        # A template: it compiles (so `use` and `extends` work) but no pool may use it as it stands.
-        return ChipSpec(name=block.name, memory_bytes=0.0, memory_bw=1.0, memory_efficiency=1.0, link_bw=1.0,
-                        link_latency_s=0.0, power_busy_w=0.0, power_idle_w=0.0, price_per_hour=0.0, engines=[],
-                        loc=block.loc, missing=missing)
-    f = Fields(where, items, block.loc)
-    compute_eff = f.quantity("compute_efficiency", ("number",), DEFAULT_COMPUTE_EFFICIENCY)
-    compute_energy = f.quantity("compute_energy", ("energy_per_flop",), 0.0, positive=False)
-    engines: list[tuple[str, str, float, float]] = []
-    info: list[EngineInfo] = []
-    for dt in DTYPES:
-        rate = f.quantity(dt, ("flops",))
-        if rate is not None:
-            engines.append(("tensor", dt, rate, compute_eff))
-            info.append(EngineInfo("tensor", compute_energy))
-    vector = f.quantity("vector", ("flops",))
-    memory = f.quantity("memory", ("bytes",), positive=False)
-    memory_bw = f.quantity("memory_bandwidth", ("bandwidth",))
-    mem_eff = f.quantity("memory_efficiency", ("number",), DEFAULT_MEMORY_EFFICIENCY)
-    memory_energy = f.quantity("memory_energy", ("energy_per_byte",), 0.0, positive=False)
-    link_bw = f.quantity("link_bandwidth", ("bandwidth",))
-    link_lat = f.quantity("link_latency", ("time",), positive=False)
-    power = f.quantity("power", ("power",), 0.0, positive=False)
-    idle = f.quantity("idle_power", ("power",), None, positive=False)
-    price = f.quantity("price", ("price_rate",), 0.0, positive=False)
-    matmul_a = f.take("matmul")
-    attention_a = f.take("attention")
-    profile_a = f.take("profile")
-    f.take("vendor")
-    f.take("source")
-    f.done()
-    for what, eff in (("compute_efficiency", compute_eff), ("memory_efficiency", mem_eff)):
-        if not 0 < eff <= 1:
-            raise CompileError(f"{where}: {what} must be in (0, 1], got {eff:g}", block.loc)
-    tiers: list[MemorySpec] = []
-    for sub in (i for i in items if isinstance(i, ast.SubBlock)):
-        sw = f"{where} {sub.kind}{' ' + sub.name if sub.name else ''}"
-        _only(list(sub.items), (ast.Assign,), sw)
-        sf = Fields(sw, sub.items, sub.loc)
-        if sub.kind == "engine":
-            default_kind = sub.name if sub.name in ("vector", "optical") else "tensor"
-            kind = sf.choice("kind", ENGINE_KINDS, default_kind)
-            eff = sf.quantity("efficiency", ("number",), compute_eff)
-            energy = sf.quantity("energy", ("energy_per_flop",), compute_energy, positive=False)
-            conv_rate = sf.quantity("conversion_rate", ("bandwidth",))
-            conv_energy = sf.quantity("conversion", ("energy_per_byte",), None, positive=False)
-            if not 0 < eff <= 1:
-                raise CompileError(f"{sw}: efficiency must be in (0, 1], got {eff:g}", sub.loc)
-            if kind == "optical" and conv_rate is None:
-                raise CompileError(f"{sw}: an optical engine needs conversion_rate (operand bytes its DACs/ADCs "
-                                   f"convert per second, e.g. conversion_rate = 400 GB/s)", sub.loc)
-            if kind == "optical" and conv_energy is None:
-                raise CompileError(f"{sw}: an optical engine needs conversion (energy per converted operand "
-                                   f"byte, e.g. conversion = 2 pJ/B; 0 pJ/B if negligible)", sub.loc)
-            n = 0
-            for dt in DTYPES:
-                rate = sf.quantity(dt, ("flops",))
-                if rate is not None:
-                    engines.append((kind, dt, rate, eff))
-                    info.append(EngineInfo(sub.name or kind, energy, conv_rate or 0.0, conv_energy or 0.0))
-                    n += 1
-            sf.done()
-            if n == 0:
-                raise CompileError(f"{sw}: an engine needs at least one rate such as bf16 = 100 TFLOPS", sub.loc)
-        elif sub.kind == "memory":
-            name = sub.name or MAIN_MEMORY
-            if any(t.name == name for t in tiers):
-                raise CompileError(f"{where}: two memories named '{name}'", sub.loc)
-            cap = sf.quantity("capacity", ("bytes",), required=True, positive=False)
-            bw = sf.quantity("bandwidth", ("bandwidth",), required=True)
-            eff = sf.quantity("efficiency", ("number",), mem_eff)
-            energy = sf.quantity("energy", ("energy_per_byte",), memory_energy, positive=False)
-            sf.done()
-            if not 0 < eff <= 1:
-                raise CompileError(f"{sw}: efficiency must be in (0, 1], got {eff:g}", sub.loc)
-            tiers.append(MemorySpec(name, cap, bw, eff, energy, sub.loc))
-        elif sub.kind == "link":
-            link_bw = sf.quantity("bandwidth", ("bandwidth",), link_bw)
-            link_lat = sf.quantity("latency", ("time",), link_lat, positive=False)
-            sf.done()
-        else:
-            raise CompileError(f"{where}: a '{sub.kind}' block is not allowed in a chip", sub.loc)
-    if memory is not None or memory_bw is not None or not tiers:
-        if memory is None:
-            raise CompileError(f"{where}: missing required field 'memory'", block.loc)
-        if memory_bw is None:
-            raise CompileError(f"{where}: missing required field 'memory_bandwidth'", block.loc)
-        if any(t.name == MAIN_MEMORY for t in tiers):
-            raise CompileError(f"{where}: the top-level memory fields already define memory '{MAIN_MEMORY}'",
-                               block.loc)
-        tiers.insert(0, MemorySpec(MAIN_MEMORY, memory, memory_bw, mem_eff, memory_energy, block.loc))
-    compute = [r for kind, _, r, _ in engines if kind in ("tensor", "optical")]
-    if not compute:
-        raise CompileError(f"{where}: no compute rate given (e.g. bf16 = 989 TFLOPS)", block.loc)
-    if not any(kind == "vector" for kind, *_ in engines):
-        best = max((r for kind, dt, r, _ in engines if kind == "tensor" and dt in ("bf16", "fp16")),
-                   default=max(compute))
-        engines.append(("vector", "bf16", vector if vector is not None else best * DEFAULT_VECTOR_SHARE,
-                        compute_eff))
-        info.append(EngineInfo("vector", compute_energy))
-    elif vector is not None:
-        raise CompileError(f"{where}: give the vector rate either as 'vector =' or as an engine block", block.loc)
-    known = {i.name for i in info} | {kind for kind, *_ in engines}
-    routes = []
-    for key, a in (("matmul", matmul_a), ("attention", attention_a)):
-        r = _route(a.value, f"{where}: {key}") if a is not None else ()
-        for name in r:
-            if name not in known:
-                raise CompileError(f"{where}: {key} = {name}: the chip has no such engine (engines: "
-                                   f"{', '.join(sorted(known))})", a.value.loc)  # type: ignore[union-attr]
-        routes.append(r)
-    # The chips row's memory is the largest tier (informational when a chip has several).
-    main = max(tiers, key=lambda t: t.capacity)
-    return ChipSpec(
-        name=block.name,
-        memory_bytes=main.capacity,
-        memory_bw=main.bandwidth,
-        memory_efficiency=main.efficiency,
-        # A chip without a scale-up link can still run tp = 1; a tiny placeholder keeps the plan valid and
-        # the compiler rejects tp > 1 on it.
-        link_bw=link_bw if link_bw is not None else 1.0,
-        link_latency_s=link_lat if link_lat is not None else 0.0,
-        power_busy_w=power,
-        power_idle_w=idle if idle is not None else power * DEFAULT_IDLE_POWER_SHARE,
-        price_per_hour=price * 3600.0,
-        engines=engines,
-        loc=block.loc,
-        engine_info=info,
-        memories=tiers,
-        matmul_route=routes[0],
-        attention_route=routes[1],
-        profile=_load_profile(profile_a, where) if profile_a is not None else [],
-    )
-
-
-def _is_attention(op: model_mod.Operator) -> bool:
-    return op.flops_per_attn_pair > 0 or op.bytes_per_kv_token > 0
-
-
-def engine_for(chip: ChipSpec, op: model_mod.Operator) -> int | None:
-    """Index (into ``chip.engines``) of the engine that runs ``op``, as the core chooses it: vector work on a
-    vector engine; attention and weight matmuls on the first engine of the chip's ``attention`` / ``matmul``
-    route (default: the tensor engine) that offers the operator's precision or, failing that, the next wider
-    one. ``None`` when no engine can run it."""
-    info = chip.engine_info or [EngineInfo(k) for k, *_ in chip.engines]
-    if op.engine != "tensor":
-        groups = [[j for j, e in enumerate(chip.engines) if e[0] == op.engine]]
-    else:
-        route = (chip.attention_route if _is_attention(op) else chip.matmul_route) or ("tensor",)
-        groups = [[j for j, e in enumerate(chip.engines) if info[j].name == r or e[0] == r] for r in route]
-    for group in groups:
-        for dt in FALLBACKS.get(op.dtype, (op.dtype,)):
-            for j in group:
-                if chip.engines[j][1] == dt:
-                    return j
-    return None
-
-
-def check_chip_runs(shape: model_mod.ModelShape, chip: ChipSpec, where: str, loc: ast.Loc) -> None:
-    """Rejects a template chip, and a chip none of whose engines can run one of the model's operators."""
-    if chip.missing:
-        raise CompileError(
-            f"{where}: chip '{chip.name}' is a template; its figures must be supplied first. Write "
-            f"'chip mine extends {chip.name} {{ ... }}' setting: {', '.join(chip.missing)} (and use 'mine')", loc)
-    for op in model_mod.operators(shape):
-        if op.engine not in ("tensor", "vector") or engine_for(chip, op) is not None:
-            continue
-        if op.engine == "vector":
-            raise CompileError(f"{where}: chip '{chip.name}' has no vector engine for operator '{op.name}' "
-                               f"({op.dtype})", loc)
-        key = "attention" if _is_attention(op) else "matmul"
-        route = (chip.attention_route if key == "attention" else chip.matmul_route) or ("tensor",)
-        offered = sorted({e[1] for e, i in zip(chip.engines, chip.engine_info)
-                          if e[0] in route or i.name in route})
-        hint = ("attention computes in bf16: route it to an engine with a bf16 (or wider) rate, e.g. "
-                "attention = tensor" if key == "attention" else
-                "a matmul never runs at a narrower precision than the model's weights: quantise the model "
-                "(weights = int8 or fp8), add that rate to the engine, or let matmuls fall back with "
-                f"matmul = [{', '.join(route)}, tensor]")
-        raise CompileError(
-            f"{where}: no engine of chip '{chip.name}' can run operator '{op.name}' of model '{shape.name}' at "
-            f"{op.dtype}: {key} runs on {' or '.join(route)}, which offers "
-            f"{', '.join(offered) or 'no rate'}; {hint}", loc)
-
-
-def _size(b: float, digits: int = 0) -> str:
-    """Bytes for messages: GB with two decimals from 1 GB up, MB below (``digits`` significant digits instead
-    when given)."""
-    unit, div = ("GB", GB) if abs(b) >= GB else ("MB", 1e6)
-    return f"{b / div:.{digits}g} {unit}" if digits else f"{b / div:.2f} {unit}"
-
-
-def _tiered(chip: ChipSpec, pool: PoolSpec) -> bool:
-    """Whether a pool's memory needs placing: several tiers, a named one, or explicit pool options."""
-    return (len(chip.memories) > 1 or (bool(chip.memories) and chip.memories[0].name != MAIN_MEMORY)
-            or getattr(pool, "weights_in", None) is not None or getattr(pool, "kv_in", None) is not None)
-
-
-def place_memory(shape: model_mod.ModelShape, chip: ChipSpec, pool: PoolSpec, longest: int,
-                 where: str) -> Placement:
-    """Places the weights and the KV cache of one instance in the chip's memory tiers.
-
-    Weights go to ``weights_in`` if given, else to the fastest tier (highest bandwidth) with room for them.
-    The KV cache goes to ``kv_in`` if given; else, among the tiers whose room (after the weights, if they
-    share it) holds the longest request, to the fastest that holds a full batch (``max_batch`` longest
-    requests), or failing that to the one with the most room. Each tier offers ``instance chips x capacity x
-    memory_utilization``. What does not fit is rejected with what and by how much.
-    """
-    blocks, _, weights, kv_tok = kv_blocks_for(shape, chip, pool)
-    if not _tiered(chip, pool):
-        return Placement(blocks)
-    n, u, tiers = pool.instance_chips, pool.memory_utilization, chip.memories
-    usable = [n * t.capacity * u for t in tiers]
-    order = sorted(range(len(tiers)), key=lambda i: -tiers[i].bandwidth)
-
-    def named(opt: Any) -> int:
-        for i, t in enumerate(tiers):
-            if t.name == opt.id:
-                return i
-        raise CompileError(f"{where}: chip '{chip.name}' has no memory '{opt.id}' (memories: "
-                           f"{', '.join(t.name for t in tiers)})", opt.loc)
-
-    def describe(i: int) -> str:
-        return (f"{tiers[i].name} with {_size(usable[i])} usable ({n} x {chip.name} "
-                f"{_size(tiers[i].capacity, 3)} x memory_utilization {u:g})")
-
-    gb = _size(weights)
-    w_opt = getattr(pool, "weights_in", None)
-    if w_opt is not None:
-        wt = named(w_opt)
-        if weights > usable[wt]:
-            raise CompileError(f"{where}: model '{shape.name}' does not fit: its weights ({gb}) do not fit in "
-                               f"{describe(wt)}; short by {_size(weights - usable[wt])}", pool.loc)
-    else:
-        fits = [i for i in order if weights <= usable[i]]
-        if not fits:
-            best = max(range(len(tiers)), key=lambda i: usable[i])
-            raise CompileError(f"{where}: model '{shape.name}' does not fit: its weights ({gb}) fit in no memory "
-                               f"of an instance; the largest is {describe(best)}; short by "
-                               f"{_size(weights - usable[best])}", pool.loc)
-        wt = fits[0]
-
-    def left(i: int) -> float:
-        return max(0.0, usable[i] - (weights if i == wt else 0.0))
-
-    def kv_blocks(i: int) -> int:
-        return whole_blocks(left(i), kv_tok * pool.block_size)
-
-    need = longest * kv_tok
-    what = f"the KV cache of the longest request ({longest} tokens, {_size(need)})"
-    k_opt = getattr(pool, "kv_in", None)
-    if k_opt is not None:
-        kt = named(k_opt)
-        if kv_blocks(kt) * pool.block_size < longest:
-            after = f" after the weights ({gb})" if kt == wt else ""
-            raise CompileError(f"{where}: model '{shape.name}' does not fit: {what} needs more than the "
-                               f"{_size(left(kt))} left in {tiers[kt].name}{after}; short by "
-                               f"{_size(need - left(kt))}", pool.loc)
-    else:
-        fits = [i for i in order if kv_blocks(i) * pool.block_size >= longest]
-        full = [i for i in fits if kv_blocks(i) * pool.block_size >= pool.max_batch * longest]
-        if not fits:
-            best = max(range(len(tiers)), key=left)
-            raise CompileError(f"{where}: model '{shape.name}' does not fit: with its weights ({gb}) in "
-                               f"{tiers[wt].name}, {what} fits in no memory; the most room left is "
-                               f"{_size(left(best))} in {tiers[best].name}; short by "
-                               f"{_size(need - left(best))}", pool.loc)
-        kt = full[0] if full else max(fits, key=kv_blocks)
-    return Placement(kv_blocks(kt), wt, kt)
-
-
 def _length_dist(v: ast.Value, what: str) -> traffic_mod.LengthDist:
     d = _length_dist_unchecked(v, what)
     for x in (d.value, d.min, d.max):
@@ -811,7 +167,7 @@ def _length_dist_unchecked(v: ast.Value, what: str) -> traffic_mod.LengthDist:
             raise CompileError(f"{what}: max ({d.max:g}) is below min ({d.min:g})", v.loc)
         return d
     raise CompileError(f"{what} must be a token count (e.g. 512 tokens) or lognormal(...)/uniform(...), "
-                       f"got {_describe(v)}", v.loc)
+                       f"got {describe(v)}", v.loc)
 
 
 def _compile_trace(where: str, f: Fields, block: ast.Block) -> traffic_mod.TrafficSpec:
@@ -839,9 +195,9 @@ def _compile_trace(where: str, f: Fields, block: ast.Block) -> traffic_mod.Traff
 
 
 def compile_traffic(scope: Scope, block: ast.Block) -> traffic_mod.TrafficSpec:
-    items = _merged_items(scope, block)
+    items = merged_items(scope, block)
     where = f"traffic '{block.name}'"
-    _only(items, (ast.Assign,), where)
+    only_items(items, (ast.Assign,), where)
     f = Fields(where, items, block.loc)
     if f.has("trace"):
         return _compile_trace(where, f, block)
@@ -891,7 +247,7 @@ def compile_traffic(scope: Scope, block: ast.Block) -> traffic_mod.TrafficSpec:
                                f"bound on how many requests to prepare; add requests as the cap)", block.loc)
     else:
         raise CompileError(f"{where}: arrivals must be poisson(rate), burst or closed(users = N), "
-                           f"got {_describe(v)}", v.loc)
+                           f"got {describe(v)}", v.loc)
     return traffic_mod.TrafficSpec(block.name, kind, rate, users, think, requests, duration, prompt, output)
 
 
@@ -922,8 +278,8 @@ def compile_slo(scope: Scope, block: ast.Block) -> SloSpec:
 
 def compile_system(scope: Scope, block: ast.Block) -> SystemSpec:
     where = f"system '{block.name}'"
-    items = _merged_items(scope, block)
-    _only(items, (ast.Assign, ast.Pool, ast.Link, ast.SubBlock), where)
+    items = merged_items(scope, block)
+    only_items(items, (ast.Assign, ast.Pool, ast.Link, ast.SubBlock), where)
     f = Fields(where, items, block.loc)
     router = f.choice("router", ROUTERS, "round_robin")
     prefill_router = f.choice("prefill_router", ROUTERS, router)
@@ -981,7 +337,7 @@ def _compile_network(where: str, subs: list[ast.SubBlock]) -> tuple[int, float, 
             raise CompileError(f"{where}: network given twice (first at {seen})", sub.loc)
         seen = sub.loc
         nw = f"{where} network"
-        _only(list(sub.items), (ast.Assign,), nw)
+        only_items(list(sub.items), (ast.Assign,), nw)
         nf = Fields(nw, sub.items, sub.loc)
         node = nf.integer("node_size", node, dims=("number",))
         bw = nf.quantity("bandwidth", ("bandwidth",), bw)
@@ -1049,7 +405,7 @@ def _compile_pool(where: str, p: ast.Pool,
 def compile_run(scope: Scope, block: ast.Block) -> RunSpec:
     where = f"run '{block.name}'"
     items = list(block.items)
-    _only(items, (ast.Assign,), where)
+    only_items(items, (ast.Assign,), where)
     f = Fields(where, items, block.loc)
     model = f.name("model")
     traffic = f.name("traffic")
@@ -1109,33 +465,6 @@ def compile_run(scope: Scope, block: ast.Block) -> RunSpec:
 
 # ----------------------------------------------------------------------------------------------------------
 # Whole programs
-
-
-def kv_blocks_for(shape: model_mod.ModelShape, chip: ChipSpec, pool: PoolSpec) -> tuple[int, float, float, float]:
-    """KV blocks per instance, with the figures behind them: (blocks, usable bytes, weight bytes, KV bytes/token).
-
-    An instance of ``tp x pp`` chips uses ``memory_utilization`` of their memory. Each pipeline stage holds
-    1/pp of the layers; within a stage, weights are split across the ``tp`` chips (routed experts too, whether
-    sliced or spread whole by ``ep``) except the few every chip holds whole (norms, router, MLA's latent
-    projections), counted ``tp`` times. KV heads are split too, but never finer than one head per chip
-    (replicated beyond that; MLA's single latent head is replicated on every chip of a stage).
-    """
-    usable = pool.instance_chips * chip.memory_bytes * pool.memory_utilization
-    weights = shape.weight_bytes() + (pool.tp - 1) * model_mod.replicated_weight_bytes(shape)
-    replication = pool.tp / min(pool.tp, shape.cache_kv_heads)
-    kv_per_token = shape.kv_bytes_per_token() * replication
-    blocks = whole_blocks(max(0.0, usable - weights), kv_per_token * pool.block_size)
-    return blocks, usable, weights, kv_per_token
-
-
-MAX_KV_BLOCKS = 2**32 - 1  # the plan's kv_blocks column is uint32
-
-
-def whole_blocks(room: float, block_bytes: float) -> int:
-    """Whole KV blocks of ``block_bytes`` in ``room`` bytes, at most :data:`MAX_KV_BLOCKS` (also when a huge
-    memory made ``room`` overflow to infinity)."""
-    q = room // block_bytes
-    return int(q) if q < MAX_KV_BLOCKS else MAX_KV_BLOCKS
 
 
 class Compiler:
@@ -1368,7 +697,7 @@ class Compiler:
                                f"must cover the longest request ({longest} tokens)", pool.loc)
         blocks, usable, weights, kv_tok = kv_blocks_for(shape, chip, pool)
         need_kv = longest * kv_tok
-        if not _tiered(chip, pool) and blocks * pool.block_size < longest:
+        if not tiered(chip, pool) and blocks * pool.block_size < longest:
             raise CompileError(
                 f"{where}: model '{shape.name}' does not fit: weights {weights / GB:.2f} GB + KV cache for the "
                 f"longest request ({longest} tokens) {need_kv / GB:.2f} GB = {(weights + need_kv) / GB:.2f} GB, "

@@ -1,0 +1,231 @@
+"""Compiled entities and the compiler's defaults, shared by the compiler and the hardware checks."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from infera.dsl import ast
+from infera.exceptions import CompileError
+from infera.plan import model as model_mod
+from infera.plan import traffic as traffic_mod
+
+GB = 1e9
+
+# Defaults a user may override; each is documented in docs/dsl.md and docs/cost-model.md.
+DEFAULT_COMPUTE_EFFICIENCY = 0.7
+DEFAULT_MEMORY_EFFICIENCY = 0.8
+DEFAULT_IDLE_POWER_SHARE = 0.3
+DEFAULT_VECTOR_SHARE = 1 / 8  # vector-unit rate as a share of the bf16 tensor rate when not given
+DEFAULT_MAX_BATCH = 256
+DEFAULT_MAX_BATCHED_TOKENS = 8192
+DEFAULT_BLOCK_SIZE = 16
+DEFAULT_MEMORY_UTILIZATION = 0.9
+DEFAULT_STEP_OVERHEAD_S = 0.5e-3
+DEFAULT_NODE_SIZE = 8  # chips per node (an 8-GPU server); groups beyond it cross the network
+MAX_TOKENS = traffic_mod.MAX_TOKENS  # prompt or output tokens of one request (the core's limit)
+MAX_REQUESTS = 2**32 - 1  # requests one traffic block may sample (the largest `requests = N`)
+
+DTYPES = tuple(model_mod.DTYPE_BYTES)
+ROUTERS = {"round_robin": "round_robin", "least_tokens": "least_tokens", "least_loaded": "least_tokens",
+           "power_of_two": "power_of_two"}
+POLICIES = ("decode_first", "prefill_first")
+ROLES = ("mixed", "prefill", "decode")
+METRICS = ("ttft", "tpot", "e2e", "queue")
+RECORDABLE = ("requests", "iterations", "token_stats")
+#: Most instances in one run (the core's limit too: each instance costs the engine about a kilobyte).
+MAX_INSTANCES = 1_000_000
+
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Compiled entities
+
+
+@dataclass
+class ChipSpec:
+    name: str
+    memory_bytes: float
+    memory_bw: float
+    memory_efficiency: float
+    link_bw: float
+    link_latency_s: float
+    power_busy_w: float
+    power_idle_w: float
+    price_per_hour: float
+    engines: list[tuple[str, str, float, float]]  # (kind, dtype, flops, efficiency)
+    loc: ast.Loc
+    # Multi-engine chips, memory tiers, energy, calibration (docs/cost-model.md, docs/calibration.md).
+    engine_info: list["EngineInfo"] = field(default_factory=list)  # parallel to `engines`
+    memories: list["MemorySpec"] = field(default_factory=list)
+    matmul_route: tuple[str, ...] = ()  # engine names or kinds, in preference order; () = tensor
+    attention_route: tuple[str, ...] = ()
+    profile: list[dict[str, Any]] = field(default_factory=list)
+    #: A template's fields still set to ``required`` (the chip cannot be used until a block extending it
+    #: sets them).
+    missing: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PoolSpec:
+    name: str
+    chip: str
+    chips: int
+    tp: int
+    role: str
+    max_batch: int
+    max_batched_tokens: int
+    block_size: int
+    chunked_prefill: bool
+    policy: str
+    memory_utilization: float
+    step_overhead_s: float
+    loc: ast.Loc
+    chip_loc: ast.Loc
+    max_queue: int = 0  # 0: unbounded
+    queue_timeout_s: float = math.inf
+    # Parallelism and topology (docs/cost-model.md, "Parallelism"): an instance is tp x pp chips.
+    pp: int = 1
+    ep: int = 1
+    microbatches: int = 1  # pp when not given
+    node_size: int = DEFAULT_NODE_SIZE
+    network_bw: float = 0.0  # per chip, B/s; 0: no network given
+    network_latency_s: float = 0.0
+    # Memory placement (docs/cost-model.md, "Memory tiers"): the names (ast.Name) of the chip memories that
+    # hold the weights and the KV cache; None: placed automatically.
+    weights_in: Any = None
+    kv_in: Any = None
+
+    @property
+    def instance_chips(self) -> int:
+        return self.tp * self.pp
+
+
+@dataclass
+class LinkSpec:
+    src: str
+    dst: str
+    bandwidth: float
+    latency_s: float
+    loc: ast.Loc
+
+
+@dataclass
+class SystemSpec:
+    name: str
+    pools: list[PoolSpec]
+    links: list[LinkSpec]
+    prefill_router: str
+    decode_router: str
+    loc: ast.Loc
+
+
+@dataclass
+class SloSpec:
+    name: str
+    targets: list[tuple[str, float | None, float]]  # (metric, percentile, threshold_s)
+    loc: ast.Loc
+
+
+@dataclass(frozen=True)
+class SearchSpec:
+    """``search = max_rate(attainment = 90 %, tolerance = 2 %)`` in a run."""
+
+    attainment: float = 0.9
+    tolerance: float = 0.02
+    max_probes: int = 40
+    loc: ast.Loc | None = None
+
+
+@dataclass
+class RunSpec:
+    name: str
+    model: str
+    systems: list[tuple[str, ast.Loc]]
+    traffic: str
+    slo: str | None
+    seed: int
+    loc: ast.Loc
+    model_loc: ast.Loc
+    traffic_loc: ast.Loc
+    slo_loc: ast.Loc | None
+    search: SearchSpec | None = None
+    record: frozenset[str] = frozenset(("requests", "iterations", "token_stats"))
+
+
+@dataclass
+class Scope:
+    """Every named block visible to a program, by kind."""
+
+    blocks: dict[str, dict[str, ast.Block]] = field(default_factory=dict)
+
+    def add(self, block: ast.Block) -> None:
+        kind = self.blocks.setdefault(block.kind, {})
+        if block.name in kind:
+            prev = kind[block.name].loc
+            raise CompileError(f"duplicate {block.kind} '{block.name}' (first declared at {prev})", block.loc)
+        kind[block.name] = block
+
+    def get(self, kind: str, name: str, loc: ast.Loc) -> ast.Block:
+        found = self.blocks.get(kind, {}).get(name)
+        if found is None:
+            known = ", ".join(sorted(self.blocks.get(kind, {}))) or "none declared"
+            raise CompileError(f"unknown {kind} '{name}' (known: {known})", loc)
+        return found
+
+
+def merged_items(scope: Scope, block: ast.Block, seen: tuple[str, ...] = ()) -> list[Any]:
+    """A block's items with those of its `extends` base chain; the derived block's fields win."""
+    if block.base is None:
+        return list(block.items)
+    if block.base == block.name or block.base in seen:
+        raise CompileError(f"{block.kind} '{block.name}' extends itself", block.loc)
+    base = scope.get(block.kind, block.base, block.loc)
+    base_items = merged_items(scope, base, seen + (block.name,))
+    own = {i.key for i in block.items if isinstance(i, ast.Assign)}
+    own_sub = {(i.kind, i.name) for i in block.items if isinstance(i, ast.SubBlock)}
+    kept = [
+        i for i in base_items
+        if not (isinstance(i, ast.Assign) and i.key in own)
+        and not (isinstance(i, ast.SubBlock) and (i.kind, i.name) in own_sub)
+    ]
+    return kept + list(block.items)
+
+
+def only_items(items: list[Any], allowed: tuple[type, ...], where: str) -> None:
+    for item in items:
+        if not isinstance(item, allowed):
+            kind = type(item).__name__.lower()
+            raise CompileError(f"{where}: a {kind} is not allowed here", item.loc)
+
+
+@dataclass
+class EngineInfo:
+    """What the plan's ``engines`` row carries besides kind, precision and rate."""
+
+    name: str
+    energy_per_flop: float = 0.0  # J/FLOP
+    conversion_bw: float = 0.0  # B/s through the operand converters; 0: none
+    conversion_energy: float = 0.0  # J per converted operand byte
+
+
+@dataclass
+class MemorySpec:
+    """One memory tier of a chip."""
+
+    name: str
+    capacity: float  # bytes per chip
+    bandwidth: float  # B/s per chip
+    efficiency: float
+    energy_per_byte: float  # J/B
+    loc: ast.Loc
+
+
+@dataclass
+class Placement:
+    """Where a pool keeps weights and KV cache (indices into the chip's memories) and its KV blocks."""
+
+    kv_blocks: int
+    weights_tier: int = 0
+    kv_tier: int = 0
