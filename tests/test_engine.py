@@ -78,6 +78,18 @@ def test_single_request_matches_hand_calculation() -> None:
     assert it["decode_tokens"].to_list() == [0, 1, 1, 1, 1]
 
 
+def test_kernel_overhead_adds_a_fixed_time_per_compute_kernel() -> None:
+    """`kernel_overhead` adds its time once per compute operator occurrence (docs/cost-model.md): the tiny model
+    has 2 layers x 8 per-layer operators + embedding, final norm and LM head = 19 kernels a step; the
+    all-reduces (tp = 1, free here) are not kernels of the chip."""
+    base = infera.simulate(infera.compile_text(program(SINGLE))).iterations.sort("step")["duration_s"]
+    text = program(SINGLE.replace("1 x toy", "1 x slow") + "chip slow extends toy { kernel_overhead = 5 us }")
+    slow = infera.simulate(infera.compile_text(text)).iterations.sort("step")["duration_s"]
+    assert (slow - base).to_list() == pytest.approx([19 * 5e-6] * 5, rel=1e-9)
+    with pytest.raises(infera.CompileError, match="kernel_overhead"):
+        infera.compile_text(program(SINGLE + "chip bad extends toy { kernel_overhead = 5 GB }"))
+
+
 def test_kv_blocks_follow_memory_minus_weights() -> None:
     res = infera.simulate(infera.compile_text(program(SINGLE)))
     params = 2 * V * H + L * (H * (Q + 2 * KV) + Q * H + 3 * H * I + 2 * H) + H

@@ -243,7 +243,7 @@ WORDS = (
     "qk_rope_head_dim qk_nope_head_dim v_head_dim family source gqa mha mqa mla "
     # chip
     "bf16 fp8 fp16 fp32 int8 int4 vector memory_bandwidth memory_efficiency compute_efficiency link_bandwidth "
-    "link_latency idle_power price matmul vendor compute_energy memory_energy kind efficiency energy "
+    "link_latency kernel_overhead idle_power price matmul vendor compute_energy memory_energy kind efficiency energy "
     "conversion_rate conversion capacity bandwidth latency tensor optical required main hbm sram "
     # traffic, slo
     "arrivals prompt output requests duration trace time_scale poisson burst closed lognormal uniform fixed "

@@ -544,7 +544,8 @@ class Compiler:
                                      link_latency_s=c.link_latency_s, power_busy_w=c.power_busy_w,
                                      power_idle_w=c.power_idle_w, price_per_hour=c.price_per_hour,
                                      matmul_engine=",".join(c.matmul_route),
-                                     attention_engine=",".join(c.attention_route))
+                                     attention_engine=",".join(c.attention_route),
+                                     kernel_overhead_s=c.kernel_overhead_s)
                 infos = c.engine_info or [EngineInfo(k) for k, *_ in c.engines]
                 for (kind, dt, rate, eff), info in zip(c.engines, infos):
                     add("engines", chip=chip_ids[name], kind=kind, dtype=dt, flops=rate, efficiency=eff,

@@ -114,6 +114,7 @@ def compile_chip(scope: Scope, block: ast.Block) -> ChipSpec:
     memory_energy = f.quantity("memory_energy", ("energy_per_byte",), 0.0, positive=False)
     link_bw = f.quantity("link_bandwidth", ("bandwidth",))
     link_lat = f.quantity("link_latency", ("time",), positive=False)
+    kernel = f.quantity("kernel_overhead", ("time",), 0.0, positive=False)
     power = f.quantity("power", ("power",), 0.0, positive=False)
     idle = f.quantity("idle_power", ("power",), None, positive=False)
     price = f.quantity("price", ("price_rate",), 0.0, positive=False)
@@ -224,6 +225,7 @@ def compile_chip(scope: Scope, block: ast.Block) -> ChipSpec:
         matmul_route=routes[0],
         attention_route=routes[1],
         profile=_load_profile(profile_a, where) if profile_a is not None else [],
+        kernel_overhead_s=kernel,
     )
 
 

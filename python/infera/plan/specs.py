@@ -62,6 +62,8 @@ class ChipSpec:
     matmul_route: tuple[str, ...] = ()  # engine names or kinds, in preference order; () = tensor
     attention_route: tuple[str, ...] = ()
     profile: list[dict[str, Any]] = field(default_factory=list)
+    #: Fixed seconds each compute operator occurrence (one kernel) adds to its roofline time.
+    kernel_overhead_s: float = 0.0
     #: A template's fields still set to ``required`` (the chip cannot be used until a block extending it
     #: sets them).
     missing: list[str] = field(default_factory=list)

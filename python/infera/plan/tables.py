@@ -40,6 +40,8 @@ SCHEMAS: dict[str, pa.Schema] = {
             # Engine routing (docs/cost-model.md, "Multi-engine chips"): comma-separated engine names or kinds.
             ("matmul_engine", utf8),
             ("attention_engine", utf8),
+            # Fixed seconds per compute kernel (docs/cost-model.md, "Kernel overhead"); optional for the core.
+            ("kernel_overhead_s", f64),
         ]
     ),
     "engines": pa.schema(

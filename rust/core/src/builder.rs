@@ -57,6 +57,8 @@ pub struct ChipRow {
     pub power_busy_w: f64,
     pub power_idle_w: f64,
     pub price_per_hour: f64,
+    /// Fixed seconds per compute kernel (`chips.kernel_overhead_s`).
+    pub kernel_overhead_s: f64,
 }
 
 impl Default for ChipRow {
@@ -71,6 +73,7 @@ impl Default for ChipRow {
             power_busy_w: 0.0,
             power_idle_w: 0.0,
             price_per_hour: 0.0,
+            kernel_overhead_s: 0.0,
         }
     }
 }
@@ -464,6 +467,7 @@ impl PlanBuilder {
             ("power_busy_w", f64s(c, |r| r.power_busy_w)),
             ("power_idle_w", f64s(c, |r| r.power_idle_w)),
             ("price_per_hour", f64s(c, |r| r.price_per_hour)),
+            ("kernel_overhead_s", f64s(c, |r| r.kernel_overhead_s)),
         ]);
         let e = &self.engines;
         let engines = table(vec![
@@ -670,6 +674,7 @@ pub fn tiny_dense_plan(requests: usize) -> PlanBuilder {
         power_busy_w: 500.0,
         power_idle_w: 100.0,
         price_per_hour: 1.0,
+        kernel_overhead_s: 0.0,
     });
     b.engine(chip, "tensor", "bf16", 1e14, 1.0);
     b.engine(chip, "vector", "bf16", 1e13, 1.0);

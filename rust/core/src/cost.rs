@@ -470,6 +470,7 @@ mod tests {
             power_busy_w: 700.0,
             power_idle_w: 100.0,
             price_per_hour: 2.0,
+            kernel_overhead_s: 0.0,
         };
         let model = ModelRow {
             kv_heads,
@@ -589,6 +590,55 @@ mod tests {
         let hd = (4e6 / 1e12_f64).max(8e3 / 8e11);
         close(c.step_seconds(&s), mm + at + hd);
         close(c.step_seconds(&s), 4e-4 + 3e-6 + 4e-6);
+    }
+
+    #[test]
+    fn kernel_overhead_is_added_per_compute_occurrence_not_to_collectives() {
+        let ar = OperatorRow {
+            bytes_per_token: 1e4,
+            tp_shard: false,
+            ..op("ar", "collective", "bf16", 4.0)
+        };
+        let norm = OperatorRow {
+            flops_per_token: 10.0,
+            tp_shard: false,
+            ..op("norm", "vector", "bf16", 3.0)
+        };
+        let at = |kernel: f64| {
+            let chip = ChipRow {
+                memory_bw: 1e12,
+                memory_efficiency: 0.8,
+                link_bw: 1e11,
+                link_latency_s: 2e-6,
+                kernel_overhead_s: kernel,
+                ..Default::default()
+            };
+            let pool = PoolRow {
+                chips: 2,
+                tp: 2,
+                step_overhead_s: 1e-4,
+                ..Default::default()
+            };
+            let ops = vec![matmul(), norm.clone(), ar.clone()];
+            let b = single_pool(
+                chip,
+                &[BF16_TENSOR, BF16_VECTOR],
+                ModelRow::default(),
+                ops,
+                pool,
+            );
+            let p = Plan::from_batch(&b.build()).expect("valid");
+            assert_eq!(p.chips[0].kernel_overhead_s, kernel);
+            StepCost::new(&p.models[0], &p.chips[0], &p.pools[0])
+        };
+        let s = stats(16.0, 1.0, 0.0, 0.0);
+        // 2 matmul and 3 norm occurrences per step: 5 kernels; the 4 all-reduces keep their ring price.
+        close(
+            at(5e-6).step_seconds(&s) - at(0.0).step_seconds(&s),
+            5.0 * 5e-6,
+        );
+        // Without any work in the step nothing is charged (an empty step costs nothing).
+        assert_eq!(at(5e-6).step_seconds(&StepStats::default()), 0.0);
     }
 
     #[test]

@@ -122,6 +122,9 @@ pub struct OpHw {
     e_conv: f64,
     /// Measured times (per occurrence) overriding the roofline where they have data.
     profile: Option<Curve>,
+    /// Fixed seconds per occurrence added to the roofline (the chip's `kernel_overhead_s`; 0 for
+    /// communication operators, which have their own latency terms).
+    kernel_s: f64,
 }
 
 fn tier(chip: &Chip, idx: Option<usize>) -> (f64, f64) {
@@ -166,11 +169,16 @@ impl OpHw {
             e_kv,
             e_conv,
             profile: profile_curve(chip, model, &op.name, pool.tp),
+            kernel_s: if engine.is_some() {
+                chip.kernel_overhead_s
+            } else {
+                0.0
+            },
         }
     }
 
     /// Seconds for `count` occurrences of the operator in a step with statistics `s`: the profile where it
-    /// has data, else `max(compute, memory, conversion)`. `compute_s` is FLOPs over the engine's effective
+    /// has data, else `max(compute, memory, conversion) + count × kernel overhead`. `compute_s` is FLOPs over the engine's effective
     /// rate; `weights`, `act`, `kv` the bytes read from each tier (per chip, all occurrences), `bytes` their
     /// sum and `inv_mem` seconds per byte of the chip's one memory.
     #[inline]
@@ -194,7 +202,7 @@ impl OpHw {
         } else {
             bytes * inv_mem
         };
-        compute_s.max(mem).max(bytes * self.inv_conv)
+        compute_s.max(mem).max(bytes * self.inv_conv) + count * self.kernel_s
     }
 
     /// Dynamic joules of the operator on one chip: FLOPs, bytes from each tier, converted bytes.
@@ -255,6 +263,11 @@ fn split_route(s: &str) -> Vec<String> {
 /// tables into `chips`, and checks them.
 pub fn decode_chip_hardware(batch: &RecordBatch, chips: &mut [Chip]) -> Result<()> {
     with_table(batch, "chips", |t| {
+        if t.has("kernel_overhead_s") {
+            for (i, v) in t.nonneg("kernel_overhead_s")?.into_iter().enumerate() {
+                chips[i].kernel_overhead_s = v;
+            }
+        }
         for (col, matmul) in [("matmul_engine", true), ("attention_engine", false)] {
             if !t.has(col) {
                 continue;
@@ -517,8 +530,18 @@ mod tests {
         let mut fields: Vec<Arc<Field>> = sa.fields().iter().cloned().collect();
         let mut cols: Vec<ArrayRef> = sa.columns().to_vec();
         for (n, a) in extra {
-            fields.push(Arc::new(Field::new(*n, a.data_type().clone(), false)));
-            cols.push(a.clone());
+            let field = Arc::new(Field::new(*n, a.data_type().clone(), false));
+            // A column the builder already writes is replaced; others are appended.
+            match fields.iter().position(|f| f.name() == n) {
+                Some(i) => {
+                    fields[i] = field;
+                    cols[i] = a.clone();
+                }
+                None => {
+                    fields.push(field);
+                    cols.push(a.clone());
+                }
+            }
         }
         StructArray::new(Fields::from(fields), cols, None)
     }
@@ -821,6 +844,21 @@ mod tests {
             }),
             roof(16.0),
         );
+        // A chip's kernel overhead is part of what a profile measured: measured points stay exact, and the
+        // roofline outside the range pays it per occurrence (2 here).
+        let with_kernel = Extra {
+            chips: vec![("kernel_overhead_s", f64s(&[5e-6]))],
+            ..profile(1)
+        };
+        let c = cost_of(&decode(&b, &with_kernel).unwrap());
+        let at = |t: f64| {
+            c.step_seconds(&StepStats {
+                tokens: t,
+                ..Default::default()
+            })
+        };
+        assert_eq!(at(64.0), 1e-4 + 2.0 * 3e-4);
+        close(at(1000.0), roof(1000.0) + 2.0 * 5e-6);
     }
 
     #[test]
@@ -832,6 +870,11 @@ mod tests {
             ..optical_extra("optical")
         });
         assert!(e.contains("matmul_engine names 'photonic'"), "{e}");
+        let e = err(Extra {
+            chips: vec![("kernel_overhead_s", f64s(&[-1e-6]))],
+            ..optical_extra("optical")
+        });
+        assert!(e.contains("kernel_overhead_s"), "{e}");
         let mut x = optical_extra("optical");
         x.engines[2] = ("conversion_bw", f64s(&[0.0, 0.0, 0.0]));
         assert!(err(x).contains("needs a conversion rate"));

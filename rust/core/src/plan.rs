@@ -86,6 +86,9 @@ pub struct Chip {
     pub attention_route: Vec<String>,
     /// Measured operator times overriding the roofline where they have data (see `docs/calibration.md`).
     pub profile: Vec<ProfilePoint>,
+    /// Fixed seconds each compute operator occurrence (one kernel) costs on top of its roofline time:
+    /// launch, ramp-up and tail of a kernel (optional `chips.kernel_overhead_s` column; 0 when absent).
+    pub kernel_overhead_s: f64,
 }
 
 /// One operator of a model, as linear coefficients of a step's token statistics (see `docs/cost-model.md`).
@@ -376,6 +379,7 @@ impl Plan {
                     matmul_route: Vec::new(),
                     attention_route: Vec::new(),
                     profile: Vec::new(),
+                    kernel_overhead_s: 0.0,
                 })
                 .collect::<Vec<_>>())
         })?;
