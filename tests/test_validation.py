@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+import infera
+
 ROOT = Path(__file__).resolve().parents[1]
 spec = importlib.util.spec_from_file_location("validate", ROOT / "validation" / "validate.py")
 validate = importlib.util.module_from_spec(spec)
@@ -26,3 +28,53 @@ def test_single_gpu_and_long_prompt_rows_within_ten_percent(row: str) -> None:
 def test_every_published_row_names_its_source() -> None:
     for r in ROWS.values():
         assert r["source"].strip() and float(r["measured"]) > 0
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Our own GPU measurements (validation/gpu/) and the profiles made from them
+
+gpu_spec = importlib.util.spec_from_file_location("validate_gpu", ROOT / "validation" / "validate_gpu.py")
+validate_gpu = importlib.util.module_from_spec(gpu_spec)
+gpu_spec.loader.exec_module(validate_gpu)  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("gpu", ["h100", "h200"])
+@pytest.mark.parametrize("kind", ["bf16", "fp8"])
+def test_shipped_profiles_are_the_calibration_of_the_shipped_measurements(gpu: str, kind: str,
+                                                                          tmp_path: Path) -> None:
+    raw = ROOT / "validation" / "gpu" / gpu / ("measurements.csv" if kind == "bf16" else "measurements_fp8.csv")
+    shipped = ROOT / "validation" / f"{gpu}_{kind}_profile.csv"
+    made = infera.calibrate(raw, tmp_path / "profile.csv")
+    assert (tmp_path / "profile.csv").read_text() == shipped.read_text()
+    assert made.height > 100 and (made["samples"] == 5).all()
+
+
+def test_a_measured_h100_operator_is_priced_exactly_by_the_shipped_profile() -> None:
+    data, chip, profile = validate_gpu.MEASURED["h100"]
+    prof = {(r["model"], r["operator"], float(r["x"])): float(r["seconds"])
+            for r in csv.DictReader(profile.open())}
+    for op, tokens in [("gate_up_proj", 64), ("down_proj", 1024), ("attn_norm", 1)]:
+        got = validate_gpu.operator_seconds(chip, "llama3_1_8b", op, tokens, 1, 1, 0, profile=profile)
+        assert got == pytest.approx(prof[("llama3_1_8b", op, float(tokens))], rel=1e-9)
+    # Between measured token counts the profile interpolates linearly.
+    lo, hi = prof[("llama3_1_8b", "gate_up_proj", 1024.0)], prof[("llama3_1_8b", "gate_up_proj", 2048.0)]
+    mid = validate_gpu.operator_seconds(chip, "llama3_1_8b", "gate_up_proj", 1536, 1, 1, 0, profile=profile)
+    assert mid == pytest.approx((lo + hi) / 2, rel=1e-9)
+
+
+def test_operator_price_read_from_the_core_is_the_documented_roofline() -> None:
+    """`operator_seconds` (step minus the step without the operator) gives docs/cost-model.md's formula: a
+    16,384-token gate/up projection of Llama-3.1-8B on an H100 is compute bound at 0.7 x 989.4 TFLOP/s, plus the
+    catalog's 3 us kernel overhead."""
+    got = validate_gpu.operator_seconds("h100_sxm", "llama3_1_8b", "gate_up_proj", 16384, 1, 1, 0)
+    flops = 2 * 16384 * 4096 * 2 * 14336
+    assert got == pytest.approx(flops / (989.4e12 * 0.7) + 3e-6, rel=1e-9)
+
+
+@pytest.mark.parametrize("gpu", ["h100", "h200"])
+def test_generation_rows_we_measured_stay_within_thirty_percent(gpu: str) -> None:
+    data, chip, profile = validate_gpu.MEASURED[gpu]
+    _, default, calibrated = validate_gpu.generation_rows(data, chip, profile)
+    assert len(default) == 22
+    assert max(default) < 30 and max(calibrated) < 30
+    assert sorted(default)[len(default) // 2] < 20

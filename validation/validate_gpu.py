@@ -1,52 +1,244 @@
-"""Compare infera's predictions with a generation loop measured by `validation/measure_gpu.py`.
+"""infera beside an H100 measured by `validation/measure_gpu.py` (the figures shipped in `validation/gpu/h100/`).
 
-    python validation/validate_gpu.py gpu_out/generation.csv [--chip h100_sxm] [--profile h100_profile.csv]
+    python validation/validate_gpu.py [validation/gpu/h100]      # prints the markdown section
 
-For each measured row (model, batch, prompt, output) it simulates a burst of `batch` identical requests on
-one chip (bf16, tp = 1, whole-prompt prefill) and prints predicted vs measured prefill time and mean decode
-step time, with the error. With `--profile`, the chip carries the calibration profile made by
-`infera calibrate` from the same run's measurements.
+Three comparisons, each with infera's **default** cost model (catalog `h100_sxm`, efficiencies 0.7 / 0.8) and,
+for the end-to-end rows, also with the calibration profile made from the same run's operator timings:
+
+* **peaks**: the sustained GEMM rate and copy bandwidth against the datasheet figures times the default
+  efficiencies;
+* **operators**: each Llama-3.1-8B operator (one layer, bf16) at several token counts, and the attention kernel
+  at decode batches x contexts and prefill lengths, against infera's price for that operator alone. The
+  price is read from the core itself: the step's time minus the time of the same step with that operator
+  removed from the plan (`operator_seconds`), so no formula is restated here;
+* **generation**: a real generation loop (prefill, and the decode step replayed as a CUDA graph: the GPU's
+  time without Python launch overhead) against infera simulating the same burst with `step_overhead = 0`
+  (graph replay has no per-step CPU work).
+
+`validation/validate.py` includes this section in docs/validation.md.
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
+import statistics
 import sys
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 import infera
+from infera.plan.tables import Plan
+
+ROOT = Path(__file__).resolve().parents[1]
+GPU = ROOT / "validation" / "gpu"
+#: The measured GPUs: data folder, catalog chip, bf16 profile made from the folder's measurements.
+MEASURED = {
+    "h100": (GPU / "h100", "h100_sxm", ROOT / "validation" / "h100_bf16_profile.csv"),
+    "h200": (GPU / "h200", "h200_sxm", ROOT / "validation" / "h200_bf16_profile.csv"),
+}
+GEMM_TOKENS = [1, 16, 64, 256, 1024, 4096, 16384]
+OPERATORS = ["qkv_proj", "o_proj", "gate_up_proj", "down_proj", "attn_norm", "swiglu"]
 
 
-def predict(model: str, chip: str, batch: int, prompt: int, output: int, profile: str | None) -> tuple[float, float]:
-    prof = f'profile = "{Path(profile).resolve()}"' if profile else ""
-    text = f"""
+def _read(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _program(chip: str, model: str, requests: int, prompt: int, output: int, profile: Path | None = None,
+             big_memory: bool = False) -> str:
+    fields = []
+    if profile is not None:
+        fields.append(f'profile = "{profile.resolve()}"')
+    if big_memory:  # per-operator shapes whose KV would not fit: capacity does not change an operator's time
+        fields.append("memory = 100000 GB")
+    return f"""
 use chips.{chip}, models.{model}
-chip c extends {chip} {{ {prof} }}
-traffic t {{ arrivals = burst, prompt = {prompt} tokens, output = {output} tokens, requests = {batch} }}
-system s {{ pool p: 1 x c, max_batch = {batch}, max_batched_tokens = {batch * prompt}, chunked_prefill = false }}
+chip c extends {chip} {{ {", ".join(fields)} }}
+traffic t {{ arrivals = burst, prompt = {prompt} tokens, output = {output} tokens, requests = {requests} }}
+system s {{ pool p: 1 x c, max_batch = {requests}, max_batched_tokens = {requests * (prompt + output)},
+           chunked_prefill = false, step_overhead = 0 ms }}
 run r {{ model = {model}, traffic = t, system = s }}
 """
-    it = infera.simulate(infera.compile_text(text)).iterations.sort("step")
-    prefill = float(it["duration_s"][0])
-    decode = float(it["duration_s"][1:].mean())
-    return prefill, decode
+
+
+def _steps(plan: Plan) -> list[float]:
+    it = infera.simulate(plan, requests=False, token_stats=False).iterations.sort("step")
+    return it["duration_s"].to_list()
+
+
+def operator_seconds(chip: str, model: str, operator: str, requests: int, prompt: int, output: int,
+                     step: int, profile: Path | None = None) -> float:
+    """infera's time on ``chip`` (with ``profile``, if given) for one occurrence of ``operator`` in step ``step``
+    of a burst: the step's time minus the same step's time with the operator's repetitions set to zero, over
+    the repetitions."""
+    plan = infera.compile_text(_program(chip, model, requests, prompt, output, profile, big_memory=True))
+    ops = plan["operators"]
+    mask = pc.equal(ops["name"], operator)
+    count = float(pc.sum(pc.if_else(mask, ops["count"], 0.0)).as_py())
+    if count == 0:
+        raise ValueError(f"{model} has no operator {operator}")
+    col = ops.schema.get_field_index("count")
+    without = ops.set_column(col, ops.schema.field(col), pc.if_else(mask, pa.scalar(0.0), ops["count"]))
+    reduced = Plan({**plan.tables, "operators": without})
+    return (_steps(plan)[step] - _steps(reduced)[step]) / count
+
+
+def _median_by(rows: list[dict[str, str]], key) -> dict:  # noqa: ANN001
+    groups: dict = {}
+    for r in rows:
+        groups.setdefault(key(r), []).append(float(r["seconds"]))
+    return {k: statistics.median(v) for k, v in groups.items()}
+
+
+def _err(pred: float, meas: float) -> float:
+    return 100.0 * (pred - meas) / meas
+
+
+def catalog_chip(chip: str) -> dict:
+    """Datasheet rates and default efficiencies of a catalog chip, read from a compiled plan."""
+    plan = infera.compile_text(_program(chip, "llama3_2_1b", 1, 1, 1))
+    c = plan["chips"].to_pylist()[0]
+    eng = {(e["kind"], e["dtype"]): e for e in plan["engines"].to_pylist()}
+    return {"bf16": eng[("tensor", "bf16")]["flops"], "fp8": eng[("tensor", "fp8")]["flops"],
+            "compute_eff": eng[("tensor", "bf16")]["efficiency"], "bw": c["memory_bw"],
+            "memory_eff": c["memory_efficiency"]}
+
+
+def peaks_table(data: Path, chip: str) -> list[str]:
+    rows = {r["what"]: r for r in _read(data / "peaks.csv")}
+    c = catalog_chip(chip)
+    out = ["| what | measured | datasheet | measured / datasheet | infera default efficiency |",
+           "|---|---|---|---|---|"]
+    spec = {"gemm_bf16_8192": ("bf16 GEMM 8192³", c["bf16"], "FLOP/s", c["compute_eff"]),
+            "gemm_fp8_8192": ("fp8 GEMM 8192³", c["fp8"], "FLOP/s", c["compute_eff"]),
+            "read_4gib": ("read 4 GiB (sum)", c["bw"], "B/s", c["memory_eff"]),
+            "copy_1gib": ("copy 1 GiB (read + write)", c["bw"], "B/s", c["memory_eff"])}
+    for what, (label, peak, unit, eff) in spec.items():
+        if what not in rows:
+            continue
+        v = float(rows[what]["value"])
+        out.append(f"| {label} | {v / 1e12:,.2f} T{unit} | {peak / 1e12:,.2f} T{unit} | {v / peak:.2f} | {eff} |")
+    out.append(f"| smallest kernel (graph replay) | {float(rows['tiny_kernel']['value']) * 1e6:.2f} µs | | | |")
+    return out
+
+
+def operator_rows(data: Path, chip: str) -> tuple[list[str], list[float]]:
+    meas = _median_by(_read(data / "measurements.csv"),
+                      lambda r: (r["model"], r["operator"], int(r["tp"]), float(r["x"])))
+    out = ["| operator | tokens | measured µs | infera µs | error |", "|---|---|---|---|---|"]
+    errors = []
+    for op in OPERATORS + ["lm_head"]:
+        xs = [1, 8, 64, 256] if op == "lm_head" else GEMM_TOKENS
+        for t in xs:
+            m = meas.get(("llama3_1_8b", op, 1, float(t)))
+            if m is None:
+                continue
+            pred = operator_seconds(chip, "llama3_1_8b", op, t, 1, 1, 0)
+            errors.append(abs(_err(pred, m)))
+            out.append(f"| {op} | {t} | {m * 1e6:,.1f} | {pred * 1e6:,.1f} | {_err(pred, m):+.0f}% |")
+    return out, errors
+
+
+def attention_rows(data: Path, chip: str) -> tuple[list[str], list[float]]:
+    meas = _median_by([r for r in _read(data / "attention.csv") if r["model"] == "llama3_1_8b"],
+                      lambda r: (r["phase"], int(r["batch"]), int(r["context"])))
+    out = ["| phase | batch | keys per query | measured µs | infera µs | error |", "|---|---|---|---|---|---|"]
+    errors = []
+    for (phase, b, ctx), m in sorted(meas.items()):
+        if phase == "decode":
+            if b not in (1, 32, 256) or ctx - 1 not in (512, 8192):
+                continue
+            pred = operator_seconds(chip, "llama3_1_8b", "attention", b, ctx - 1, 2, 1)
+        else:
+            if ctx not in (512, 2048, 8192):
+                continue
+            pred = operator_seconds(chip, "llama3_1_8b", "attention", 1, ctx, 1, 0)
+        errors.append(abs(_err(pred, m)))
+        out.append(f"| {phase} | {b} | {ctx} | {m * 1e6:,.1f} | {pred * 1e6:,.1f} | {_err(pred, m):+.0f}% |")
+    return out, errors
+
+
+def generation_rows(data: Path, chip: str, profile: Path) -> tuple[list[str], list[float], list[float]]:
+    out = ["| model | batch | prompt | phase | measured ms | infera default | error | infera + profile | error |",
+           "|---|---|---|---|---|---|---|---|---|"]
+    default_err, calibrated_err = [], []
+    for r in _read(data / "generation.csv"):
+        model, b, p, o = r["model"], int(r["batch"]), int(r["prompt"]), int(r["output"])
+        preds = []
+        for prof in (None, profile):
+            steps = _steps(infera.compile_text(_program(chip, model, b, p, o, prof)))
+            # The graphed decode step runs at context prompt + output // 2: step output // 2 of the decode.
+            preds.append((steps[0], steps[int(r["graph_context"]) - p]))
+        for phase, meas, i in (("prefill", float(r["prefill_graph_s"]), 0),
+                               ("decode step", float(r["decode_step_graph_s"]), 1)):
+            d, c = preds[0][i], preds[1][i]
+            default_err.append(abs(_err(d, meas)))
+            calibrated_err.append(abs(_err(c, meas)))
+            out.append(f"| {model} | {b} | {p} | {phase} | {meas * 1e3:,.3f} | {d * 1e3:,.3f} | "
+                       f"{_err(d, meas):+.1f}% | {c * 1e3:,.3f} | {_err(c, meas):+.1f}% |")
+    return out, default_err, calibrated_err
+
+
+def summary(errors: list[float]) -> str:
+    return (f"{len(errors)} rows: median absolute error {statistics.median(errors):.1f}%, worst {max(errors):.1f}%; "
+            f"{sum(e <= 10 for e in errors)} within 10%, {sum(e <= 25 for e in errors)} within 25%")
+
+
+def section(key: str) -> tuple[str, dict[str, list[float]]]:
+    """The markdown section for one measured GPU (a key of :data:`MEASURED`), and the absolute errors of each of
+    its tables."""
+    data, chip, profile = MEASURED[key]
+    env = dict(line.split(": ", 1) for line in (data / "environment.txt").read_text().splitlines() if ": " in line)
+    ops, op_err = operator_rows(data, chip)
+    attn, attn_err = attention_rows(data, chip)
+    gen, gen_d, gen_c = generation_rows(data, chip, profile)
+    errors = {"operators": op_err, "attention kernel": attn_err, "generation, default model": gen_d,
+              "generation, + profile": gen_c}
+    return SECTION.format(key=key, chip=chip, gpu=env.get("gpu", "?"), torch=env.get("torch", "?"),
+                          cuda=env.get("cuda", "?"), profile=profile.relative_to(ROOT).as_posix(),
+                          data=data.relative_to(ROOT).as_posix(),
+                          peaks="\n".join(peaks_table(data, chip)), ops="\n".join(ops), ops_summary=summary(op_err),
+                          attn="\n".join(attn), attn_summary=summary(attn_err), gen="\n".join(gen),
+                          gen_default=summary(gen_d), gen_calibrated=summary(gen_c)), errors
+
+
+SECTION = """### {gpu} (catalog chip `{chip}`)
+
+`validation/measure_gpu.py` ran on one {gpu} (torch {torch}, CUDA {cuda}); its output is in `{data}/`
+(`log.txt` is the console log). The bf16 calibration profile was made from it with
+`infera calibrate {data}/measurements.csv -o {profile}`.
+
+#### What the chip sustains
+
+{peaks}
+
+#### Operators (Llama-3.1-8B, one layer, bf16), default cost model
+
+{ops}
+
+**{ops_summary}.**
+
+#### Attention kernel (PyTorch `scaled_dot_product_attention`, GQA 32/8 heads), default cost model
+
+{attn}
+
+**{attn_summary}.**
+
+#### Generation loop (random-weight Llama, bf16): prefill and one decode step
+
+{gen}
+
+**Default: {gen_default}. With the profile: {gen_calibrated}.**
+"""
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("generation_csv")
-    ap.add_argument("--chip", default="h100_sxm")
-    ap.add_argument("--profile")
-    args = ap.parse_args()
-    print("| model | batch | prompt | measured prefill ms | infera | error | measured step ms | infera | error |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for row in csv.DictReader(open(args.generation_csv)):
-        b, p, o = int(row["batch"]), int(row["prompt"]), int(row["output"])
-        pre, step = predict(row["model"], args.chip, b, p, o, args.profile)
-        mp, ms = float(row["prefill_s"]), float(row["decode_step_s"])
-        print(f"| {row['model']} | {b} | {p} | {mp * 1e3:.2f} | {pre * 1e3:.2f} | {100 * (pre - mp) / mp:+.1f}% | "
-              f"{ms * 1e3:.3f} | {step * 1e3:.3f} | {100 * (step - ms) / ms:+.1f}% |")
+    keys = sys.argv[1:] or list(MEASURED)
+    for key in keys:
+        print(section(key)[0])
     return 0
 
 
