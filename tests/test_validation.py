@@ -78,3 +78,14 @@ def test_generation_rows_we_measured_stay_within_thirty_percent(gpu: str) -> Non
     assert len(default) == 22
     assert max(default) < 30 and max(calibrated) < 30
     assert sorted(default)[len(default) // 2] < 20
+
+
+def test_dense_llama2_7b_throughput_rows_are_unbiased_and_within_ten_percent() -> None:
+    """The control class of the fidelity page: 19 published throughput rows of a dense MHA model on three GPUs
+    and two releases."""
+    rows = [r for r in ROWS.values() if r["model"] == "llama2_7b" and r["metric"] == "output_tokens_per_s_per_gpu"]
+    assert len(rows) == 19
+    errors = sorted(100 * (validate.predict(r) - float(r["measured"])) / float(r["measured"]) for r in rows)
+    median = errors[len(errors) // 2]
+    assert abs(median) < 5
+    assert sorted(map(abs, errors))[len(errors) // 2] < 10
