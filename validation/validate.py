@@ -268,16 +268,17 @@ within 25%.**
   keys moves each KV head once, at 3.0 TB/s, within 14% of infera (attention table below).
 * **Mixtral-8x7B throughput spreads from -45% to +265%.** `gptSessionBenchmark` sends `batch` identical
   requests, so every sequence routes every token to the same two experts, while infera assumes each token
-  picks its experts independently (so a decode batch of 32 reads nearly all eight experts' weights). The
-  benchmark's routing is a property of its synthetic input, not of serving; the FP8 MoE kernels of the
-  release add their own shortfall (its 2,048-token Mixtral prefill on H100 is only 1.8x its A100 FP16 time
-  for a 6x higher peak). A benchmark with real prompts would settle it.
-* **First-token latency on short prompts (-34% to -53% at 128 tokens).** A 128-token prefill of a 7B model is
-  4 ms of kernels on an H100 by the roofline and by our own measurement of those shapes; the published 6.3 ms
-  (v0.9.0) and 7 ms (v0.5) include the runtime's fixed cost per request (engine enqueue, context-phase setup,
-  first sampling). On 2,048-token prompts, where kernels dominate, the A100 rows land within 0–5%.
-  Setting `step_overhead` to the runtime's fixed cost would fit these rows; we do not, because it would be
-  fitted per row.
+  picks its experts independently (so a decode batch of 32 reads nearly all eight experts' weights). That
+  makes the benchmark faster than infera (the A100 FP16 2,048/2,048 row, -45%); the release's FP8 MoE kernels
+  pull the other way (its 2,048-token Mixtral prefill on H100 is only 1.8x faster than on A100 in FP16, for a
+  6x higher peak), and the Hopper FP8 rows are +1% to +265%. The routing is a property of the benchmark's
+  synthetic input, not of serving; a benchmark with real prompts would settle it.
+* **First-token latency on short prompts (-33% to -53% at 128 tokens for the dense and GQA models).** A
+  128-token prefill of a 7B model is 4 ms of kernels on an H100 by the roofline and by our own measurement
+  of those shapes; the published 6.3 ms (v0.9.0) and 7 ms (v0.5) include the runtime's fixed cost per
+  request (engine enqueue, context-phase setup, first sampling). On 2,048-token prompts, where kernels
+  dominate, the dense A100 rows on one and four GPUs land within 0–5%. Setting `step_overhead` to the
+  runtime's fixed cost would fit these rows; we do not, because it would be fitted per row.
 * **vLLM before v0.6 (13 ms per token, Llama-3-8B, H100).** The blog attributes 33% of the time to the HTTP
   server and 29% to scheduling: CPU overheads outside the accelerator. infera predicts the accelerator's share
   (~6.9 ms; our own H100 measured a Llama-3.1-8B decode step at 6.6 ms). Setting `step_overhead` to the
