@@ -33,9 +33,7 @@ def test_every_published_row_names_its_source() -> None:
 # ----------------------------------------------------------------------------------------------------------
 # Our own GPU measurements (validation/gpu/) and the profiles made from them
 
-gpu_spec = importlib.util.spec_from_file_location("validate_gpu", ROOT / "validation" / "validate_gpu.py")
-validate_gpu = importlib.util.module_from_spec(gpu_spec)
-gpu_spec.loader.exec_module(validate_gpu)  # type: ignore[union-attr]
+validate_gpu = validate.validate_gpu
 
 
 @pytest.mark.parametrize("gpu", ["h100", "h200"])

@@ -1,4 +1,5 @@
-"""Regenerates docs/validation.md: infera's predictions beside published measurements.
+"""Regenerates docs/validation.md: infera's predictions beside published measurements and beside our own GPU
+measurements (the latter from `validate_gpu.py`).
 
     python validation/validate.py            # writes docs/validation.md and prints the table
 
@@ -86,13 +87,8 @@ def predict(row: dict[str, str], profile: Path | None = None) -> float:
     raise ValueError(metric)
 
 
-def summary(errors: list[float]) -> dict:
-    return {"n": len(errors), "median": statistics.median(errors), "worst": max(errors),
-            "within10": sum(e <= 10 for e in errors), "within25": sum(e <= 25 for e in errors)}
-
-
 def summary_row(name: str, errors: list[float]) -> str:
-    s = summary(errors)
+    s = validate_gpu.error_stats(errors)
     return (f"| {name} | {s['n']} | {s['median']:.1f}% | {s['worst']:.1f}% | {s['within10']} | "
             f"{s['within25']} |")
 
@@ -139,13 +135,12 @@ def published_table() -> tuple[list[str], list[float], list[float], list[float],
     """Rows of the published table; absolute errors of every row, of the H100 rows, and of the H100 rows with
     our measured kernel profile; how far (%) the profile moves each H100 prediction; the per-class table."""
     rows = list(csv.DictReader(PUBLISHED.open()))
-    lines, errors, h100, h100_prof, shifts, signed, preds = [], [], [], [], [], [], []
+    lines, h100, h100_prof, shifts, signed, preds = [], [], [], [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         for row in rows:
             pred = predict(row)
             meas = float(row["measured"])
             err = 100.0 * (pred - meas) / meas
-            errors.append(abs(err))
             signed.append(err)
             preds.append(pred)
             prof = profile_for(row, Path(tmp))
@@ -161,6 +156,7 @@ def published_table() -> tuple[list[str], list[float], list[float], list[float],
                 f"| {row['row']} | {row['model']} {row['weights']} | {row['chip']} x{row['tp']} | {row['batch']} | "
                 f"{row['input']}/{row['output']} | {row['metric']} | {meas:,.4g} | {pred:,.4g} | {err:+.1f}% | "
                 f"{cal} |")
+    errors = [abs(e) for e in signed]
     return lines, errors, h100, h100_prof, shifts, class_table(rows, signed) + [""] + gqa_table(rows, preds)
 
 
@@ -171,8 +167,8 @@ def main() -> int:
         text, errs = validate_gpu.section(key)
         sections.append(text)
         summaries += [summary_row(f"{key.upper()} (ours): {what}", e) for what, e in errs.items()]
-        gen[key] = summary(errs["generation, default model"])
-    s = summary(errors)
+        gen[key] = validate_gpu.error_stats(errs["generation, default model"])
+    s = validate_gpu.error_stats(errors)
     text = TEMPLATE.format(
         h100_gen=f"{gen['h100']['median']:.1f}% (worst {gen['h100']['worst']:.1f}%)",
         h200_gen=f"{gen['h200']['median']:.1f}% (worst {gen['h200']['worst']:.1f}%)",

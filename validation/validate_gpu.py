@@ -1,8 +1,8 @@
-"""infera beside an H100 measured by `validation/measure_gpu.py` (the figures shipped in `validation/gpu/h100/`).
+"""infera beside the GPUs measured by `validation/measure_gpu.py` (the figures shipped in `validation/gpu/`).
 
-    python validation/validate_gpu.py [validation/gpu/h100]      # prints the markdown section
+    python validation/validate_gpu.py [h100] [h200]      # prints the markdown section of each (default: all)
 
-Three comparisons, each with infera's **default** cost model (catalog `h100_sxm`, efficiencies 0.7 / 0.8) and,
+Three comparisons, each with infera's **default** cost model (the GPU's catalog chip) and,
 for the end-to-end rows, also with the calibration profile made from the same run's operator timings:
 
 * **peaks**: the sustained GEMM rate and copy bandwidth against the datasheet figures times the default
@@ -182,9 +182,16 @@ def generation_rows(data: Path, chip: str, profile: Path) -> tuple[list[str], li
     return out, default_err, calibrated_err
 
 
+def error_stats(errors: list[float]) -> dict:
+    """Row count, median and worst absolute error, rows within 10% and 25%."""
+    return {"n": len(errors), "median": statistics.median(errors), "worst": max(errors),
+            "within10": sum(e <= 10 for e in errors), "within25": sum(e <= 25 for e in errors)}
+
+
 def summary(errors: list[float]) -> str:
-    return (f"{len(errors)} rows: median absolute error {statistics.median(errors):.1f}%, worst {max(errors):.1f}%; "
-            f"{sum(e <= 10 for e in errors)} within 10%, {sum(e <= 25 for e in errors)} within 25%")
+    s = error_stats(errors)
+    return (f"{s['n']} rows: median absolute error {s['median']:.1f}%, worst {s['worst']:.1f}%; "
+            f"{s['within10']} within 10%, {s['within25']} within 25%")
 
 
 def section(key: str) -> tuple[str, dict[str, list[float]]]:

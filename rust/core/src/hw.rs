@@ -122,8 +122,8 @@ pub struct OpHw {
     e_conv: f64,
     /// Measured times (per occurrence) overriding the roofline where they have data.
     profile: Option<Curve>,
-    /// Fixed seconds per occurrence added to the roofline (the chip's `kernel_overhead_s`; 0 for
-    /// communication operators, which have their own latency terms).
+    /// Fixed seconds per occurrence added to the roofline (the chip's `kernel_overhead_s`). Only compute
+    /// operators are priced through [`OpHw::seconds`]; communication keeps its own latency terms.
     kernel_s: f64,
 }
 
@@ -169,18 +169,14 @@ impl OpHw {
             e_kv,
             e_conv,
             profile: profile_curve(chip, model, &op.name, pool.tp),
-            kernel_s: if engine.is_some() {
-                chip.kernel_overhead_s
-            } else {
-                0.0
-            },
+            kernel_s: chip.kernel_overhead_s,
         }
     }
 
     /// Seconds for `count` occurrences of the operator in a step with statistics `s`: the profile where it
-    /// has data, else `max(compute, memory, conversion) + count × kernel overhead`. `compute_s` is FLOPs over the engine's effective
-    /// rate; `weights`, `act`, `kv` the bytes read from each tier (per chip, all occurrences), `bytes` their
-    /// sum and `inv_mem` seconds per byte of the chip's one memory.
+    /// has data, else `max(compute, memory, conversion) + count × kernel overhead`. `compute_s` is FLOPs
+    /// over the engine's effective rate; `weights`, `act`, `kv` the bytes read from each tier (per chip, all
+    /// occurrences), `bytes` their sum and `inv_mem` seconds per byte of the chip's one memory.
     #[inline]
     #[allow(clippy::too_many_arguments)]
     pub fn seconds(
