@@ -128,46 +128,22 @@ pub struct Model {
     pub operators: Vec<Operator>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ArrivalKind {
-    /// Arrival times come from the requests table (Poisson, burst, trace).
-    Open,
-    /// A fixed number of users; each sends its next request when its last one finishes.
-    Closed,
-}
-
 #[derive(Debug, Clone)]
 pub struct Workload {
     pub name: String,
-    pub kind: ArrivalKind,
+    /// The arrival process, by its name in the engine's registry (`infera_core::engine::arrivals`).
+    pub kind: String,
     pub users: u64,
     pub think_time_s: f64,
     /// No request is issued at or after this time (infinite when the traffic is bounded by count).
     pub duration_s: f64,
+    /// Arrival times from the requests table (NaN where null).
     pub arrival_s: Vec<f64>,
+    /// The first `requests` row of this workload whose `arrival_s` is not a finite time >= 0, for the
+    /// arrival processes that read arrival times.
+    pub invalid_arrival_row: Option<usize>,
     pub prompt_tokens: Vec<u32>,
     pub output_tokens: Vec<u32>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Router {
-    RoundRobin,
-    /// The instance with the fewest tokens outstanding (prompt and output tokens not yet served).
-    LeastTokens,
-    /// Two instances drawn at random (seeded), the one with fewer outstanding tokens wins.
-    PowerOfTwo,
-}
-
-impl Router {
-    pub const NAMES: [&'static str; 3] = ["round_robin", "least_tokens", "power_of_two"];
-
-    fn parse(name: &str) -> Router {
-        match name {
-            "round_robin" => Router::RoundRobin,
-            "least_tokens" => Router::LeastTokens,
-            _ => Router::PowerOfTwo,
-        }
-    }
 }
 
 /// What a pool's instances do.
@@ -199,14 +175,6 @@ pub struct Link {
     pub latency_s: f64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SchedulePolicy {
-    /// Every step carries all running decodes, then fills the token budget with prefill (vLLM v1, Sarathi).
-    DecodeFirst,
-    /// While any prefill waits, steps carry prefill only and decodes stall (vLLM before v0.6 default).
-    PrefillFirst,
-}
-
 #[derive(Debug, Clone)]
 pub struct Pool {
     pub name: String,
@@ -221,7 +189,8 @@ pub struct Pool {
     pub block_size: u64,
     pub kv_blocks: u64,
     pub chunked_prefill: bool,
-    pub policy: SchedulePolicy,
+    /// The scheduling policy, by its name in the engine's registry (`infera_core::engine::scheduler`).
+    pub policy: String,
     pub step_overhead_s: f64,
     /// Most requests waiting in one instance's queue; arrivals beyond it are rejected (`u64::MAX`: no limit).
     pub max_queue: u64,
@@ -270,8 +239,9 @@ pub struct Run {
     pub model: usize,
     pub workload: usize,
     pub seed: u64,
-    pub prefill_router: Router,
-    pub decode_router: Router,
+    /// Routers, by their names in the engine's registry (`infera_core::engine::router`).
+    pub prefill_router: String,
+    pub decode_router: String,
     /// Which outputs the run keeps (all by default).
     pub keep: crate::engine::SimOptions,
     pub pools: Vec<usize>,
@@ -328,8 +298,10 @@ fn u32_tokens(v: Vec<u64>) -> Vec<u32> {
 }
 
 impl Plan {
-    /// Decodes and validates a packed plan batch (one row, one `list<struct>` column per table).
-    pub fn from_batch(batch: &RecordBatch) -> Result<Plan> {
+    /// Decodes and validates a packed plan batch (one row, one `list<struct>` column per table). The names
+    /// of routers, policies and arrival processes are left to the engine to resolve: `Plan::from_batch`
+    /// does both.
+    pub(crate) fn decode(batch: &RecordBatch) -> Result<Plan> {
         match batch.schema().metadata().get(PLAN_VERSION_KEY) {
             Some(v) if v == PLAN_VERSION => {}
             Some(v) => {
@@ -499,7 +471,7 @@ impl Plan {
 
         let mut workloads = with_table(batch, "workloads", |t| {
             let name = t.strings("name")?;
-            let kind = t.choice("kind", &["open", "closed"])?;
+            let kind = t.strings("kind")?;
             let users = t.int_in("users", 0, u32::MAX as u64)?;
             let think = t.nonneg("think_time_s")?;
             let duration = t.f64_checked("duration_s", true)?;
@@ -508,24 +480,14 @@ impl Plan {
                     if duration[i] <= 0.0 {
                         return Err(plan_err!("workloads row {}: duration_s must be > 0", i));
                     }
-                    let kind = if kind[i] == "open" {
-                        ArrivalKind::Open
-                    } else {
-                        ArrivalKind::Closed
-                    };
-                    if kind == ArrivalKind::Closed && users[i] == 0 {
-                        return Err(plan_err!(
-                            "workload '{}': closed-loop traffic needs users >= 1",
-                            name[i]
-                        ));
-                    }
                     Ok(Workload {
                         name: name[i].clone(),
-                        kind,
+                        kind: kind[i].clone(),
                         users: users[i],
                         think_time_s: think[i],
                         duration_s: duration[i],
                         arrival_s: Vec::new(),
+                        invalid_arrival_row: None,
                         prompt_tokens: Vec::new(),
                         output_tokens: Vec::new(),
                     })
@@ -540,17 +502,10 @@ impl Plan {
             let output = u32_tokens(t.int_in("output_tokens", 1, 100_000_000)?);
             for i in 0..t.len() {
                 let w = &mut workloads[wl[i]];
-                let a = match (w.kind, arrival[i]) {
-                    (ArrivalKind::Open, Some(a)) if a.is_finite() && a >= 0.0 => a,
-                    (ArrivalKind::Open, _) => {
-                        return Err(plan_err!(
-                            "requests row {}: arrival_s must be a finite time >= 0 for open-loop workload '{}'",
-                            i,
-                            w.name
-                        ))
-                    }
-                    (ArrivalKind::Closed, _) => f64::NAN,
-                };
+                let a = arrival[i].unwrap_or(f64::NAN);
+                if !(a.is_finite() && a >= 0.0) && w.invalid_arrival_row.is_none() {
+                    w.invalid_arrival_row = Some(i);
+                }
                 w.arrival_s.push(a);
                 w.prompt_tokens.push(prompt[i]);
                 w.output_tokens.push(output[i]);
@@ -570,8 +525,8 @@ impl Plan {
             } else {
                 ("router", "router")
             };
-            let prefill_router = t.choice(pre_col, &Router::NAMES)?;
-            let decode_router = t.choice(dec_col, &Router::NAMES)?;
+            let prefill_router = t.strings(pre_col)?;
+            let decode_router = t.strings(dec_col)?;
             let flag = |col: &str| -> Result<Vec<bool>> {
                 if t.has(col) {
                     t.bools(col)
@@ -591,8 +546,8 @@ impl Plan {
                     model: model[i],
                     workload: workload[i],
                     seed: seed[i],
-                    prefill_router: Router::parse(&prefill_router[i]),
-                    decode_router: Router::parse(&decode_router[i]),
+                    prefill_router: prefill_router[i].clone(),
+                    decode_router: decode_router[i].clone(),
                     keep: crate::engine::SimOptions {
                         requests: keep_req[i],
                         iterations: keep_it[i],
@@ -617,7 +572,7 @@ impl Plan {
             let block = t.int_in("block_size", 1, 1 << 20)?;
             let kv_blocks = t.int_in("kv_blocks", 1, u32::MAX as u64)?;
             let chunked = t.bools("chunked_prefill")?;
-            let policy = t.choice("policy", &["decode_first", "prefill_first"])?;
+            let policy = t.strings("policy")?;
             let overhead = t.nonneg("step_overhead_s")?;
             let max_queue = if t.has("max_queue") {
                 t.int_in("max_queue", 0, u64::MAX)?
@@ -719,11 +674,7 @@ impl Plan {
                         block_size: block[i],
                         kv_blocks: kv_blocks[i],
                         chunked_prefill: chunked[i],
-                        policy: if policy[i] == "decode_first" {
-                            SchedulePolicy::DecodeFirst
-                        } else {
-                            SchedulePolicy::PrefillFirst
-                        },
+                        policy: policy[i].clone(),
                         step_overhead_s: overhead[i],
                         // 0 means no limit (the compiler writes 0 when none is set).
                         max_queue: if max_queue[i] == 0 { u64::MAX } else { max_queue[i] },
@@ -941,8 +892,8 @@ impl Plan {
         Ok(())
     }
 
-    /// Reads a plan written as an Arrow IPC file (`infera compile -o plan.arrow`).
-    pub fn read_ipc(path: impl AsRef<Path>) -> Result<Plan> {
+    /// Reads the packed plan batch of an Arrow IPC file (`infera compile -o plan.arrow`).
+    pub(crate) fn read_ipc_batch(path: impl AsRef<Path>) -> Result<RecordBatch> {
         let file = File::open(path)?;
         let reader = arrow_ipc::reader::FileReader::try_new(file, None)?;
         let schema = reader.schema();
@@ -955,12 +906,11 @@ impl Plan {
                 // The IPC reader attaches file-level metadata to the schema it returns; make sure the batch
                 // sees it even if the writer put it only on the file schema.
                 let batch = batches.pop().expect("one batch");
-                let batch = if batch.schema().metadata().is_empty() {
-                    batch.with_schema(schema)?
+                if batch.schema().metadata().is_empty() {
+                    Ok(batch.with_schema(schema)?)
                 } else {
-                    batch
-                };
-                Plan::from_batch(&batch)
+                    Ok(batch)
+                }
             }
             n => Err(plan_err!(
                 "a plan file holds exactly one record batch, this one has {}",
