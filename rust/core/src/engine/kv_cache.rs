@@ -1,8 +1,7 @@
 //! One instance's KV cache: its blocks, the blocks reserved for caches on their way in, the requests
 //! resident in its batch, and which of them is preempted when a decode round needs more blocks than are free.
 
-use std::collections::BTreeMap;
-
+use super::request::NONE;
 use crate::error::{InferaError, Result};
 
 pub(crate) struct KvCache {
@@ -12,8 +11,11 @@ pub(crate) struct KvCache {
     /// Requests whose KV cache is on the link towards this instance (their blocks are taken): they hold a
     /// batch slot until they join the decode set.
     pub reserved: u64,
-    /// Requests admitted to the batch, by admission order.
-    running: BTreeMap<u64, u32>,
+    /// Requests admitted to the batch as (admission sequence number, request), in admission order. A
+    /// request that leaves stays as a hole (request `NONE`) until the holes outnumber the requests; the
+    /// last entry is never a hole.
+    running: Vec<(u64, u32)>,
+    live: u64,
     next_seq: u64,
 }
 
@@ -24,7 +26,8 @@ impl KvCache {
             total_blocks: blocks,
             free_blocks: blocks,
             reserved: 0,
-            running: BTreeMap::new(),
+            running: Vec::new(),
+            live: 0,
             next_seq: 0,
         }
     }
@@ -36,25 +39,40 @@ impl KvCache {
 
     /// Requests in the batch.
     pub fn running(&self) -> u64 {
-        self.running.len() as u64
+        self.live
     }
 
     /// Admits request `r` to the batch; returns its admission sequence number.
     pub fn admit(&mut self, r: u32) -> u64 {
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.running.insert(seq, r);
+        self.running.push((seq, r));
+        self.live += 1;
         seq
     }
 
-    /// Removes the request admitted as `seq` from the batch (its blocks are accounted for by the caller).
+    /// Removes the request admitted as `seq` from the batch, if it is there (its blocks are accounted for
+    /// by the caller).
     pub fn leave(&mut self, seq: u64) {
-        self.running.remove(&seq);
+        let Ok(pos) = self.running.binary_search_by_key(&seq, |&(s, _)| s) else {
+            return;
+        };
+        if self.running[pos].1 == NONE {
+            return;
+        }
+        self.running[pos].1 = NONE;
+        self.live -= 1;
+        while self.running.last().is_some_and(|&(_, r)| r == NONE) {
+            self.running.pop();
+        }
+        if self.running.len() as u64 > 2 * self.live + 16 {
+            self.running.retain(|&(_, r)| r != NONE);
+        }
     }
 
     /// The request to preempt when blocks run out: the newest admitted, so the oldest keep making progress.
     pub fn victim(&self) -> Option<u32> {
-        self.running.iter().next_back().map(|(_, &r)| r)
+        self.running.last().map(|&(_, r)| r)
     }
 
     pub fn used_blocks(&self) -> u64 {
