@@ -142,9 +142,9 @@ struct Piece {
 
 /// Where one piece of a request's token emission times is.
 #[derive(Debug, Clone, Copy)]
-pub(crate) enum Emission {
+pub(crate) enum Emission<'a> {
     /// One token at this time.
-    At(f64),
+    At(&'a f64),
     /// One token at the end of each of the instance's decode rounds `a..b`.
     Rounds { instance: usize, a: usize, b: usize },
 }
@@ -218,7 +218,7 @@ impl Emissions {
     }
 
     /// The pieces of `req`'s emission times, in time order.
-    pub fn of<'a>(&'a self, req: &Req) -> impl Iterator<Item = Emission> + 'a {
+    pub fn of<'a>(&'a self, req: &Req) -> impl Iterator<Item = Emission<'a>> + 'a {
         let mut p = req.piece_head;
         std::iter::from_fn(move || {
             if p == NONE {
@@ -227,7 +227,7 @@ impl Emissions {
             let piece = &self.pieces[p as usize];
             p = piece.next;
             Some(if piece.instance == NONE {
-                Emission::At(piece.time)
+                Emission::At(&piece.time)
             } else {
                 Emission::Rounds {
                     instance: piece.instance as usize,

@@ -9,7 +9,7 @@ mod stats;
 #[cfg(test)]
 mod tests;
 
-pub use quantile::{gap_quantile, quantile};
+pub use quantile::{gap_quantile, quantile, quantiles, stretch_gap_quantile, GapBlocks, Stretch};
 pub use requests::RequestRows;
 pub use stats::{RunStatsRows, SUMMARY_QUANTILES};
 
@@ -55,8 +55,19 @@ pub fn simulate_rows(plan: &Plan, opts: SimOptions) -> Result<SimRows> {
 fn collect(plan: &Plan, run_idx: usize, o: &Outcome, out: &mut SimRows) {
     let run = &plan.runs[run_idx];
     let mut tally = RunTally::new();
-    let mut times: Vec<f64> = Vec::new();
-    let mut scratch: Vec<f64> = Vec::new();
+    let blocks: Vec<GapBlocks> = if o.opts.token_stats {
+        o.insts
+            .iter()
+            .map(|i| GapBlocks::new(&i.round_end))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let mut stretches: Vec<Stretch> = Vec::new();
+    let mut scratch = Vec::new();
+    if o.opts.requests {
+        out.requests.reserve(o.reqs.len());
+    }
     let place = |i: usize| (o.insts[i].pool as u32, o.insts[i].index);
     for (k, req) in o.reqs.iter().enumerate() {
         if !req.left() {
@@ -75,16 +86,14 @@ fn collect(plan: &Plan, run_idx: usize, o: &Outcome, out: &mut SimRows) {
         }
         let mut tpot_p99 = None;
         if finished && o.opts.token_stats && req.output > 1 {
-            times.clear();
-            for e in o.emissions.of(req) {
-                match e {
-                    Emission::At(t) => times.push(t),
-                    Emission::Rounds { instance, a, b } => {
-                        times.extend_from_slice(&o.insts[instance].round_end[a..b])
-                    }
+            stretches.clear();
+            stretches.extend(o.emissions.of(req).map(|e| match e {
+                Emission::At(t) => Stretch::whole(std::slice::from_ref(t)),
+                Emission::Rounds { instance, a, b } => {
+                    Stretch::of(&o.insts[instance].round_end, &blocks[instance], a, b)
                 }
-            }
-            tpot_p99 = gap_quantile(&times, 0.99, &mut scratch);
+            }));
+            tpot_p99 = stretch_gap_quantile(&stretches, 0.99, &mut scratch);
         }
         let derived = Derived {
             tpot_mean,

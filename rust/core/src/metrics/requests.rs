@@ -36,6 +36,31 @@ pub(crate) struct Derived {
 }
 
 impl RequestRows {
+    /// Makes room for `n` more rows.
+    pub(crate) fn reserve(&mut self, n: usize) {
+        self.run.reserve(n);
+        self.status.reserve(n);
+        self.request_id.reserve(n);
+        self.prefill_pool.reserve(n);
+        self.prefill_instance.reserve(n);
+        self.decode_pool.reserve(n);
+        self.decode_instance.reserve(n);
+        self.arrival_s.reserve(n);
+        self.first_scheduled_s.reserve(n);
+        self.first_token_s.reserve(n);
+        self.finish_s.reserve(n);
+        self.prompt_tokens.reserve(n);
+        self.output_tokens.reserve(n);
+        self.kv_wait_s.reserve(n);
+        self.kv_transfer_s.reserve(n);
+        self.prefills.reserve(n);
+        self.transfers.reserve(n);
+        self.preemptions.reserve(n);
+        self.tpot_mean_s.reserve(n);
+        self.tpot_p99_s.reserve(n);
+        self.slo_met.reserve(n);
+    }
+
     /// Appends request `id` of run `run`; `place` gives an instance's (pool, index within the pool).
     pub(crate) fn push(
         &mut self,

@@ -1,7 +1,7 @@
 //! Per-run statistics, computed in the core so that a run can be summarised without keeping a row per
 //! request (the `summary` table; `docs/results.md`).
 
-use super::{quantile, slo};
+use super::{quantiles, slo};
 use crate::engine::{Req, Status};
 use crate::plan::{Metric, Slo};
 
@@ -131,11 +131,14 @@ impl RunTally {
         stats.slo_pass.push(slo_pass);
         let mut col = 0;
         for (m, (name, pcts)) in SUMMARY_QUANTILES.iter().enumerate() {
-            for p in pcts.iter() {
+            let values = quantiles(
+                &mut self.metrics.values[m],
+                pcts.iter().map(|p| *p as f64 / 100.0),
+            );
+            for (p, q) in pcts.iter().zip(values) {
                 if stats.quantiles.len() <= col {
                     stats.quantiles.push((format!("{name}_p{p}_s"), Vec::new()));
                 }
-                let q = quantile(&mut self.metrics.values[m], *p as f64 / 100.0);
                 stats.quantiles[col].1.push(q);
                 col += 1;
             }
