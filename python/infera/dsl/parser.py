@@ -29,6 +29,7 @@ from infera.exceptions import InferaSyntaxError
 
 from . import units
 from .ast import (
+    BLOCK_TYPES,
     Assign,
     Block,
     Bool,
@@ -228,7 +229,7 @@ class _ToAst(Transformer_NonRecursive):
     def block(self, meta: Meta, children: list[Any]) -> Block:
         kind, name, *rest = children
         base = str(rest[1]) if len(rest) == 3 else None  # [EXTENDS, NAME, items] or [items]
-        return Block(kind=str(kind), name=str(name), items=rest[-1], loc=self._loc(kind), base=base)
+        return BLOCK_TYPES[str(kind)](name=str(name), items=rest[-1], loc=self._loc(kind), base=base)
 
     # -- items ------------------------------------------------------------------------------------
 
