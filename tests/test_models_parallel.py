@@ -28,7 +28,8 @@ def compile_error(text: str) -> infera.CompileError:
 def catalog_model(name: str, **override: str) -> model_mod.ModelShape:
     """A catalog model compiled through the DSL (optionally with overridden fields)."""
     from infera.dsl import parse
-    from infera.plan.compiler import Compiler, compile_model
+    from infera.plan.blocks.model import compile_model
+    from infera.plan.compiler import Compiler
 
     body = ", ".join(f"{k} = {v}" for k, v in override.items())
     text = f"use models.{name}\nmodel m extends {name} {{ {body} }}\n"

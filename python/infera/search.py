@@ -17,7 +17,8 @@ import polars as pl
 
 from infera.dsl import ast, parse, parse_file
 from infera.exceptions import CompileError
-from infera.plan.compiler import RunSpec, SearchSpec, compile_program, run_specs
+from infera.plan.compiler import compile_program, run_specs
+from infera.plan.specs import RunSpec, SearchSpec
 
 
 @dataclass

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import math
 import zlib
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+
+from infera.dsl import ast
 
 
 #: Most prompt or output tokens of one request (the core's limit); longer samples are clipped to it.
@@ -63,6 +65,7 @@ class TrafficSpec:
 
     name: str
     arrivals: str  # poisson | burst | closed | trace
+    loc: ast.Loc  # of the block
     rate: float = 0.0
     users: int = 0
     think_time_s: float = 0.0
