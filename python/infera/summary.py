@@ -149,8 +149,7 @@ def format_pools(pools: pl.DataFrame) -> str | None:
     """Per-pool utilisation side by side; ``None`` when no system has more than one pool."""
     if pools.height <= pools.select("run", "system").n_unique():
         return None
-    cols = [c for c in ("run", "system", "pool", "role", "chip", "instances", "utilization", "energy_j",
-                        "cost_usd") if c in pools.columns]
+    cols = ["run", "system", "pool", "role", "chip", "instances", "utilization", "energy_j", "cost_usd"]
     with pl.Config(tbl_rows=pools.height + 1, tbl_cols=len(cols) + 1, tbl_hide_dataframe_shape=True,
                    tbl_hide_column_data_types=True, float_precision=3):
         return str(pools.select(cols))

@@ -39,10 +39,8 @@ class LengthDist:
         elif self.kind == "lognormal":
             with np.errstate(over="ignore"):  # a huge median or sigma overflows to inf, clipped below
                 x = np.exp(math.log(self.median) + self.sigma * rng.standard_normal(n))
-        elif self.kind == "uniform":
+        else:  # uniform
             x = rng.integers(int(self.min), int(self.max), size=n, endpoint=True).astype(np.float64)
-        else:  # pragma: no cover - the compiler only builds the kinds above
-            raise ValueError(self.kind)
         x = np.clip(np.rint(x), max(1.0, self.min), min(self.max, MAX_TOKENS))
         return x.astype(np.uint32)
 
