@@ -1,8 +1,9 @@
 """Simulation results as Polars frames: ``requests``, ``iterations``, ``instances`` and ``summary``.
 
-The core returns Arrow record batches; Polars takes them without copying. ``summary`` is derived here, one
-row per (run, system): throughput, goodput under the run's SLO, latency percentiles, utilisation, energy and
-cost. Percentiles use linear interpolation between order statistics (numpy's default).
+The core hands each table over as an Arrow C stream (``__arrow_c_stream__``); Polars takes its buffers
+without copying. ``summary`` is derived here, one row per (run, system): throughput, goodput under the run's
+SLO, latency percentiles, utilisation, energy and cost. Percentiles use linear interpolation between order
+statistics (numpy's default).
 """
 
 from __future__ import annotations
@@ -11,13 +12,14 @@ from pathlib import Path
 
 import polars as pl
 
+from infera._core import METRICS, ArrowStream
 from infera.plan.tables import Plan
 
 PERCENTILES = (50, 90, 99)
 
 
-def _frame(batch) -> pl.DataFrame:  # noqa: ANN001 - a pyarrow RecordBatch
-    return pl.from_arrow(batch)  # type: ignore[return-value]
+def _frame(stream: ArrowStream) -> pl.DataFrame:
+    return pl.DataFrame(stream)
 
 
 class Results:
@@ -33,7 +35,8 @@ class Results:
     - ``summary``: one row per run and system.
     """
 
-    def __init__(self, plan: Plan, requests, iterations, instances, stats) -> None:  # noqa: ANN001
+    def __init__(self, plan: Plan, requests: ArrowStream, iterations: ArrowStream, instances: ArrowStream,
+                 stats: ArrowStream) -> None:
         self.plan = plan
         self.requests = _frame(requests)
         self.iterations = _frame(iterations)
@@ -194,7 +197,7 @@ def summarize(plan: Plan, stats: pl.DataFrame, instances: pl.DataFrame) -> pl.Da
         "requests", "rejected", "rejected_queue_full", "rejected_timeout", "duration_s", "throughput_rps",
         "output_tokens_per_s", "tokens_per_s", "goodput_rps",
         "slo_attainment", "slo_pass",
-        *[f"{m}_p{p}_s" for m in ("ttft", "tpot", "e2e", "queue") for p in PERCENTILES],
+        *[f"{m}_p{p}_s" for m in METRICS for p in PERCENTILES],
         "preemptions", "kv_transfer_p50_s", "kv_transfer_p99_s", "kv_wait_p99_s",
         "instances", "chips", "utilization", "throughput_rps_per_chip", "goodput_rps_per_chip",
         "energy_j", "joules_per_output_token", "cost_usd", "usd_per_million_output_tokens",
