@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from infera import _core
 from infera.dsl import ast
 from infera.exceptions import CompileError
 from infera.plan import model as model_mod
@@ -37,15 +38,8 @@ PLACEHOLDER = "required"
 ENGINE_KINDS = ("tensor", "vector", "optical")
 #: Name of the memory tier given by the top-level ``memory`` / ``memory_bandwidth`` fields.
 MAIN_MEMORY = "main"
-#: Wider precisions an operator may fall back to, in order (the same list as the core's).
-FALLBACKS: dict[str, tuple[str, ...]] = {
-    "int4": ("int4", "int8", "fp8", "bf16", "fp16", "fp32"),
-    "int8": ("int8", "fp8", "bf16", "fp16", "fp32"),
-    "fp8": ("fp8", "bf16", "fp16", "fp32"),
-    "bf16": ("bf16", "fp16", "fp32"),
-    "fp16": ("fp16", "bf16", "fp32"),
-    "fp32": ("fp32",),
-}
+#: Wider precisions an operator may fall back to, in order (the core's list).
+FALLBACKS: dict[str, tuple[str, ...]] = _core.PRECISION_FALLBACKS
 
 
 def _placeholders(items: list[Any]) -> list[str]:
