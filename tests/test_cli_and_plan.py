@@ -83,7 +83,7 @@ def test_compile_then_simulate_file_matches_direct(small_file: Path, tmp_path: P
     from_file = infera.simulate(path)
     assert direct.requests.equals(from_file.requests)
     # The Rust reader (no Python in the loop) gives the same rows too.
-    req, *_ = _core.simulate_file(str(path))
+    req = pa.table(_core.simulate_file(str(path))[0])
     assert pl.from_arrow(req).equals(direct.requests)
 
 

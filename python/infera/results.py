@@ -1,7 +1,8 @@
 """Simulation results as Polars frames: ``requests``, ``iterations``, ``instances``, ``stats``, ``pools`` and
 ``summary``.
 
-The core returns Arrow record batches; Polars takes them without copying. ``pools`` and ``summary`` are
+The core hands each table over as an Arrow C stream (``__arrow_c_stream__``); Polars takes its buffers
+without copying. ``pools`` and ``summary`` are
 derived from them by :mod:`infera.summary`, one row per (run, system[, pool]): throughput, goodput under the
 run's SLO, latency percentiles, utilisation, energy and cost.
 """
@@ -12,12 +13,13 @@ from pathlib import Path
 
 import polars as pl
 
+from infera._core import ArrowStream
 from infera.plan.tables import Plan
 from infera.summary import pool_table, summarize
 
 
-def _frame(batch) -> pl.DataFrame:  # noqa: ANN001 - a pyarrow RecordBatch
-    return pl.from_arrow(batch)  # type: ignore[return-value]
+def _frame(stream: ArrowStream) -> pl.DataFrame:
+    return pl.DataFrame(stream)
 
 
 class Results:

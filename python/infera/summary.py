@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from infera._core import METRICS
 from infera.plan.tables import Plan
 
 PERCENTILES = (50, 90, 99)
@@ -124,7 +125,7 @@ def summarize(plan: Plan, stats: pl.DataFrame, instances: pl.DataFrame) -> pl.Da
         "requests", "rejected", "rejected_queue_full", "rejected_timeout", "duration_s", "throughput_rps",
         "output_tokens_per_s", "tokens_per_s", "goodput_rps",
         "slo_attainment", "slo_pass",
-        *[f"{m}_p{p}_s" for m in ("ttft", "tpot", "e2e", "queue") for p in PERCENTILES],
+        *[f"{m}_p{p}_s" for m in METRICS for p in PERCENTILES],
         "preemptions", "kv_transfer_p50_s", "kv_transfer_p99_s", "kv_wait_p99_s",
         "instances", "chips", "utilization", "throughput_rps_per_chip", "goodput_rps_per_chip",
         "energy_j", "joules_per_output_token", "cost_usd", "usd_per_million_output_tokens",

@@ -4,20 +4,14 @@ core chooses it) and where an instance keeps its weights and KV cache (memory ti
 
 from __future__ import annotations
 
+from infera import _core
 from infera.dsl import ast
 from infera.exceptions import CompileError
 from infera.plan import model as model_mod
 from infera.plan.specs import GB, MAIN_MEMORY, ChipSpec, Placement, PoolSpec
 
-#: Wider precisions an operator may fall back to, in order (the same list as the core's).
-FALLBACKS: dict[str, tuple[str, ...]] = {
-    "int4": ("int4", "int8", "fp8", "bf16", "fp16", "fp32"),
-    "int8": ("int8", "fp8", "bf16", "fp16", "fp32"),
-    "fp8": ("fp8", "bf16", "fp16", "fp32"),
-    "bf16": ("bf16", "fp16", "fp32"),
-    "fp16": ("fp16", "bf16", "fp32"),
-    "fp32": ("fp32",),
-}
+#: Wider precisions an operator may fall back to, in order (the core's list).
+FALLBACKS: dict[str, tuple[str, ...]] = _core.PRECISION_FALLBACKS
 
 
 def is_attention(op: model_mod.Operator) -> bool:

@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from infera import _core
 from infera.dsl import ast
 from infera.plan import model as model_mod
 from infera.plan import traffic as traffic_mod
@@ -26,15 +27,16 @@ DEFAULT_NODE_SIZE = 8  # chips per node (an 8-GPU server); groups beyond it cros
 MAX_TOKENS = traffic_mod.MAX_TOKENS  # prompt or output tokens of one request (the core's limit)
 MAX_REQUESTS = 2**32 - 1  # requests one traffic block may sample (the largest `requests = N`)
 
-DTYPES = tuple(model_mod.DTYPE_BYTES)
-ROUTERS = {"round_robin": "round_robin", "least_tokens": "least_tokens", "least_loaded": "least_tokens",
-           "power_of_two": "power_of_two"}
-POLICIES = ("decode_first", "prefill_first")
-ROLES = ("mixed", "prefill", "decode")
-METRICS = ("ttft", "tpot", "e2e", "queue")
+DTYPES = _core.PRECISIONS
+#: The core's routers, and ``least_loaded`` as another name of ``least_tokens`` (listed right after it).
+ROUTERS = {alias: name for name in _core.ROUTERS
+           for alias in ((name, "least_loaded") if name == "least_tokens" else (name,))}
+POLICIES = _core.POLICIES
+ROLES = _core.ROLES
+METRICS = _core.METRICS
 RECORDABLE = ("requests", "iterations", "token_stats")
 #: Most instances in one run (the core's limit too: each instance costs the engine about a kilobyte).
-MAX_INSTANCES = 1_000_000
+MAX_INSTANCES = _core.MAX_INSTANCES
 #: Name of the memory tier given by a chip's top-level ``memory`` / ``memory_bandwidth`` fields.
 MAIN_MEMORY = "main"
 

@@ -13,9 +13,10 @@ from typing import Any, Mapping
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
+from infera import _core
 from infera.exceptions import PlanError
 
-PLAN_VERSION = "1"
+PLAN_VERSION = _core.PLAN_VERSION
 PLAN_VERSION_KEY = b"infera.plan_version"
 
 f64 = pa.float64()

@@ -25,8 +25,11 @@ pub struct StepStats {
     pub kv_read_tokens: f64,
 }
 
+/// Every precision an operator or an engine may name, widest first.
+pub const PRECISIONS: [&str; 6] = ["fp32", "bf16", "fp16", "fp8", "int8", "int4"];
+
 /// Precision fallback order: an operator in `fp8` may run on a `bf16` engine if the chip has no fp8 one.
-pub(crate) fn fallbacks(dtype: &str) -> &'static [&'static str] {
+pub fn fallbacks(dtype: &str) -> &'static [&'static str] {
     match dtype {
         "int4" => &["int4", "int8", "fp8", "bf16", "fp16", "fp32"],
         "int8" => &["int8", "fp8", "bf16", "fp16", "fp32"],

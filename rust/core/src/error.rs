@@ -10,7 +10,7 @@ pub enum InferaError {
     /// The plan is malformed: a table or column is missing or of the wrong type, a value is out of range,
     /// or a reference points nowhere.
     #[error("invalid plan: {0}")]
-    Plan(String),
+    Plan(PlanError),
     /// The simulation reached a state its model forbids (a request that can never fit, say).
     #[error("simulation failed: {0}")]
     Simulation(String),
@@ -22,10 +22,27 @@ pub enum InferaError {
     Io(#[from] std::io::Error),
 }
 
+/// What is wrong with a plan, and where when it is known: the table, the column and the row.
+#[derive(Debug, Error)]
+#[error("{reason}")]
+pub struct PlanError {
+    pub table: Option<String>,
+    pub column: Option<String>,
+    pub row: Option<usize>,
+    pub reason: String,
+}
+
 pub type Result<T> = std::result::Result<T, InferaError>;
 
 /// Shorthand for a [`InferaError::Plan`] with a formatted message.
 macro_rules! plan_err {
-    ($($arg:tt)*) => { $crate::error::InferaError::Plan(format!($($arg)*)) };
+    ($($arg:tt)*) => {
+        $crate::error::InferaError::Plan($crate::error::PlanError {
+            table: None,
+            column: None,
+            row: None,
+            reason: format!($($arg)*),
+        })
+    };
 }
 pub(crate) use plan_err;

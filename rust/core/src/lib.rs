@@ -32,6 +32,41 @@ pub fn simulate(plan: &Plan, opts: SimOptions) -> Result<SimOutput> {
     results::build(plan, rows)
 }
 
+/// The names a plan may use and its format's constants, for embedders that build or check plans (the Python
+/// binding exports them, so the compiler never keeps its own copy).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Vocabulary {
+    pub plan_version: &'static str,
+    pub max_instances: u64,
+    pub routers: &'static [&'static str],
+    pub policies: &'static [&'static str],
+    /// Workload kinds: open-loop arrivals from the requests table, or a closed loop of users.
+    pub arrivals: &'static [&'static str],
+    pub roles: &'static [&'static str],
+    pub metrics: &'static [&'static str],
+    pub operator_engines: &'static [&'static str],
+    /// Each precision, widest first, with the precisions it may run at in order (itself first).
+    pub precisions: Vec<(&'static str, &'static [&'static str])>,
+}
+
+/// The vocabulary of plans this crate reads.
+pub fn vocabulary() -> Vocabulary {
+    Vocabulary {
+        plan_version: plan::PLAN_VERSION,
+        max_instances: plan::MAX_INSTANCES,
+        routers: &plan::Router::NAMES,
+        policies: &plan::SchedulePolicy::NAMES,
+        arrivals: &plan::ArrivalKind::NAMES,
+        roles: &plan::Role::NAMES,
+        metrics: &plan::Metric::NAMES,
+        operator_engines: &plan::OPERATOR_ENGINES,
+        precisions: cost::PRECISIONS
+            .iter()
+            .map(|&p| (p, cost::fallbacks(p)))
+            .collect(),
+    }
+}
+
 /// Decodes a packed plan batch and simulates it.
 pub fn simulate_batch(batch: &RecordBatch, opts: SimOptions) -> Result<SimOutput> {
     let plan = Plan::from_batch(batch)?;

@@ -117,6 +117,8 @@ pub struct Operator {
 
 /// Operator engines that are communication, not compute (no chip engine needed).
 pub const COMM_ENGINES: [&str; 3] = ["collective", "alltoall", "p2p"];
+/// Every engine an operator may name: the chip's compute engines, then the communication ones.
+pub const OPERATOR_ENGINES: [&str; 5] = ["tensor", "vector", "collective", "alltoall", "p2p"];
 
 #[derive(Debug, Clone)]
 pub struct Model {
@@ -134,6 +136,10 @@ pub enum ArrivalKind {
     Open,
     /// A fixed number of users; each sends its next request when its last one finishes.
     Closed,
+}
+
+impl ArrivalKind {
+    pub const NAMES: [&'static str; 2] = ["open", "closed"];
 }
 
 #[derive(Debug, Clone)]
@@ -182,6 +188,8 @@ pub enum Role {
 }
 
 impl Role {
+    pub const NAMES: [&'static str; 3] = ["mixed", "prefill", "decode"];
+
     pub fn prefills(self) -> bool {
         self != Role::Decode
     }
@@ -205,6 +213,10 @@ pub enum SchedulePolicy {
     DecodeFirst,
     /// While any prefill waits, steps carry prefill only and decodes stall (vLLM before v0.6 default).
     PrefillFirst,
+}
+
+impl SchedulePolicy {
+    pub const NAMES: [&'static str; 2] = ["decode_first", "prefill_first"];
 }
 
 #[derive(Debug, Clone)]
@@ -254,6 +266,10 @@ pub enum Metric {
     Tpot,
     E2e,
     Queue,
+}
+
+impl Metric {
+    pub const NAMES: [&'static str; 4] = ["ttft", "tpot", "e2e", "queue"];
 }
 
 #[derive(Debug, Clone)]
@@ -439,10 +455,7 @@ impl Plan {
         with_table(batch, "operators", |t| {
             let model = t.index("model", "models", models.len())?;
             let name = t.strings("name")?;
-            let engine = t.choice(
-                "engine",
-                &["tensor", "vector", "collective", "alltoall", "p2p"],
-            )?;
+            let engine = t.choice("engine", &OPERATOR_ENGINES)?;
             let dtype = t.strings("dtype")?;
             let count = t.nonneg("count")?;
             let fpt = t.nonneg("flops_per_token")?;
@@ -499,7 +512,7 @@ impl Plan {
 
         let mut workloads = with_table(batch, "workloads", |t| {
             let name = t.strings("name")?;
-            let kind = t.choice("kind", &["open", "closed"])?;
+            let kind = t.choice("kind", &ArrivalKind::NAMES)?;
             let users = t.int_in("users", 0, u32::MAX as u64)?;
             let think = t.nonneg("think_time_s")?;
             let duration = t.f64_checked("duration_s", true)?;
@@ -617,7 +630,7 @@ impl Plan {
             let block = t.int_in("block_size", 1, 1 << 20)?;
             let kv_blocks = t.int_in("kv_blocks", 1, u32::MAX as u64)?;
             let chunked = t.bools("chunked_prefill")?;
-            let policy = t.choice("policy", &["decode_first", "prefill_first"])?;
+            let policy = t.choice("policy", &SchedulePolicy::NAMES)?;
             let overhead = t.nonneg("step_overhead_s")?;
             let max_queue = if t.has("max_queue") {
                 t.int_in("max_queue", 0, u64::MAX)?
@@ -665,7 +678,7 @@ impl Plan {
                 vec![0.0; t.len()]
             };
             let role = if t.has("role") {
-                t.choice("role", &["mixed", "prefill", "decode"])?
+                t.choice("role", &Role::NAMES)?
             } else {
                 vec!["mixed".to_string(); t.len()]
             };
@@ -783,7 +796,7 @@ impl Plan {
 
         with_table(batch, "slos", |t| {
             let run = t.index("run", "runs", runs.len())?;
-            let metric = t.choice("metric", &["ttft", "tpot", "e2e", "queue"])?;
+            let metric = t.choice("metric", &Metric::NAMES)?;
             let pct = t.f64_opt("percentile")?;
             let thr = t.positive("threshold_s")?;
             for i in 0..t.len() {
