@@ -10,17 +10,17 @@
 //! println!("{} requests simulated", out.requests.num_rows());
 //! ```
 
-pub mod builder;
 pub mod cost;
 pub mod engine;
 pub mod error;
-pub mod hw;
 pub mod plan;
 pub mod results;
-mod table;
+#[cfg(test)]
+mod test_support;
 
 pub use engine::SimOptions;
-pub use error::{InferaError, Result};
+pub use error::{InferaError, PlanError, Result};
+pub use plan::builder;
 pub use plan::Plan;
 pub use results::SimOutput;
 

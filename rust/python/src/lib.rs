@@ -31,7 +31,7 @@ fn raise(py: Python<'_>, class: &str, message: String) -> PyErr {
 
 fn to_py(py: Python<'_>, err: InferaError) -> PyErr {
     match err {
-        InferaError::Plan(m) => raise(py, "PlanError", m),
+        InferaError::Plan(e) => raise(py, "PlanError", e.to_string()),
         InferaError::Arrow(e) => raise(py, "PlanError", format!("arrow: {e}")),
         InferaError::Io(e) => raise(py, "PlanError", format!("cannot read plan: {e}")),
         InferaError::Simulation(m) => raise(py, "SimulationError", m),
