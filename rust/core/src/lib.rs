@@ -10,17 +10,17 @@
 //! println!("{} requests simulated", out.requests.num_rows());
 //! ```
 
-pub mod builder;
 pub mod cost;
 pub mod engine;
 pub mod error;
-pub mod hw;
 pub mod plan;
 pub mod results;
-mod table;
+#[cfg(test)]
+mod test_support;
 
 pub use engine::SimOptions;
-pub use error::{InferaError, Result};
+pub use error::{InferaError, PlanError, Result};
+pub use plan::builder;
 pub use plan::Plan;
 pub use results::SimOutput;
 
@@ -60,9 +60,9 @@ pub fn vocabulary() -> Vocabulary {
         roles: &plan::Role::NAMES,
         metrics: &plan::Metric::NAMES,
         operator_engines: &plan::OPERATOR_ENGINES,
-        precisions: cost::PRECISIONS
+        precisions: plan::PRECISIONS
             .iter()
-            .map(|&p| (p, cost::fallbacks(p)))
+            .map(|&p| (p, plan::fallbacks(p)))
             .collect(),
     }
 }

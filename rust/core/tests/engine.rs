@@ -907,7 +907,7 @@ fn ipc_file_with_two_batches_is_rejected() {
 
 fn plan_msg<T: std::fmt::Debug>(res: infera_core::Result<T>) -> String {
     match res {
-        Err(InferaError::Plan(err)) => err.to_string(),
+        Err(InferaError::Plan(e)) => e.to_string(),
         other => panic!("expected a plan error, got {other:?}"),
     }
 }
