@@ -12,22 +12,12 @@ import polars as pl
 import pytest
 
 import infera
-from conftest import program
+from helpers import H, KV, KV_PER_TOKEN, L, Q, TINY_MODEL, TINY_WEIGHTS, compile_error, program
 from infera.calibrate import calibrate, load_profile
 from infera.catalog import section
 from infera.cli import main
 
-TINY_MODEL = """
-model tiny { layers = 2, hidden = 256, heads = 4, kv_heads = 2, head_dim = 64, intermediate = 512, vocab = 1000 }
-"""
-H, Q, KV, I, V, L = 256, 4 * 64, 2 * 64, 512, 1000, 2
 ONE = "traffic one { arrivals = burst, prompt = 100 tokens, output = 5 tokens, requests = 1 }\n"
-
-
-def compile_error(text: str) -> infera.CompileError:
-    with pytest.raises(infera.CompileError) as exc:
-        infera.compile_text(text, file="chips.infera")
-    return exc.value
 
 
 def steps(P: int, O: int) -> list[tuple[float, float, float, float]]:
@@ -143,8 +133,6 @@ chip tiered {
   idle_power = 10 W
 }
 """
-TINY_WEIGHTS = (2 * V * H + L * (H * (Q + 2 * KV) + Q * H + 3 * H * I + 2 * H) + H) * 2  # bf16 bytes
-KV_PER_TOKEN = 2 * L * KV * 2
 
 
 def tiered_plan(pool_opts: str, prompt: int) -> infera.Plan:

@@ -5,19 +5,13 @@ from __future__ import annotations
 import pytest
 
 import infera
-from conftest import program
+from helpers import compile_error, program
 
 GOOD = """
 traffic t { arrivals = poisson(5 /s), prompt = 100 tokens, output = 10 tokens, requests = 50 }
 system s { pool p: 2 x toy, tp = 2 }
 run r { model = tiny, traffic = t, system = s }
 """
-
-
-def compile_error(text: str) -> infera.CompileError:
-    with pytest.raises(infera.CompileError) as info:
-        infera.compile_text(text, file="bad.infera")
-    return info.value
 
 
 def line_of(text: str, needle: str) -> int:

@@ -13,16 +13,9 @@ import pytest
 import infera
 from infera.plan import model as model_mod
 from infera.plan.tables import Plan
-from conftest import program
-from test_engine import A, H, L, step_time
+from helpers import A, H, L, ROOT, compile_error, program, step_time
 
 BF16, FP8 = 2, 1
-
-
-def compile_error(text: str) -> infera.CompileError:
-    with pytest.raises(infera.CompileError) as info:
-        infera.compile_text(text, file="bad.infera")
-    return info.value
 
 
 def catalog_model(name: str, **override: str) -> model_mod.ModelShape:
@@ -238,8 +231,8 @@ system s { pool p: 1 x h100_sxm }
 
 
 # ----------------------------------------------------------------------------------------------------------
-# Pipeline parallelism: tiny model on the toy chip (tests/conftest.py), whose step is written out by hand in
-# test_engine.step_time.
+# Pipeline parallelism: tiny model on the toy chip (tests/helpers.py), whose step is written out by hand in
+# helpers.step_time.
 
 PP = """
 traffic one { arrivals = burst, prompt = 100 tokens, output = 4 tokens, requests = 1 }
@@ -416,9 +409,7 @@ run r { model = tiny, traffic = t, system = s }
 
 
 def test_moe_parallel_example_runs() -> None:
-    from pathlib import Path
-
-    example = Path(__file__).resolve().parents[1] / "examples" / "moe_parallel.infera"
+    example = ROOT / "examples" / "moe_parallel.infera"
     res = infera.simulate(infera.compile_file(example))
     s = {row["system"]: row for row in res.summary.iter_rows(named=True)}
     assert set(s) == {"h200_ep8", "h100_pp2", "h100_tp16"}

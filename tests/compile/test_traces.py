@@ -8,9 +8,7 @@ import polars as pl
 import pytest
 
 import infera
-from conftest import program
-
-ROOT = Path(__file__).resolve().parents[1]
+from helpers import ROOT, program
 
 
 def run_trace(tmp_path: Path, csv_text: str, extra: str = "", suffix: str = ".csv") -> infera.Results:

@@ -6,7 +6,7 @@ Two sources of input:
   ``infera.lark``, with explicit strategies for names, numbers with units, strings and keywords so that
   most programs lex, and a vocabulary of the DSL's own field names so that many get past the parser);
   half of them follow a valid program, so their blocks meet real models, chips and runs;
-* **mutated** examples: ``examples/*.infera``, the catalog files and small programs on the ``conftest``
+* **mutated** examples: ``examples/*.infera``, the catalog files and small programs on the ``helpers``
   headers, with characters, tokens and lines deleted, inserted, duplicated or swapped, numbers replaced by
   others (0, negatives, huge, overflowing, NaN-like text), units and names swapped.
 
@@ -18,7 +18,7 @@ a run longer than ``TIME_LIMIT_S`` fails. Programs that would sample more than `
 only parsed (their size, not their shape, is what would take the time and memory).
 
 CI runs ``GENERATED`` + ``MUTATED`` examples (well under a minute); ``INFERA_FUZZ_EXAMPLES=N`` runs N of
-each instead, e.g. ``INFERA_FUZZ_EXAMPLES=5000 pytest tests/test_fuzz_dsl.py``.
+each instead, e.g. ``INFERA_FUZZ_EXAMPLES=5000 pytest tests/dsl/test_fuzz_dsl.py``.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ import os
 import re
 import signal
 from collections import Counter
-from pathlib import Path
 from typing import Iterator
 
 import pytest
@@ -39,12 +38,10 @@ from hypothesis.extra.lark import from_lark
 from lark import Lark
 
 import infera
-from conftest import H100_8B, TINY
+from helpers import H100_8B, ROOT, TINY
 from infera.dsl import ast
 from infera.dsl.parser import grammar_alternatives, grammar_text
 from infera.plan import compile_program
-
-ROOT = Path(__file__).resolve().parent.parent
 
 # numpy warns about overflow on absurd inputs (1e308 rates, time scales) before the compiler rejects them.
 pytestmark = pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")

@@ -6,10 +6,7 @@ import polars as pl
 import pytest
 
 import infera
-from conftest import program
-from test_engine import step_time
-
-KV_PER_TOKEN = 2 * 2 * 2 * 64 * 2  # 2 (K, V) x layers x kv_heads x head_dim x bf16 bytes, for `tiny`
+from helpers import KV_PER_TOKEN, ROOT, program, step_time
 
 SPLIT = """
 traffic one {{ arrivals = burst, prompt = 100 tokens, output = 5 tokens, requests = {n} }}
@@ -266,9 +263,7 @@ def test_max_rate_needs_poisson_traffic_and_an_slo() -> None:
 def test_worked_example_reproduces_the_documented_ordering() -> None:
     """docs/disaggregation.md: split beats the vLLM-like mixed fleet on long prompts under tight TPOT, and the
     mixed fleet beats the split on short prompts under a loose SLO."""
-    from pathlib import Path
-
-    example = Path(__file__).resolve().parents[1] / "examples" / "disaggregation.infera"
+    example = ROOT / "examples" / "disaggregation.infera"
     table = infera.max_rate(example)
     rate = {(r["run"], r["system"]): r["max_rate_rps"] for r in table.iter_rows(named=True)}
     assert rate[("long_prompts", "split")] > 1.2 * rate[("long_prompts", "mixed")]

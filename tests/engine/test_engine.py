@@ -8,50 +8,7 @@ import polars as pl
 import pytest
 
 import infera
-from conftest import program
-
-# ---------------------------------------------------------------------------------------------------------
-# Hand-derived step times for the `tiny` model on the `toy` chip (docs/cost-model.md, efficiencies of 1).
-
-H, Q, KV, I, V, L = 256, 4 * 64, 2 * 64, 512, 1000, 2
-WB = KVB = A = 2  # bf16 weights, KV and activations
-TENSOR, VECTOR, BW = 100e12, 10e12, 1e12
-
-
-def op_time(flops: float, nbytes: float, rate: float) -> float:
-    return max(flops / rate, nbytes / BW)
-
-
-def step_time(T: float, S: float, pairs: float, kv_read: float, overhead: float = 1e-3, tp: int = 1,
-              link_bw: float = 100e9, link_lat: float = 1e-6) -> float:
-    """One step of `tiny` on `toy`, written out operator by operator. Matmuls, attention and the activation
-    are split over `tp` chips (KV heads too: tiny has 2); norms and the embedding are replicated; each layer
-    adds two ring all-reduces of T x hidden activations."""
-
-    def sharded(flops: float, nbytes: float, rate: float) -> float:
-        return op_time(flops / tp, nbytes / tp, rate)
-
-    allreduce = 0.0 if tp == 1 else 2 * (tp - 1) / tp * T * H * A / link_bw + 2 * (tp - 1) * link_lat
-    per_layer = (
-        op_time(5 * H * T, H * WB + 3 * H * A * T, VECTOR)  # attn_norm
-        + sharded(2 * H * (Q + 2 * KV) * T, H * (Q + 2 * KV) * WB + (H + Q + 2 * KV) * A * T, TENSOR)  # qkv
-        + sharded(4 * Q * pairs, (2 * Q * A + 2 * KV * KVB) * T + 2 * KV * KVB * kv_read, TENSOR)  # attention
-        + sharded(2 * Q * H * T, Q * H * WB + (Q + H) * A * T, TENSOR)  # o_proj
-        + allreduce
-        + op_time(5 * H * T, H * WB + 3 * H * A * T, VECTOR)  # mlp_norm
-        + sharded(4 * H * I * T, 2 * H * I * WB + (H + 2 * I) * A * T, TENSOR)  # gate_up
-        + sharded(5 * I * T, 3 * I * A * T, VECTOR)  # swiglu
-        + sharded(2 * I * H * T, I * H * WB + (I + H) * A * T, TENSOR)  # down
-        + allreduce
-    )
-    return (
-        overhead
-        + op_time(0, (H * WB + H * A) * T, VECTOR)  # embedding
-        + L * per_layer
-        + op_time(5 * H * T, H * WB + 3 * H * A * T, VECTOR)  # final_norm
-        + sharded(2 * H * V * S, H * V * WB + (H + V) * A * S, TENSOR)  # lm_head
-    )
-
+from helpers import H, I, KV, KVB, L, Q, V, WB, most_in_flight, program, step_time
 
 SINGLE = """
 traffic one { arrivals = burst, prompt = 100 tokens, output = 5 tokens, requests = 1 }
@@ -187,11 +144,7 @@ run r { model = tiny, traffic = bench, system = s }
 """)
     r = infera.simulate(infera.compile_text(text)).requests
     assert r.height == 200
-    events = sorted([(t, 1) for t in r["arrival_s"]] + [(t, -1) for t in r["finish_s"]], key=lambda e: (e[0], e[1]))
-    level = peak = 0
-    for _, d in events:
-        level += d
-        peak = max(peak, level)
+    peak = most_in_flight(r["arrival_s"], r["finish_s"])
     assert peak == 8
     assert (r["arrival_s"] == 0).sum() == 8
 

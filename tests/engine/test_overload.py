@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 
 import infera
-from conftest import program
+from helpers import most_in_flight, program
 
 FLOOD = """
 chip slow extends toy {{ bf16 = 2 TFLOPS }}
@@ -33,12 +33,7 @@ def test_queue_limit_rejects_and_bounds_the_queue() -> None:
     assert (full["finish_s"] == full["arrival_s"]).all()  # turned away on arrival
     # At no time do more than 50 requests wait per instance (2 instances).
     served = r.filter(pl.col("status") == "finished")
-    events = sorted([(t, 1) for t in served["arrival_s"]] + [(t, -1) for t in served["first_scheduled_s"]],
-                    key=lambda e: (e[0], e[1]))
-    level = peak = 0
-    for _, d in events:
-        level += d
-        peak = max(peak, level)
+    peak = most_in_flight(served["arrival_s"], served["first_scheduled_s"])
     assert peak <= 2 * 50
     assert not r.filter(pl.col("status") != "finished")["slo_met"].any()
     assert s["slo_attainment"] == pytest.approx(r["slo_met"].sum() / 20000)

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import infera
-from conftest import program
+from helpers import program
 
 import os
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 import infera
+from helpers import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "examples").glob("*.infera"))
 
 

@@ -15,9 +15,8 @@ import infera
 from infera import _core
 from infera.cli import main
 from infera.plan.tables import SCHEMAS, Plan
-from conftest import program
+from helpers import ROOT, program
 
-ROOT = Path(__file__).resolve().parents[1]
 QUICKSTART = ROOT / "examples" / "quickstart.infera"
 
 SMALL = program("""

@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import infera
-from conftest import program
+from helpers import program
 from infera import _core
 from infera.plan import Plan
 

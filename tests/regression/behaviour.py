@@ -3,8 +3,8 @@
 ``frames_digest`` hashes a plan's tables and every result frame (schema and values; floats through their
 shortest round-trip text, so equal digests mean bit-identical values). ``cases`` lists the programs
 fingerprinted: every example, and random small systems drawn from a fixed seed. The digests recorded in
-``tests/fixtures/behaviour.json`` were taken before the one-direction refactoring of the core;
-``python tests/behaviour.py --write`` records them anew (only ever after a change that is meant to alter
+``tests/regression/fixtures/behaviour.json`` were taken before the one-direction refactoring of the core;
+``python tests/regression/behaviour.py --write`` records them anew (only ever after a change that is meant to alter
 results, and said so in its commit).
 """
 
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import polars as pl
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "behaviour.json"
 
 TINY = """
@@ -126,6 +126,6 @@ def compute() -> dict[str, object]:
 
 if __name__ == "__main__":
     if sys.argv[1:] != ["--write"]:
-        sys.exit("usage: python tests/behaviour.py --write")
+        sys.exit("usage: python tests/regression/behaviour.py --write")
     FIXTURE.write_text(json.dumps(compute(), indent=1, sort_keys=True) + "\n")
     print(f"wrote {FIXTURE}")

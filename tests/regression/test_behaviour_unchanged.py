@@ -1,5 +1,5 @@
 """The results of every example and of 60 random systems are bit-identical to those recorded in
-``tests/fixtures/behaviour.json`` (see ``tests/behaviour.py``)."""
+``tests/regression/fixtures/behaviour.json`` (see ``tests/regression/behaviour.py``)."""
 
 from __future__ import annotations
 

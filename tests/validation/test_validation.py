@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 import infera
+from helpers import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 spec = importlib.util.spec_from_file_location("validate", ROOT / "validation" / "validate.py")
 validate = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(validate)  # type: ignore[union-attr]
