@@ -6,7 +6,7 @@ unknown choices) and handed to :func:`infera.simulate` and :func:`infera.check`;
 :class:`~infera.Plan` class would never build (wrong metadata, zero or two rows, a table that is not a list
 of structs) go straight to the binding (``infera._core``), and damaged plan files to ``infera.simulate``.
 A hypothesis test then draws further single-column malformations: each simulates or raises ``PlanError``.
-``rust/core/tests/fuzz_plan.rs`` fuzzes the same decoder from Rust, far harder.
+``rust/core/tests/fuzz/`` fuzzes the same decoder from Rust, far harder.
 
 CI runs ``len(CASES)`` fixed cases, ``len(BATCH_CASES)`` batch cases, 3 file cases and ``RANDOM`` drawn ones;
 ``INFERA_FUZZ_EXAMPLES=N`` draws N instead.
