@@ -1,6 +1,6 @@
 """What tests in more than one folder share: small `.infera` programs whose numbers are easy to check by hand,
 the step price of the `tiny` model on the `toy` chip written out from docs/cost-model.md, and a few checks.
-Every test folder imports it as ``helpers`` (``pythonpath = ["tests"]`` in pyproject.toml)."""
+Tests in any folder import it as ``helpers`` (``pythonpath = ["tests"]`` in pyproject.toml)."""
 
 from __future__ import annotations
 
