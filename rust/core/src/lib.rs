@@ -13,22 +13,41 @@
 pub mod cost;
 pub mod engine;
 pub mod error;
+pub mod metrics;
 pub mod plan;
 pub mod results;
 #[cfg(test)]
 mod test_support;
 
-pub use engine::SimOptions;
+pub use engine::{check, SimOptions};
 pub use error::{InferaError, PlanError, Result};
 pub use plan::builder;
 pub use plan::Plan;
 pub use results::SimOutput;
 
+use std::path::Path;
+
 use arrow_array::RecordBatch;
+
+impl Plan {
+    /// Decodes and validates a packed plan batch (one row, one `list<struct>` column per table), including
+    /// the names of the routers, scheduling policies and arrival processes it uses.
+    pub fn from_batch(batch: &RecordBatch) -> Result<Plan> {
+        let plan = Plan::decode(batch)?;
+        check(&plan)?;
+        Ok(plan)
+    }
+
+    /// Reads a plan written as an Arrow IPC file (`infera compile -o plan.arrow`).
+    pub fn read_ipc(path: impl AsRef<Path>) -> Result<Plan> {
+        Plan::from_batch(&Plan::read_ipc_batch(path)?)
+    }
+}
 
 /// Simulates every run of a decoded plan.
 pub fn simulate(plan: &Plan, opts: SimOptions) -> Result<SimOutput> {
-    let rows = engine::simulate_rows(plan, opts)?;
+    check(plan)?;
+    let rows = metrics::simulate_rows(plan, opts)?;
     results::build(plan, rows)
 }
 
@@ -54,9 +73,9 @@ pub fn vocabulary() -> Vocabulary {
     Vocabulary {
         plan_version: plan::PLAN_VERSION,
         max_instances: plan::MAX_INSTANCES,
-        routers: &plan::Router::NAMES,
-        policies: &plan::SchedulePolicy::NAMES,
-        arrivals: &plan::ArrivalKind::NAMES,
+        routers: engine::router::NAMES,
+        policies: engine::scheduler::NAMES,
+        arrivals: engine::arrivals::NAMES,
         roles: &plan::Role::NAMES,
         metrics: &plan::Metric::NAMES,
         operator_engines: &plan::OPERATOR_ENGINES,

@@ -11,8 +11,9 @@ use arrow_array::{
 };
 use arrow_schema::{Field, Schema};
 
-use crate::engine::{SimRows, Status};
+use crate::engine::Status;
 use crate::error::Result;
+use crate::metrics::SimRows;
 use crate::plan::Plan;
 
 /// The three result tables of a simulation.
@@ -92,10 +93,7 @@ pub fn build(plan: &Plan, rows: SimRows) -> Result<SimOutput> {
 
     let r = rows.requests;
     let nullable_tpot = |v: Vec<Option<f64>>| -> ArrayRef { Arc::new(Float64Array::from(v)) };
-    let statuses: Vec<String> = [Status::Finished, Status::QueueFull, Status::Timeout]
-        .iter()
-        .map(|s| s.as_str().to_string())
-        .collect();
+    let statuses: Vec<String> = Status::ALL.iter().map(|s| s.as_str().to_string()).collect();
     let status_keys: Vec<u32> = r.status.iter().map(|s| *s as u32).collect();
     let requests = batch(vec![
         ("run", dict(&r.run, &run_names)),

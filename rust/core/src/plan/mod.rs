@@ -31,9 +31,9 @@ use arrow_array::RecordBatch;
 pub use chip::{Chip, Engine, Memory, ProfilePoint, PROFILE_STATS};
 pub use model::{Model, Operator, COMM_ENGINES, OPERATOR_ENGINES};
 pub use precision::{fallbacks, PRECISIONS};
-pub use run::{Keep, Metric, Router, Run, Slo};
-pub use system::{Link, Pool, Role, SchedulePolicy};
-pub use workload::{ArrivalKind, Workload};
+pub use run::{Keep, Metric, Run, Slo};
+pub use system::{Link, Pool, Role};
+pub use workload::Workload;
 
 use crate::error::{plan_err, Result};
 
@@ -57,15 +57,17 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// Decodes and validates a packed plan batch (one row, one `list<struct>` column per table).
-    pub fn from_batch(batch: &RecordBatch) -> Result<Plan> {
+    /// Decodes and validates a packed plan batch (one row, one `list<struct>` column per table). The names
+    /// of routers, policies and arrival processes are the engine's to resolve: `Plan::from_batch` (in
+    /// `lib.rs`, above the engine) does both.
+    pub(crate) fn decode(batch: &RecordBatch) -> Result<Plan> {
         let plan = decode::plan(batch)?;
         plan.validate()?;
         Ok(plan)
     }
 
-    /// Reads a plan written as an Arrow IPC file (`infera compile -o plan.arrow`).
-    pub fn read_ipc(path: impl AsRef<Path>) -> Result<Plan> {
+    /// Reads the packed plan batch of an Arrow IPC file (`infera compile -o plan.arrow`).
+    pub(crate) fn read_ipc_batch(path: impl AsRef<Path>) -> Result<RecordBatch> {
         let file = File::open(path)?;
         let reader = arrow_ipc::reader::FileReader::try_new(file, None)?;
         let schema = reader.schema();
@@ -78,12 +80,11 @@ impl Plan {
                 // The IPC reader attaches file-level metadata to the schema it returns; make sure the batch
                 // sees it even if the writer put it only on the file schema.
                 let batch = batches.pop().expect("one batch");
-                let batch = if batch.schema().metadata().is_empty() {
-                    batch.with_schema(schema)?
+                if batch.schema().metadata().is_empty() {
+                    Ok(batch.with_schema(schema)?)
                 } else {
-                    batch
-                };
-                Plan::from_batch(&batch)
+                    Ok(batch)
+                }
             }
             n => Err(plan_err!(
                 "a plan file holds exactly one record batch, this one has {}",

@@ -3,27 +3,6 @@
 
 use crate::error::{plan_err, PlanResult};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Router {
-    RoundRobin,
-    /// The instance with the fewest tokens outstanding (prompt and output tokens not yet served).
-    LeastTokens,
-    /// Two instances drawn at random (seeded), the one with fewer outstanding tokens wins.
-    PowerOfTwo,
-}
-
-impl Router {
-    pub const NAMES: [&'static str; 3] = ["round_robin", "least_tokens", "power_of_two"];
-
-    pub(super) fn parse(name: &str) -> Router {
-        match name {
-            "round_robin" => Router::RoundRobin,
-            "least_tokens" => Router::LeastTokens,
-            _ => Router::PowerOfTwo,
-        }
-    }
-}
-
 /// A latency an SLO bounds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Metric {
@@ -79,8 +58,9 @@ pub struct Run {
     pub model: usize,
     pub workload: usize,
     pub seed: u64,
-    pub prefill_router: Router,
-    pub decode_router: Router,
+    /// Routers, by their names in the engine's registry (`infera_core::engine::router`).
+    pub prefill_router: String,
+    pub decode_router: String,
     /// Which outputs the run keeps (all by default).
     pub keep: Keep,
     pub pools: Vec<usize>,

@@ -49,18 +49,6 @@ pub struct Link {
     pub latency_s: f64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SchedulePolicy {
-    /// Every step carries all running decodes, then fills the token budget with prefill (vLLM v1, Sarathi).
-    DecodeFirst,
-    /// While any prefill waits, steps carry prefill only and decodes stall (vLLM before v0.6 default).
-    PrefillFirst,
-}
-
-impl SchedulePolicy {
-    pub const NAMES: [&'static str; 2] = ["decode_first", "prefill_first"];
-}
-
 #[derive(Debug, Clone)]
 pub struct Pool {
     pub name: String,
@@ -75,7 +63,8 @@ pub struct Pool {
     pub block_size: u64,
     pub kv_blocks: u64,
     pub chunked_prefill: bool,
-    pub policy: SchedulePolicy,
+    /// The scheduling policy, by its name in the engine's registry (`infera_core::engine::scheduler`).
+    pub policy: String,
     pub step_overhead_s: f64,
     /// Most requests waiting in one instance's queue; arrivals beyond it are rejected (`u64::MAX`: no limit).
     pub max_queue: u64,

@@ -4,7 +4,7 @@
 use arrow_array::RecordBatch;
 
 use crate::error::{plan_err, PlanResult};
-use crate::plan::system::{Link, Pool, Role, SchedulePolicy};
+use crate::plan::system::{Link, Pool, Role};
 use crate::plan::table::{has_table, with_table};
 
 /// The pools of `runs` runs on `chips` chips (memory placement is added by `memories::place`).
@@ -21,7 +21,7 @@ pub fn decode(batch: &RecordBatch, runs: usize, chips: usize) -> PlanResult<Vec<
         let block = t.int_in("block_size", 1, 1 << 20)?;
         let kv_blocks = t.int_in("kv_blocks", 1, u32::MAX as u64)?;
         let chunked = t.bools("chunked_prefill")?;
-        let policy = t.choice("policy", &SchedulePolicy::NAMES)?;
+        let policy = t.strings("policy")?;
         let overhead = t.nonneg("step_overhead_s")?;
         let max_queue = if t.has("max_queue") {
             t.int_in("max_queue", 0, u64::MAX)?
@@ -139,11 +139,7 @@ pub fn decode(batch: &RecordBatch, runs: usize, chips: usize) -> PlanResult<Vec<
                     block_size: block[i],
                     kv_blocks: kv_blocks[i],
                     chunked_prefill: chunked[i],
-                    policy: if policy[i] == "decode_first" {
-                        SchedulePolicy::DecodeFirst
-                    } else {
-                        SchedulePolicy::PrefillFirst
-                    },
+                    policy: policy[i].clone(),
                     step_overhead_s: overhead[i],
                     // 0 means no limit (the compiler writes 0 when none is set).
                     max_queue: if max_queue[i] == 0 { u64::MAX } else { max_queue[i] },

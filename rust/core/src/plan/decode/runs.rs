@@ -4,7 +4,7 @@
 use arrow_array::RecordBatch;
 
 use crate::error::{plan_err, PlanResult};
-use crate::plan::run::{Keep, Metric, Router, Run, Slo};
+use crate::plan::run::{Keep, Metric, Run, Slo};
 use crate::plan::table::with_table;
 
 /// The runs, with no pools, links or SLOs yet (their own tables add them).
@@ -21,8 +21,8 @@ pub fn decode(batch: &RecordBatch, models: usize, workloads: usize) -> PlanResul
         } else {
             ("router", "router")
         };
-        let prefill_router = t.choice(pre_col, &Router::NAMES)?;
-        let decode_router = t.choice(dec_col, &Router::NAMES)?;
+        let prefill_router = t.strings(pre_col)?;
+        let decode_router = t.strings(dec_col)?;
         let flag = |col: &str| -> PlanResult<Vec<bool>> {
             if t.has(col) {
                 t.bools(col)
@@ -42,8 +42,8 @@ pub fn decode(batch: &RecordBatch, models: usize, workloads: usize) -> PlanResul
                 model: model[i],
                 workload: workload[i],
                 seed: seed[i],
-                prefill_router: Router::parse(&prefill_router[i]),
-                decode_router: Router::parse(&decode_router[i]),
+                prefill_router: prefill_router[i].clone(),
+                decode_router: decode_router[i].clone(),
                 keep: Keep {
                     requests: keep_req[i],
                     iterations: keep_it[i],

@@ -4,7 +4,7 @@ use arrow_array::RecordBatch;
 
 use crate::error::{plan_err, PlanResult};
 use crate::plan::table::with_table;
-use crate::plan::workload::{ArrivalKind, Workload};
+use crate::plan::workload::Workload;
 
 fn u32_tokens(v: Vec<u64>) -> Vec<u32> {
     v.into_iter().map(|x| x as u32).collect()
@@ -14,7 +14,7 @@ fn u32_tokens(v: Vec<u64>) -> Vec<u32> {
 pub fn decode(batch: &RecordBatch) -> PlanResult<Vec<Workload>> {
     let mut workloads = with_table(batch, "workloads", |t| {
         let name = t.strings("name")?;
-        let kind = t.choice("kind", &ArrivalKind::NAMES)?;
+        let kind = t.strings("kind")?;
         let users = t.int_in("users", 0, u32::MAX as u64)?;
         let think = t.nonneg("think_time_s")?;
         let duration = t.f64_checked("duration_s", true)?;
@@ -27,28 +27,14 @@ pub fn decode(batch: &RecordBatch) -> PlanResult<Vec<Workload>> {
                         plan_err!("workloads row {}: duration_s must be > 0", i),
                     ));
                 }
-                let kind = if kind[i] == "open" {
-                    ArrivalKind::Open
-                } else {
-                    ArrivalKind::Closed
-                };
-                if kind == ArrivalKind::Closed && users[i] == 0 {
-                    return Err(t.in_cell(
-                        "users",
-                        i,
-                        plan_err!(
-                            "workload '{}': closed-loop traffic needs users >= 1",
-                            name[i]
-                        ),
-                    ));
-                }
                 Ok(Workload {
                     name: name[i].clone(),
-                    kind,
+                    kind: kind[i].clone(),
                     users: users[i],
                     think_time_s: think[i],
                     duration_s: duration[i],
                     arrival_s: Vec::new(),
+                    invalid_arrival_row: None,
                     prompt_tokens: Vec::new(),
                     output_tokens: Vec::new(),
                 })
@@ -63,21 +49,11 @@ pub fn decode(batch: &RecordBatch) -> PlanResult<Vec<Workload>> {
         let output = u32_tokens(t.int_in("output_tokens", 1, 100_000_000)?);
         for i in 0..t.len() {
             let w = &mut workloads[wl[i]];
-            let a = match (w.kind, arrival[i]) {
-                (ArrivalKind::Open, Some(a)) if a.is_finite() && a >= 0.0 => a,
-                (ArrivalKind::Open, _) => {
-                    return Err(t.in_cell(
-                        "arrival_s",
-                        i,
-                        plan_err!(
-                            "requests row {}: arrival_s must be a finite time >= 0 for open-loop workload '{}'",
-                            i,
-                            w.name
-                        ),
-                    ))
-                }
-                (ArrivalKind::Closed, _) => f64::NAN,
-            };
+            // Whether the times must be valid is the arrival process's to say (`engine::arrivals`).
+            let a = arrival[i].unwrap_or(f64::NAN);
+            if !(a.is_finite() && a >= 0.0) && w.invalid_arrival_row.is_none() {
+                w.invalid_arrival_row = Some(i);
+            }
             w.arrival_s.push(a);
             w.prompt_tokens.push(prompt[i]);
             w.output_tokens.push(output[i]);

@@ -1,0 +1,109 @@
+//! What the simulated runs measured: per-request rows, per-run statistics and SLO checks, read from the
+//! engine's final state.
+
+mod quantile;
+mod requests;
+mod slo;
+mod stats;
+
+#[cfg(test)]
+mod tests;
+
+pub use quantile::{gap_quantile, quantile};
+pub use requests::RequestRows;
+pub use stats::{RunStatsRows, SUMMARY_QUANTILES};
+
+use crate::engine::{self, Emission, IterationRows, Outcome, SimOptions, Status};
+use crate::error::Result;
+use crate::plan::Plan;
+use requests::Derived;
+use stats::RunTally;
+
+/// Per-instance facts (the `instances` table).
+#[derive(Default)]
+pub struct InstanceRows {
+    pub run: Vec<u32>,
+    pub pool: Vec<u32>,
+    pub instance: Vec<u32>,
+    pub kv_blocks: Vec<u64>,
+    pub steps: Vec<u64>,
+    pub busy_s: Vec<f64>,
+    /// Energy of the instance's steps (static and dynamic while busy), joules.
+    pub busy_energy_j: Vec<f64>,
+}
+
+/// Results of simulating every run of a plan, as column vectors.
+#[derive(Default)]
+pub struct SimRows {
+    pub requests: RequestRows,
+    pub stats: RunStatsRows,
+    pub iterations: IterationRows,
+    pub instances: InstanceRows,
+}
+
+/// Simulates every run of `plan`, in order, and collects what each measured.
+pub fn simulate_rows(plan: &Plan, opts: SimOptions) -> Result<SimRows> {
+    let mut out = SimRows::default();
+    for run_idx in 0..plan.runs.len() {
+        let outcome = engine::simulate_run(plan, run_idx, opts, &mut out.iterations)?;
+        collect(plan, run_idx, &outcome, &mut out);
+    }
+    Ok(out)
+}
+
+/// Appends run `run_idx`'s per-request rows (when kept), statistics and instance facts.
+fn collect(plan: &Plan, run_idx: usize, o: &Outcome, out: &mut SimRows) {
+    let run = &plan.runs[run_idx];
+    let mut tally = RunTally::new();
+    let mut times: Vec<f64> = Vec::new();
+    let mut scratch: Vec<f64> = Vec::new();
+    let place = |i: usize| (o.insts[i].pool as u32, o.insts[i].index);
+    for (k, req) in o.reqs.iter().enumerate() {
+        if !req.left() {
+            continue;
+        }
+        let finished = req.status == Status::Finished;
+        let tpot_mean = if finished && req.output > 1 {
+            Some((req.finish - req.first_token) / (req.output - 1) as f64)
+        } else {
+            None
+        };
+        let slo_met = finished && slo::request_meets(&run.slos, req, tpot_mean);
+        tally.add(req, tpot_mean, slo_met);
+        if !o.opts.requests {
+            continue;
+        }
+        let mut tpot_p99 = None;
+        if finished && o.opts.token_stats && req.output > 1 {
+            times.clear();
+            for e in o.emissions.of(req) {
+                match e {
+                    Emission::At(t) => times.push(t),
+                    Emission::Rounds { instance, a, b } => {
+                        times.extend_from_slice(&o.insts[instance].round_end[a..b])
+                    }
+                }
+            }
+            tpot_p99 = gap_quantile(&times, 0.99, &mut scratch);
+        }
+        let derived = Derived {
+            tpot_mean,
+            tpot_p99,
+            slo_met,
+        };
+        out.requests
+            .push(run_idx as u32, k as u64, req, place, derived);
+    }
+    tally.push_into(run_idx as u32, &run.slos, &mut out.stats);
+
+    let rows = &mut out.instances;
+    for inst in &o.insts {
+        rows.run.push(run_idx as u32);
+        rows.pool.push(inst.pool as u32);
+        rows.instance.push(inst.index);
+        rows.kv_blocks.push(inst.kv.total_blocks);
+        rows.steps.push(inst.steps);
+        rows.busy_s.push(inst.busy_s);
+        rows.busy_energy_j.push(inst.busy_energy_j);
+    }
+}
