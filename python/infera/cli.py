@@ -12,68 +12,46 @@ from pathlib import Path
 
 import polars as pl
 
+from infera.dsl.ast import Program
 from infera.exceptions import InferaError
+from infera.results import Results
+from infera.summary import format_pools, format_table
 
 
-def _print_summary(summary: pl.DataFrame) -> None:
-    """The summary with one column per run/system and one row per metric, easier to read than a wide row."""
-    labels = [f"{r}/{s}" for r, s in summary.select("run", "system").iter_rows()]
-    metrics = [c for c in summary.columns if c not in ("run", "system")]
-    table = {"metric": metrics}
-    for label, row in zip(labels, summary.drop("run", "system").iter_rows()):
-        table[label] = [_fmt(v) for v in row]
-    with pl.Config(tbl_rows=len(metrics) + 1, tbl_cols=len(table) + 1, fmt_str_lengths=40,
-                   tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True):
-        print(pl.DataFrame(table))
-
-
-def _print_pools(pools: pl.DataFrame) -> None:
-    """Per-pool utilisation side by side, when some system has more than one pool."""
-    if pools.height <= pools.select("run", "system").n_unique():
-        return
-    cols = [c for c in ("run", "system", "pool", "role", "chip", "instances", "utilization", "energy_j",
-                        "cost_usd") if c in pools.columns]
-    with pl.Config(tbl_rows=pools.height + 1, tbl_cols=len(cols) + 1, tbl_hide_dataframe_shape=True,
-                   tbl_hide_column_data_types=True, float_precision=3):
+def _print_results(results: Results) -> None:
+    print(format_table(results.summary))
+    pools = format_pools(results.pools)
+    if pools is not None:
         print("\npools:")
-        print(pools.select(cols))
-
-
-def _fmt(v: object) -> str:
-    if v is None:
-        return "-"
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    return str(v)
+        print(pools)
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from infera.api import compile_file, simulate
+    from infera.api import simulate
     from infera.dsl import parse_file
-    from infera.plan.compiler import run_specs
+    from infera.plan.compiler import compile_program, run_specs
 
-    plan = compile_file(args.file)
-    results = simulate(plan, requests=not args.no_requests, iterations=not args.no_iterations,
-                       token_stats=not args.no_token_stats)
-    _print_summary(results.summary)
-    _print_pools(results.pools)
+    program = parse_file(args.file)
+    results = simulate(compile_program(program), requests=not args.no_requests,
+                       iterations=not args.no_iterations, token_stats=not args.no_token_stats)
+    _print_results(results)
     if args.out:
         paths = results.write_parquet(args.out)
         print(f"wrote {', '.join(str(p) for p in paths)}")
     # Runs that ask for a capacity search get one after the plain simulation.
-    runs, _ = run_specs(parse_file(args.file))
+    runs, _ = run_specs(program)
     if any(r.search is not None for r in runs):
-        return _capacity(args.file, None, None, None, args.out)
+        return _capacity(program, None, None, None, args.out)
     return 0
 
 
-def _capacity(file: str, run: str | None, attainment: float | None, tolerance: float | None,
+def _capacity(source: Path | Program, run: str | None, attainment: float | None, tolerance: float | None,
               out: str | None) -> int:
     from infera.search import max_rate
 
-    table = max_rate(Path(file), run=run, attainment=attainment, tolerance=tolerance)
+    table = max_rate(source, run=run, attainment=attainment, tolerance=tolerance)
     print("\nmax rate meeting the SLO (requests/s):")
-    _print_summary(table)
+    print(format_table(table))
     if out:
         Path(out).mkdir(parents=True, exist_ok=True)
         table.write_parquet(Path(out) / "capacity.parquet")
@@ -82,7 +60,7 @@ def _capacity(file: str, run: str | None, attainment: float | None, tolerance: f
 
 
 def _cmd_capacity(args: argparse.Namespace) -> int:
-    return _capacity(args.file, args.run, args.attainment, args.tolerance, args.out)
+    return _capacity(Path(args.file), args.run, args.attainment, args.tolerance, args.out)
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
@@ -110,8 +88,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
     results = simulate(Path(args.plan), requests=not args.no_requests, iterations=not args.no_iterations,
                        token_stats=not args.no_token_stats)
-    _print_summary(results.summary)
-    _print_pools(results.pools)
+    _print_results(results)
     if args.out:
         results.write_parquet(args.out)
     return 0

@@ -1,12 +1,16 @@
-"""infera's exception hierarchy: everything infera raises on bad input derives from :class:`InferaError`."""
+"""infera's exception hierarchy: everything infera raises on bad input derives from :class:`InferaError`.
+
+``InferaError``, ``PlanError`` (with ``table``, ``column``, ``row`` and ``reason``) and ``SimulationError`` are
+created by the Rust binding and re-exported here; the compiler's own errors derive from the same base.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from infera._core import InferaError, PlanError, SimulationError
 
-class InferaError(Exception):
-    """Base class of every error infera raises on purpose."""
+__all__ = ["CompileError", "InferaError", "InferaSyntaxError", "PlanError", "SimulationError"]
 
 
 class InferaSyntaxError(InferaError):
@@ -56,11 +60,3 @@ class CompileError(InferaError):
 
     def __str__(self) -> str:
         return f"{self.loc}: error: {self.reason}" if self.loc is not None else f"error: {self.reason}"
-
-
-class PlanError(InferaError):
-    """A plan (Arrow tables) is malformed or inconsistent; raised by the Rust core's validation too."""
-
-
-class SimulationError(InferaError):
-    """The engine could not complete a simulation (an internal invariant broke)."""

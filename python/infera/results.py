@@ -1,8 +1,10 @@
-"""Simulation results as Polars frames: ``requests``, ``iterations``, ``instances`` and ``summary``.
+"""Simulation results as Polars frames: ``requests``, ``iterations``, ``instances``, ``stats``, ``pools`` and
+``summary``.
 
-The core returns Arrow record batches; Polars takes them without copying. ``summary`` is derived here, one
-row per (run, system): throughput, goodput under the run's SLO, latency percentiles, utilisation, energy and
-cost. Percentiles use linear interpolation between order statistics (numpy's default).
+The core hands each table over as an Arrow C stream (``__arrow_c_stream__``); Polars takes its buffers
+without copying. ``pools`` and ``summary`` are
+derived from them by :mod:`infera.summary`, one row per (run, system[, pool]): throughput, goodput under the
+run's SLO, latency percentiles, utilisation, energy and cost.
 """
 
 from __future__ import annotations
@@ -11,13 +13,13 @@ from pathlib import Path
 
 import polars as pl
 
+from infera._core import ArrowStream
 from infera.plan.tables import Plan
+from infera.summary import pool_table, summarize
 
-PERCENTILES = (50, 90, 99)
 
-
-def _frame(batch) -> pl.DataFrame:  # noqa: ANN001 - a pyarrow RecordBatch
-    return pl.from_arrow(batch)  # type: ignore[return-value]
+def _frame(stream: ArrowStream) -> pl.DataFrame:
+    return pl.DataFrame(stream)
 
 
 class Results:
@@ -67,137 +69,3 @@ class Results:
     def __repr__(self) -> str:
         return (f"Results(requests={self.requests.height}, iterations={self.iterations.height}, "
                 f"runs={self.summary.height})")
-
-
-def _pool_facts(plan: Plan) -> pl.DataFrame:
-    """Per pool: the run and system it belongs to, chip power and price."""
-    runs = plan["runs"].to_pylist()
-    chips = plan["chips"].to_pylist()
-    rows = []
-    for p in plan["pools"].to_pylist():
-        chip = chips[p["chip"]]
-        rows.append({
-            "run": runs[p["run"]]["name"], "system": runs[p["run"]]["system"], "pool": p["name"],
-            "role": p["role"], "chip": chip["name"],
-            # Chips per instance: tp x pp (every chip of an instance draws power while it steps).
-            "tp": p["chips"] // p["instances"], "chips": p["chips"], "power_busy_w": chip["power_busy_w"],
-            "power_idle_w": chip["power_idle_w"], "price_per_hour": chip["price_per_hour"],
-        })
-    return pl.DataFrame(rows, schema={"run": pl.String, "system": pl.String, "pool": pl.String, "role": pl.String,
-                                      "chip": pl.String, "tp": pl.Int64,
-                                      "chips": pl.Int64, "power_busy_w": pl.Float64, "power_idle_w": pl.Float64,
-                                      "price_per_hour": pl.Float64})
-
-
-def _slo_targets(plan: Plan) -> dict[tuple[str, str], list[tuple[str, float | None, float]]]:
-    runs = plan["runs"].to_pylist()
-    out: dict[tuple[str, str], list[tuple[str, float | None, float]]] = {}
-    for s in plan["slos"].to_pylist():
-        r = runs[s["run"]]
-        out.setdefault((r["name"], r["system"]), []).append((s["metric"], s["percentile"], s["threshold_s"]))
-    return out
-
-
-
-def _instance_energy(plan: Plan, instances: pl.DataFrame, durations: pl.DataFrame) -> pl.DataFrame:
-    """Instances with their pool's facts, the run's duration, energy (J) and utilisation added."""
-    facts = _pool_facts(plan)
-    inst = instances.with_columns(pl.col("run").cast(pl.String), pl.col("system").cast(pl.String),
-                                  pl.col("pool").cast(pl.String))
-    inst = inst.join(facts, on=["run", "system", "pool"], how="left").join(durations, on=["run", "system"],
-                                                                           how="left")
-    # Busy energy: the core's sum of its steps' energies when it reports one (per-operation energy model,
-    # docs/cost-model.md "Energy"), else busy power x busy time; idle chips draw idle power.
-    busy = (pl.col("busy_energy_j") if "busy_energy_j" in inst.columns
-            else pl.col("tp") * pl.col("power_busy_w") * pl.col("busy_s"))
-    return inst.with_columns(
-        (busy + pl.col("tp") * pl.col("power_idle_w") * (pl.col("duration_s") - pl.col("busy_s")).clip(0))
-        .alias("energy_j"),
-        (pl.col("busy_s") / pl.col("duration_s")).alias("utilization"),
-    )
-
-
-def _durations(stats: pl.DataFrame) -> pl.DataFrame:
-    """First arrival to last departure (finish or rejection) per (run, system)."""
-    return stats.select(pl.col("run").cast(pl.String), pl.col("system").cast(pl.String),
-                        (pl.col("last_departure_s") - pl.col("first_arrival_s")).alias("duration_s"))
-
-
-def pool_table(plan: Plan, stats: pl.DataFrame, instances: pl.DataFrame) -> pl.DataFrame:
-    """Per (run, system, pool): role, chip, counts, utilisation, energy, cost."""
-    inst = _instance_energy(plan, instances, _durations(stats))
-    keys = ["run", "system", "pool"]
-    out = inst.group_by(keys, maintain_order=True).agg(
-        pl.col("role").first(), pl.col("chip").first(), pl.col("instance").len().alias("instances"),
-        pl.col("chips").first(), pl.col("kv_blocks").first().alias("kv_blocks_per_instance"),
-        pl.col("steps").sum(), pl.col("utilization").mean(), pl.col("energy_j").sum(),
-        (pl.col("price_per_hour").first() * pl.col("chips").first() * pl.col("duration_s").first() / 3600)
-        .alias("cost_usd"),
-    )
-    return _per_output_token(out, stats)
-
-
-def _per_output_token(pools: pl.DataFrame, stats: pl.DataFrame) -> pl.DataFrame:
-    """Each pool's share of its system's joules and dollars per output token (they sum over the pools to the
-    summary's ``joules_per_output_token`` and ``usd_per_million_output_tokens``)."""
-    tokens = stats.select(pl.col("run").cast(pl.String), pl.col("system").cast(pl.String),
-                          pl.col("output_tokens").alias("_system_output_tokens"))
-    return pools.join(tokens, on=["run", "system"], how="left").with_columns(
-        (pl.col("energy_j") / pl.col("_system_output_tokens")).alias("joules_per_output_token"),
-        pl.when(pl.col("cost_usd") > 0)
-        .then(pl.col("cost_usd") / pl.col("_system_output_tokens") * 1e6)
-        .otherwise(None)
-        .alias("usd_per_million_output_tokens"),
-    ).drop("_system_output_tokens")
-
-
-def summarize(plan: Plan, stats: pl.DataFrame, instances: pl.DataFrame) -> pl.DataFrame:
-    """One row per (run, system) from the core's per-run statistics; see ``docs/results.md``."""
-    keys = ["run", "system"]
-    agg = stats.with_columns(pl.col("run").cast(pl.String), pl.col("system").cast(pl.String)).with_columns(
-        (pl.col("last_departure_s") - pl.col("first_arrival_s")).alias("duration_s"),
-        (pl.col("rejected_queue_full") + pl.col("rejected_timeout")).alias("rejected"),
-    )
-    agg = agg.with_columns(
-        (pl.col("requests") / pl.col("duration_s")).alias("throughput_rps"),
-        (pl.col("output_tokens") / pl.col("duration_s")).alias("output_tokens_per_s"),
-        ((pl.col("prompt_tokens") + pl.col("output_tokens")) / pl.col("duration_s")).alias("tokens_per_s"),
-        (pl.col("slo_met_requests") / pl.col("duration_s")).alias("goodput_rps"),
-        # Attainment counts rejected requests as misses.
-        (pl.col("slo_met_requests") / (pl.col("requests") + pl.col("rejected"))).alias("slo_attainment"),
-    )
-
-    # Utilisation, energy and cost per (run, system), from instance busy time and the pools' chips.
-    facts = _pool_facts(plan)
-    inst = _instance_energy(plan, instances, agg.select(keys + ["duration_s"]))
-    per_sys = inst.group_by(keys, maintain_order=True).agg(
-        pl.col("energy_j").sum(),
-        pl.col("utilization").mean(),
-        pl.col("instance").len().alias("instances"),
-    )
-    price = facts.group_by(keys, maintain_order=True).agg(
-        pl.col("chips").sum(), (pl.col("chips") * pl.col("price_per_hour")).sum().alias("usd_per_hour"))
-    out = agg.join(per_sys, on=keys, how="left").join(price, on=keys, how="left")
-    out = out.with_columns(
-        (pl.col("energy_j") / pl.col("output_tokens")).alias("joules_per_output_token"),
-        (pl.col("usd_per_hour") * pl.col("duration_s") / 3600).alias("cost_usd"),
-    ).with_columns(
-        pl.when(pl.col("cost_usd") > 0)
-        .then(pl.col("cost_usd") / pl.col("output_tokens") * 1e6)
-        .otherwise(None)
-        .alias("usd_per_million_output_tokens"),
-        (pl.col("throughput_rps") / pl.col("chips")).alias("throughput_rps_per_chip"),
-        (pl.col("goodput_rps") / pl.col("chips")).alias("goodput_rps_per_chip"),
-    )
-
-    order = keys + [
-        "requests", "rejected", "rejected_queue_full", "rejected_timeout", "duration_s", "throughput_rps",
-        "output_tokens_per_s", "tokens_per_s", "goodput_rps",
-        "slo_attainment", "slo_pass",
-        *[f"{m}_p{p}_s" for m in ("ttft", "tpot", "e2e", "queue") for p in PERCENTILES],
-        "preemptions", "kv_transfer_p50_s", "kv_transfer_p99_s", "kv_wait_p99_s",
-        "instances", "chips", "utilization", "throughput_rps_per_chip", "goodput_rps_per_chip",
-        "energy_j", "joules_per_output_token", "cost_usd", "usd_per_million_output_tokens",
-        "prompt_tokens", "output_tokens",
-    ]
-    return out.select(order)

@@ -6,18 +6,30 @@ other rates (same seed, so every probe sees the same requests, only spaced diffe
 halving the rate until it brackets the answer, then bisecting until the bracket is within ``tolerance``
 (relative). The answer is the highest rate simulated that met the target; the lowest that failed is reported
 beside it, so the bracket is visible.
+
+Each system is compiled once. With a fixed number of requests and no duration, a probe's plan is that plan
+with its arrival times rescaled from the stream's unit-rate gaps (bit for bit what sampling at the probe's
+rate gives). With a duration, the rate decides how many requests arrive in time and so every draw after the
+arrivals: those probes compile the traffic again at their rate.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import polars as pl
 
+from infera.api import simulate
 from infera.dsl import ast, parse, parse_file
 from infera.exceptions import CompileError
-from infera.plan.compiler import RunSpec, SearchSpec, compile_program, run_specs
+from infera.plan import traffic as traffic_mod
+from infera.plan.checks import check_stream
+from infera.plan.compiler import compile_program, run_specs
+from infera.plan.specs import RunSpec, SearchSpec
+from infera.plan.tables import Plan
 
 
 @dataclass
@@ -37,29 +49,44 @@ def _program(source: str | Path | ast.Program) -> ast.Program:
     return parse_file(source)
 
 
-def _probe(program: ast.Program, run: RunSpec, system: str, rate: float) -> Probe:
-    from infera.api import simulate
+def prober(program: ast.Program, run: RunSpec, system: str,
+            traffic: traffic_mod.TrafficSpec) -> Callable[[float], Plan]:
+    """The plan of a probe of one system at a given rate, the system compiled once."""
+    gaps = traffic_mod.unit_gaps(traffic, run.seed)
+    if gaps is None:
+        return lambda rate: compile_program(program, traffic_rates={run.traffic: rate}, select=(run.name, system))
+    plan = compile_program(program, select=(run.name, system))
 
-    plan = compile_program(program, traffic_rates={run.traffic: rate}, select=(run.name, system))
+    def at(rate: float) -> Plan:
+        arrival = traffic_mod.poisson_arrivals(gaps, rate)
+        check_stream(dataclasses.replace(traffic, rate=rate), arrival)
+        return plan.with_column("requests", "arrival_s", arrival)
+
+    return at
+
+
+def _probe(plan: Plan, rate: float) -> Probe:
     res = simulate(plan, requests=False, iterations=False, token_stats=False)
     s = res.summary.row(0, named=True)
     usd_per_hour = s["cost_usd"] / s["duration_s"] * 3600 if s["duration_s"] > 0 else 0.0
     return Probe(rate, float(s["slo_attainment"]), int(s["chips"]), usd_per_hour)
 
 
-def search_system(program: ast.Program, run: RunSpec, system: str, start_rate: float,
+def search_system(program: ast.Program, run: RunSpec, system: str, traffic: traffic_mod.TrafficSpec,
                   spec: SearchSpec) -> dict[str, object]:
-    """Brackets and bisects the max rate of one system; returns one result row."""
+    """Brackets and bisects the max rate of one system, starting at the traffic's rate; returns one result
+    row."""
     probes: list[Probe] = []
+    plan_at = prober(program, run, system, traffic)
 
     def ok(rate: float) -> bool:
-        p = _probe(program, run, system, rate)
+        p = _probe(plan_at(rate), rate)
         probes.append(p)
         return p.attainment >= spec.attainment
 
     good: float | None = None
     bad: float | None = None
-    rate = start_rate
+    rate = traffic.rate
     if ok(rate):
         good = rate
         while bad is None and len(probes) < spec.max_probes:
@@ -137,5 +164,5 @@ def max_rate(source: str | Path | ast.Program, *, run: str | None = None, attain
                           tolerance if tolerance is not None else base.tolerance,
                           max_probes if max_probes is not None else base.max_probes)
         for system, _ in r.systems:
-            rows.append(search_system(program, r, system, traffic.rate, spec))
+            rows.append(search_system(program, r, system, traffic, spec))
     return pl.DataFrame(rows)

@@ -12,8 +12,9 @@ from importlib import resources
 from infera.dsl import ast, parse
 from infera.exceptions import CompileError
 
-#: Catalog sections: the first part of a `use` path → (file, block kind).
-SECTIONS: dict[str, tuple[str, str]] = {"chips": ("chips.infera", "chip"), "models": ("models.infera", "model")}
+#: Catalog sections: the first part of a `use` path → (file, the kind of block it holds).
+SECTIONS: dict[str, tuple[str, type[ast.Block]]] = {"chips": ("chips.infera", ast.ChipBlock),
+                                                   "models": ("models.infera", ast.ModelBlock)}
 
 
 @lru_cache(maxsize=None)
@@ -22,7 +23,7 @@ def section(name: str) -> dict[str, ast.Block]:
     file, kind = SECTIONS[name]
     text = resources.files("infera.catalog").joinpath(file).read_text(encoding="utf-8")
     program = parse(text, file=f"<catalog>/{file}")
-    return {b.name: b for b in program.blocks if b.kind == kind}
+    return {b.name: b for b in program.blocks if isinstance(b, kind)}
 
 
 def resolve(use: ast.Use) -> ast.Block:
@@ -35,7 +36,8 @@ def resolve(use: ast.Use) -> ast.Block:
     entries = section(parts[0])
     if parts[1] not in entries:
         raise CompileError(
-            f"no {SECTIONS[parts[0]][1]} '{parts[1]}' in the catalog (known: {', '.join(sorted(entries))})", use.loc
+            f"no {SECTIONS[parts[0]][1].kind} '{parts[1]}' in the catalog (known: {', '.join(sorted(entries))})",
+            use.loc,
         )
     return entries[parts[1]]
 

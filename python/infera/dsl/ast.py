@@ -12,7 +12,7 @@ Every value that carried a unit is a :class:`Quantity` whose ``value`` is alread
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
+from typing import ClassVar, Union
 
 
 @dataclass(frozen=True)
@@ -152,13 +152,72 @@ Item = Union[Assign, Constraint, Pool, Link, SubBlock]
 
 @dataclass(frozen=True)
 class Block:
-    """A top-level declaration: ``model``, ``chip``, ``traffic``, ``slo``, ``system``, ``run``, ``sweep``."""
+    """A top-level declaration; each kind of block is a subclass, so the compiler dispatches on the type.
 
-    kind: str
+    ``kind`` is the keyword that starts the block (it names the block's namespace in messages such as
+    "unknown model 'x'"); ``base`` is the block it extends (``chip my_h100 extends h100_sxm { ... }``).
+    """
+
+    kind: ClassVar[str]
     name: str
     items: tuple[Item, ...]
     loc: Loc
-    base: str | None = None  # `chip my_h100 extends h100_sxm { ... }`
+    base: str | None = None
+
+
+@dataclass(frozen=True)
+class ModelBlock(Block):
+    """``model llama { layers = 32, ... }``: a model's shape."""
+
+    kind: ClassVar[str] = "model"
+
+
+@dataclass(frozen=True)
+class ChipBlock(Block):
+    """``chip h100 { bf16 = 989 TFLOPS, ... }``: a chip's engines, memories, link, power and price."""
+
+    kind: ClassVar[str] = "chip"
+
+
+@dataclass(frozen=True)
+class TrafficBlock(Block):
+    """``traffic chat { arrivals = poisson(8 /s), ... }``: a request stream."""
+
+    kind: ClassVar[str] = "traffic"
+
+
+@dataclass(frozen=True)
+class SloBlock(Block):
+    """``slo tight { ttft.p99 < 2 s }``: latency targets."""
+
+    kind: ClassVar[str] = "slo"
+
+
+@dataclass(frozen=True)
+class SystemBlock(Block):
+    """``system split { pool ..., link ... }``: pools of chips, links between them and routers."""
+
+    kind: ClassVar[str] = "system"
+
+
+@dataclass(frozen=True)
+class RunBlock(Block):
+    """``run r { model = m, traffic = t, systems = [a, b] }``: what to simulate."""
+
+    kind: ClassVar[str] = "run"
+
+
+@dataclass(frozen=True)
+class SweepBlock(Block):
+    """``sweep w { ... }``: parsed, rejected by the compiler in this version."""
+
+    kind: ClassVar[str] = "sweep"
+
+
+#: Block classes by the keyword that starts them, in the grammar's order (``BLOCK_KIND``).
+BLOCK_TYPES: dict[str, type[Block]] = {
+    cls.kind: cls for cls in (ModelBlock, ChipBlock, TrafficBlock, SloBlock, SystemBlock, RunBlock, SweepBlock)
+}
 
 
 @dataclass(frozen=True)

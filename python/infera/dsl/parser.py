@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 from lark import Lark, Token, Transformer_NonRecursive, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
+from lark.exceptions import UnexpectedCharacters, UnexpectedToken, VisitError
 from lark.lexer import PatternStr
 from lark.tree import Meta
 
@@ -29,6 +29,7 @@ from infera.exceptions import InferaSyntaxError
 
 from . import units
 from .ast import (
+    BLOCK_TYPES,
     Assign,
     Block,
     Bool,
@@ -117,7 +118,7 @@ def parse(text: str, file: str = "<string>") -> Program:
         raise TypeError(f"parse() takes the text as str, not {type(text).__name__}")
     try:
         tree = _parser().parse(text)
-    except UnexpectedInput as exc:
+    except (UnexpectedToken, UnexpectedCharacters) as exc:
         raise _translate(exc, text, file) from None
     try:
         return _ToAst(file, text).transform(tree)
@@ -205,8 +206,6 @@ class _ToAst(Transformer_NonRecursive):
             value, dim = units.to_si(float(digits), unit)
         except OverflowError:
             raise self._error(f"number too large: {_shorten(token)}", token.line, token.column) from None
-        except KeyError:  # the lexer only accepts known units; kept so that a mismatch is still clean
-            raise self._error(f"unknown unit '{unit}'", token.line, token.column) from None
         is_integer = not any(c in digits for c in ".eE")
         return Quantity(value=value, dim=dim, unit=unit, loc=self._loc(token), is_integer=is_integer)
 
@@ -228,7 +227,7 @@ class _ToAst(Transformer_NonRecursive):
     def block(self, meta: Meta, children: list[Any]) -> Block:
         kind, name, *rest = children
         base = str(rest[1]) if len(rest) == 3 else None  # [EXTENDS, NAME, items] or [items]
-        return Block(kind=str(kind), name=str(name), items=rest[-1], loc=self._loc(kind), base=base)
+        return BLOCK_TYPES[str(kind)](name=str(name), items=rest[-1], loc=self._loc(kind), base=base)
 
     # -- items ------------------------------------------------------------------------------------
 
@@ -365,10 +364,7 @@ def describe_terminal(name: str) -> list[str]:
         return [f"'{word}'" for word in grammar_alternatives(name)]
     if name in _GROUPED_TERMINALS:
         return [_GROUPED_TERMINALS[name].format(", ".join(grammar_alternatives(name)))]
-    try:
-        pattern = _parser().get_terminal(name).pattern
-    except KeyError:
-        return []
+    pattern = _parser().get_terminal(name).pattern
     if isinstance(pattern, PatternStr):
         return [f"'{pattern.value}'"]
     return [name.lower()]  # a regex terminal missing above; the test suite checks there is none
@@ -378,28 +374,26 @@ def _expected(names: Iterable[str]) -> list[str]:
     return sorted({text for name in names for text in describe_terminal(name)})
 
 
-def _acceptable(exc: UnexpectedInput) -> set[str]:
+def _acceptable(exc: UnexpectedToken | UnexpectedCharacters) -> set[str]:
     """The terminals that the parser would really accept where ``exc`` happened.
 
     The terminal set of the failing LALR state is not that: states are shared between contexts, so
     after `x = 1` it also lists `)` and `]`, and a lexer error lists only what the contextual lexer
     tried (no end of file, no `true`).  Lark's interactive parser, positioned at the failure, can try
-    each candidate terminal (reductions included) and keep those that shift.
+    each candidate terminal (reductions included) and keep those that shift; the LALR parser attaches
+    one to every error it raises.
     """
-    interactive = getattr(exc, "interactive_parser", None)
-    if interactive is not None:
-        return set(interactive.accepts())
-    if isinstance(exc, UnexpectedToken):
-        return set(exc.expected)
-    return set(getattr(exc, "allowed", None) or ())
+    return set(exc.interactive_parser.accepts())
 
 
-def _translate(exc: UnexpectedInput, text: str, file: str) -> InferaSyntaxError:
+def _translate(exc: UnexpectedToken | UnexpectedCharacters, text: str, file: str) -> InferaSyntaxError:
     expected_names = _acceptable(exc)
     if isinstance(exc, UnexpectedToken):
         token = exc.token
         if token.type == "$END":
-            line, column = _end_position(token, text)
+            # Lark gives the end-of-file token the last real token's position; the missing text belongs
+            # just after it.
+            line, column = token.end_line, token.end_column
             message = "unexpected end of file"
         else:
             line, column = token.line, token.column
@@ -409,7 +403,7 @@ def _translate(exc: UnexpectedInput, text: str, file: str) -> InferaSyntaxError:
                     f"bad percentile {_describe_token(token)}: write 'p' and a number after the dot, "
                     "as in 'ttft.p99' or 'ttft.p99.9'"
                 )
-    elif isinstance(exc, UnexpectedCharacters):
+    else:
         line, column = exc.line, exc.column
         position = exc.pos_in_stream
         number = _NUMBERISH.match(text, position)
@@ -419,9 +413,6 @@ def _translate(exc: UnexpectedInput, text: str, file: str) -> InferaSyntaxError:
             message = f"malformed number {_shorten(number.group())}"
         else:
             message = f"unexpected character {_describe_char(exc.char)}"
-    else:  # UnexpectedEOF: only Earley raises it, kept so that no Lark error can slip through
-        line, column = _end_position(None, text)
-        message = "unexpected end of file"
     return InferaSyntaxError(
         message,
         file=file,
@@ -451,15 +442,6 @@ def _shorten(text: str, quote: bool = True) -> str:
         text = text[: _MAX_SHOWN - 3] + "..."
     text = "".join(c if c.isprintable() else "?" for c in text)
     return f"'{text}'" if quote else text
-
-
-def _end_position(token: Token | None, text: str) -> tuple[int, int]:
-    """Where to report an unexpected end of file: just after the last token, where the missing
-    text belongs (Lark gives the end-of-file token the last real token's position)."""
-    if token is not None and token.end_line is not None and token.end_column is not None and token.end_pos:
-        return token.end_line, token.end_column
-    line = text.count("\n") + 1
-    return line, len(text) - (text.rfind("\n") + 1) + 1
 
 
 def _context(text: str, line: int, column: int) -> str:

@@ -1,4 +1,4 @@
-"""Compiled entities and the compiler's defaults, shared by the compiler and the hardware checks."""
+"""What the compiler makes of each block (the specs its phases pass along) and the defaults and limits it applies."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from infera import _core
 from infera.dsl import ast
-from infera.exceptions import CompileError
 from infera.plan import model as model_mod
 from infera.plan import traffic as traffic_mod
 
@@ -27,17 +27,18 @@ DEFAULT_NODE_SIZE = 8  # chips per node (an 8-GPU server); groups beyond it cros
 MAX_TOKENS = traffic_mod.MAX_TOKENS  # prompt or output tokens of one request (the core's limit)
 MAX_REQUESTS = 2**32 - 1  # requests one traffic block may sample (the largest `requests = N`)
 
-DTYPES = tuple(model_mod.DTYPE_BYTES)
-ROUTERS = {"round_robin": "round_robin", "least_tokens": "least_tokens", "least_loaded": "least_tokens",
-           "power_of_two": "power_of_two"}
-POLICIES = ("decode_first", "prefill_first")
-ROLES = ("mixed", "prefill", "decode")
-METRICS = ("ttft", "tpot", "e2e", "queue")
+DTYPES = _core.PRECISIONS
+#: The core's routers, and ``least_loaded`` as another name of ``least_tokens`` (listed right after it).
+ROUTERS = {alias: name for name in _core.ROUTERS
+           for alias in ((name, "least_loaded") if name == "least_tokens" else (name,))}
+POLICIES = _core.POLICIES
+ROLES = _core.ROLES
+METRICS = _core.METRICS
 RECORDABLE = ("requests", "iterations", "token_stats")
 #: Most instances in one run (the core's limit too: each instance costs the engine about a kilobyte).
-MAX_INSTANCES = 1_000_000
-
-
+MAX_INSTANCES = _core.MAX_INSTANCES
+#: Name of the memory tier given by a chip's top-level ``memory`` / ``memory_bandwidth`` fields.
+MAIN_MEMORY = "main"
 
 # ----------------------------------------------------------------------------------------------------------
 # Compiled entities
@@ -94,10 +95,10 @@ class PoolSpec:
     node_size: int = DEFAULT_NODE_SIZE
     network_bw: float = 0.0  # per chip, B/s; 0: no network given
     network_latency_s: float = 0.0
-    # Memory placement (docs/cost-model.md, "Memory tiers"): the names (ast.Name) of the chip memories that
-    # hold the weights and the KV cache; None: placed automatically.
-    weights_in: Any = None
-    kv_in: Any = None
+    # Memory placement (docs/cost-model.md, "Memory tiers"): the chip memories named to hold the weights and
+    # the KV cache; None: placed automatically.
+    weights_in: ast.Name | None = None
+    kv_in: ast.Name | None = None
 
     @property
     def instance_chips(self) -> int:
@@ -157,52 +158,6 @@ class RunSpec:
 
 
 @dataclass
-class Scope:
-    """Every named block visible to a program, by kind."""
-
-    blocks: dict[str, dict[str, ast.Block]] = field(default_factory=dict)
-
-    def add(self, block: ast.Block) -> None:
-        kind = self.blocks.setdefault(block.kind, {})
-        if block.name in kind:
-            prev = kind[block.name].loc
-            raise CompileError(f"duplicate {block.kind} '{block.name}' (first declared at {prev})", block.loc)
-        kind[block.name] = block
-
-    def get(self, kind: str, name: str, loc: ast.Loc) -> ast.Block:
-        found = self.blocks.get(kind, {}).get(name)
-        if found is None:
-            known = ", ".join(sorted(self.blocks.get(kind, {}))) or "none declared"
-            raise CompileError(f"unknown {kind} '{name}' (known: {known})", loc)
-        return found
-
-
-def merged_items(scope: Scope, block: ast.Block, seen: tuple[str, ...] = ()) -> list[Any]:
-    """A block's items with those of its `extends` base chain; the derived block's fields win."""
-    if block.base is None:
-        return list(block.items)
-    if block.base == block.name or block.base in seen:
-        raise CompileError(f"{block.kind} '{block.name}' extends itself", block.loc)
-    base = scope.get(block.kind, block.base, block.loc)
-    base_items = merged_items(scope, base, seen + (block.name,))
-    own = {i.key for i in block.items if isinstance(i, ast.Assign)}
-    own_sub = {(i.kind, i.name) for i in block.items if isinstance(i, ast.SubBlock)}
-    kept = [
-        i for i in base_items
-        if not (isinstance(i, ast.Assign) and i.key in own)
-        and not (isinstance(i, ast.SubBlock) and (i.kind, i.name) in own_sub)
-    ]
-    return kept + list(block.items)
-
-
-def only_items(items: list[Any], allowed: tuple[type, ...], where: str) -> None:
-    for item in items:
-        if not isinstance(item, allowed):
-            kind = type(item).__name__.lower()
-            raise CompileError(f"{where}: a {kind} is not allowed here", item.loc)
-
-
-@dataclass
 class EngineInfo:
     """What the plan's ``engines`` row carries besides kind, precision and rate."""
 
@@ -231,3 +186,15 @@ class Placement:
     kv_blocks: int
     weights_tier: int = 0
     kv_tier: int = 0
+
+
+@dataclass
+class Specs:
+    """Every block of a program compiled, by name (runs in file order): what the block phase hands on."""
+
+    models: dict[str, model_mod.ModelShape]
+    chips: dict[str, ChipSpec]
+    traffics: dict[str, traffic_mod.TrafficSpec]
+    slos: dict[str, SloSpec]
+    systems: dict[str, SystemSpec]
+    runs: list[RunSpec]

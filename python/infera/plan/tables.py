@@ -13,9 +13,10 @@ from typing import Any, Mapping
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
+from infera import _core
 from infera.exceptions import PlanError
 
-PLAN_VERSION = "1"
+PLAN_VERSION = _core.PLAN_VERSION
 PLAN_VERSION_KEY = b"infera.plan_version"
 
 f64 = pa.float64()
@@ -184,6 +185,13 @@ class Plan:
 
     def __getitem__(self, name: str) -> pa.Table:
         return self.tables[name]
+
+    def with_column(self, table: str, column: str, values: Any) -> "Plan":
+        """A copy of the plan with one column of one table replaced (cast to the column's type)."""
+        t = self.tables[table]
+        i = t.schema.get_field_index(column)
+        field = t.schema.field(i)
+        return Plan({**self.tables, table: t.set_column(i, field, pa.array(values, type=field.type))})
 
     def to_batch(self) -> pa.RecordBatch:
         """Packs the plan into one record batch (one row, a ``list<struct>`` column per table)."""

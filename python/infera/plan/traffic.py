@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import math
 import zlib
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+
+from infera.dsl import ast
 
 
 #: Most prompt or output tokens of one request (the core's limit); longer samples are clipped to it.
@@ -37,10 +39,8 @@ class LengthDist:
         elif self.kind == "lognormal":
             with np.errstate(over="ignore"):  # a huge median or sigma overflows to inf, clipped below
                 x = np.exp(math.log(self.median) + self.sigma * rng.standard_normal(n))
-        elif self.kind == "uniform":
+        else:  # uniform
             x = rng.integers(int(self.min), int(self.max), size=n, endpoint=True).astype(np.float64)
-        else:  # pragma: no cover - the compiler only builds the kinds above
-            raise ValueError(self.kind)
         x = np.clip(np.rint(x), max(1.0, self.min), min(self.max, MAX_TOKENS))
         return x.astype(np.uint32)
 
@@ -63,6 +63,7 @@ class TrafficSpec:
 
     name: str
     arrivals: str  # poisson | burst | closed | trace
+    loc: ast.Loc  # of the block
     rate: float = 0.0
     users: int = 0
     think_time_s: float = 0.0
@@ -84,8 +85,7 @@ def sample(spec: TrafficSpec, seed: int) -> Stream:
     rng = rng_for(spec.name, seed)
     if spec.arrivals == "poisson":
         if spec.requests is not None:
-            gaps = rng.exponential(1.0 / spec.rate, spec.requests)
-            arrival = np.cumsum(gaps)
+            arrival = poisson_arrivals(rng.standard_exponential(spec.requests), spec.rate)
             if spec.duration_s is not None:
                 arrival = arrival[arrival < spec.duration_s]
         else:
@@ -109,6 +109,24 @@ def sample(spec: TrafficSpec, seed: int) -> Stream:
     prompt = spec.prompt.sample(rng, n)
     output = spec.output.sample(rng, n)
     return Stream(arrival, prompt, output)
+
+
+def poisson_arrivals(unit_gaps: np.ndarray, rate: float) -> np.ndarray:
+    """Arrival times at ``rate`` from the gaps of the same stream at rate 1 (standard exponential draws).
+
+    Numpy's ``exponential(1 / rate)`` is ``1 / rate`` times its standard draw, so this is bit for bit the
+    stream drawn at ``rate`` directly; a rate search keeps the unit gaps and only rescales them.
+    """
+    return np.cumsum(unit_gaps * (1.0 / rate))
+
+
+def unit_gaps(spec: TrafficSpec, seed: int) -> np.ndarray | None:
+    """The rate-1 gaps of a Poisson stream whose requests, apart from their spacing, do not depend on the
+    rate (a fixed count and no duration), drawn as :func:`sample` draws them; ``None`` for any other stream
+    (with a duration, the rate decides how many requests arrive in time and so what is drawn after)."""
+    if spec.arrivals != "poisson" or spec.requests is None or spec.duration_s is not None:
+        return None
+    return rng_for(spec.name, seed).standard_exponential(spec.requests)
 
 
 class TraceError(ValueError):

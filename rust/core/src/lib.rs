@@ -10,18 +10,18 @@
 //! println!("{} requests simulated", out.requests.num_rows());
 //! ```
 
-pub mod builder;
 pub mod cost;
 pub mod engine;
 pub mod error;
-pub mod hw;
 pub mod metrics;
 pub mod plan;
 pub mod results;
-mod table;
+#[cfg(test)]
+mod test_support;
 
 pub use engine::{check, SimOptions};
-pub use error::{InferaError, Result};
+pub use error::{InferaError, PlanError, Result};
+pub use plan::builder;
 pub use plan::Plan;
 pub use results::SimOutput;
 
@@ -49,6 +49,41 @@ pub fn simulate(plan: &Plan, opts: SimOptions) -> Result<SimOutput> {
     check(plan)?;
     let rows = metrics::simulate_rows(plan, opts)?;
     results::build(plan, rows)
+}
+
+/// The names a plan may use and its format's constants, for embedders that build or check plans (the Python
+/// binding exports them, so the compiler never keeps its own copy).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Vocabulary {
+    pub plan_version: &'static str,
+    pub max_instances: u64,
+    pub routers: &'static [&'static str],
+    pub policies: &'static [&'static str],
+    /// Workload kinds: open-loop arrivals from the requests table, or a closed loop of users.
+    pub arrivals: &'static [&'static str],
+    pub roles: &'static [&'static str],
+    pub metrics: &'static [&'static str],
+    pub operator_engines: &'static [&'static str],
+    /// Each precision, widest first, with the precisions it may run at in order (itself first).
+    pub precisions: Vec<(&'static str, &'static [&'static str])>,
+}
+
+/// The vocabulary of plans this crate reads.
+pub fn vocabulary() -> Vocabulary {
+    Vocabulary {
+        plan_version: plan::PLAN_VERSION,
+        max_instances: plan::MAX_INSTANCES,
+        routers: engine::router::NAMES,
+        policies: engine::scheduler::NAMES,
+        arrivals: engine::arrivals::NAMES,
+        roles: &plan::Role::NAMES,
+        metrics: &plan::Metric::NAMES,
+        operator_engines: &plan::OPERATOR_ENGINES,
+        precisions: plan::PRECISIONS
+            .iter()
+            .map(|&p| (p, plan::fallbacks(p)))
+            .collect(),
+    }
 }
 
 /// Decodes a packed plan batch and simulates it.

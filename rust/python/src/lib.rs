@@ -1,80 +1,56 @@
 //! `infera._core`: the thin PyO3 layer over `infera-core`.
 //!
-//! Arrow crosses the boundary through the C data interface (pyarrow ↔ arrow-rs, no copy). The GIL is released
-//! while simulating. Errors become the Python classes of `infera.exceptions` (one hierarchy, defined once, in
-//! Python), and a panic inside the core — a bug, never expected — is caught and raised as
-//! `infera.exceptions.SimulationError` instead of aborting the interpreter.
+//! A plan comes in as a one-row Arrow record batch (through `__arrow_c_array__` or the C data interface);
+//! results go out as [`stream::ArrowStream`]s that Polars imports without copying. The GIL is released while
+//! simulating. The exception classes are created here ([`errors`]), and so are the names and constants the
+//! Python compiler needs, read from [`infera_core::vocabulary`] so that each is defined once, in Rust.
+//! `python/infera/_core.pyi` is this module's stub; `tests/test_binding.py` checks the two agree.
+
+mod errors;
+mod stream;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use arrow::pyarrow::PyArrowType;
 use arrow::record_batch::RecordBatch;
-use infera_core::{InferaError, Plan, SimOptions, SimOutput};
-use pyo3::exceptions::PyException;
+use infera_core::{Plan, SimOptions, SimOutput};
 use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyTuple};
+
+use errors::{InferaError, PlanError, SimulationError};
+use stream::ArrowStream;
 
 type Batch = PyArrowType<RecordBatch>;
-
-/// Raises the `infera.exceptions` class named `class` with `message`.
-fn raise(py: Python<'_>, class: &str, message: String) -> PyErr {
-    match py
-        .import("infera.exceptions")
-        .and_then(|m| m.getattr(class))
-    {
-        Ok(cls) => PyErr::from_value(match cls.call1((message.clone(),)) {
-            Ok(obj) => obj,
-            Err(e) => return e,
-        }),
-        Err(_) => PyException::new_err(message),
-    }
-}
-
-fn to_py(py: Python<'_>, err: InferaError) -> PyErr {
-    match err {
-        InferaError::Plan(m) => raise(py, "PlanError", m),
-        InferaError::Arrow(e) => raise(py, "PlanError", format!("arrow: {e}")),
-        InferaError::Io(e) => raise(py, "PlanError", format!("cannot read plan: {e}")),
-        InferaError::Simulation(m) => raise(py, "SimulationError", m),
-    }
-}
 
 /// Runs `f` with the GIL released, turning both errors and panics into Python exceptions.
 fn guarded<T: Send>(
     py: Python<'_>,
     f: impl FnOnce() -> infera_core::Result<T> + Send,
 ) -> PyResult<T> {
-    let outcome = py.detach(|| catch_unwind(AssertUnwindSafe(f)));
-    match outcome {
+    match py.detach(|| catch_unwind(AssertUnwindSafe(f))) {
         Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => Err(to_py(py, e)),
-        Err(panic) => {
-            let what = panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_else(|| "unknown panic".into());
-            Err(raise(
-                py,
-                "SimulationError",
-                format!("internal error in infera core: {what}"),
-            ))
-        }
+        Ok(Err(e)) => Err(errors::to_py(py, e)),
+        Err(panic) => Err(errors::from_panic(panic)),
     }
 }
 
-type Outputs = (Batch, Batch, Batch, Batch);
+type Outputs = (ArrowStream, ArrowStream, ArrowStream, ArrowStream);
 
 fn output(out: SimOutput) -> Outputs {
     (
-        PyArrowType(out.requests),
-        PyArrowType(out.iterations),
-        PyArrowType(out.instances),
-        PyArrowType(out.stats),
+        ArrowStream::new(out.requests),
+        ArrowStream::new(out.iterations),
+        ArrowStream::new(out.instances),
+        ArrowStream::new(out.stats),
     )
 }
 
-/// Simulates a packed plan (a one-row pyarrow RecordBatch). Returns `(requests, iterations, instances,
-/// stats)` as pyarrow RecordBatches.
+/// Simulates a packed plan (a one-row Arrow record batch, e.g. ``Plan.to_batch()``) and returns its
+/// ``(requests, iterations, instances, stats)`` tables as ``ArrowStream``s.
+///
+/// ``requests=False`` keeps no per-request rows, ``iterations=False`` no per-step rows, and
+/// ``token_stats=False`` skips each request's TPOT percentile. Raises ``PlanError`` if the plan is malformed
+/// and ``SimulationError`` if the engine fails.
 #[pyfunction]
 #[pyo3(signature = (plan, *, requests = true, iterations = true, token_stats = true))]
 fn simulate(
@@ -93,14 +69,15 @@ fn simulate(
     guarded(py, move || infera_core::simulate_batch(&batch, opts)).map(output)
 }
 
-/// Decodes and validates a packed plan without simulating it; raises `PlanError` if it is malformed.
+/// Decodes and validates a packed plan without simulating it; raises ``PlanError`` if it is malformed.
 #[pyfunction]
 fn validate_plan(py: Python<'_>, plan: Batch) -> PyResult<()> {
     let batch = plan.0;
     guarded(py, move || Plan::from_batch(&batch).map(|_| ()))
 }
 
-/// Reads a plan from an Arrow IPC file and simulates it, with no Python in the loop.
+/// Reads a plan from an Arrow IPC file and simulates it with no Python in the loop; returns the same four
+/// ``ArrowStream``s as ``simulate``. A file that cannot be read or decoded raises ``PlanError``.
 #[pyfunction]
 #[pyo3(signature = (path, *, requests = true, iterations = true, token_stats = true))]
 fn simulate_file(
@@ -121,10 +98,44 @@ fn simulate_file(
     .map(output)
 }
 
+/// Adds the core's vocabulary: names as tuples, precision fallbacks as a dict of tuples.
+fn add_vocabulary(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    let v = infera_core::vocabulary();
+    m.add("PLAN_VERSION", v.plan_version)?;
+    m.add("MAX_INSTANCES", v.max_instances)?;
+    for (name, names) in [
+        ("ROUTERS", v.routers),
+        ("POLICIES", v.policies),
+        ("ARRIVALS", v.arrivals),
+        ("ROLES", v.roles),
+        ("METRICS", v.metrics),
+        ("OPERATOR_ENGINES", v.operator_engines),
+    ] {
+        m.add(name, PyTuple::new(py, names)?)?;
+    }
+    let fallbacks = PyDict::new(py);
+    for &(dtype, order) in &v.precisions {
+        fallbacks.set_item(dtype, PyTuple::new(py, order)?)?;
+    }
+    let precisions = v.precisions.iter().map(|&(dtype, _)| dtype);
+    m.add("PRECISIONS", PyTuple::new(py, precisions)?)?;
+    m.add("PRECISION_FALLBACKS", fallbacks)
+}
+
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
-    m.add("PLAN_VERSION", infera_core::plan::PLAN_VERSION)?;
+    add_vocabulary(m)?;
+    m.add("InferaError", py.get_type::<InferaError>())?;
+    let plan_error = py.get_type::<PlanError>();
+    for field in errors::PLAN_ERROR_FIELDS {
+        plan_error.setattr(field, py.None())?;
+    }
+    m.add("PlanError", plan_error)?;
+    m.add("SimulationError", py.get_type::<SimulationError>())?;
+    m.add_class::<ArrowStream>()?;
     m.add_function(wrap_pyfunction!(simulate, m)?)?;
     m.add_function(wrap_pyfunction!(validate_plan, m)?)?;
     m.add_function(wrap_pyfunction!(simulate_file, m)?)?;

@@ -60,8 +60,8 @@ pub fn check(plan: &Plan) -> Result<()> {
     for (row, pool) in plan.pools.iter().enumerate() {
         scheduler::resolve(&pool.policy, row)?;
     }
-    for (kind, wl) in kinds.iter().zip(&plan.workloads) {
-        (kind.check)(wl)?;
+    for (row, (kind, wl)) in kinds.iter().zip(&plan.workloads).enumerate() {
+        (kind.check)(wl, row)?;
     }
     Ok(())
 }

@@ -37,6 +37,10 @@ pub(crate) fn lookup<E: Copy>(
             row,
             name,
             registry.iter().map(|(n, _)| *n).collect::<Vec<_>>()
-        )),
+        )
+        .table(table)
+        .column(col)
+        .row(row)
+        .into()),
     }
 }

@@ -15,12 +15,16 @@ fn new(wl: &Workload) -> Box<dyn Arrivals + '_> {
     })
 }
 
-fn check(wl: &Workload) -> Result<()> {
+fn check(wl: &Workload, row: usize) -> Result<()> {
     if wl.users == 0 {
         return Err(plan_err!(
             "workload '{}': closed-loop traffic needs users >= 1",
             wl.name
-        ));
+        )
+        .table("workloads")
+        .column("users")
+        .row(row)
+        .into());
     }
     Ok(())
 }

@@ -25,8 +25,8 @@ pub trait Arrivals {
 pub struct Kind {
     /// Makes the process of a workload.
     pub new: for<'w> fn(&'w Workload) -> Box<dyn Arrivals + 'w>,
-    /// Checks that a workload has what the process needs.
-    pub check: fn(&Workload) -> Result<()>,
+    /// Checks that a workload (row `row` of the `workloads` table) has what the process needs.
+    pub check: fn(wl: &Workload, row: usize) -> Result<()>,
 }
 
 registry!(Kind: open, closed);

@@ -22,13 +22,17 @@ fn new(wl: &Workload) -> Box<dyn Arrivals + '_> {
     })
 }
 
-fn check(wl: &Workload) -> Result<()> {
+fn check(wl: &Workload, _row: usize) -> Result<()> {
     match wl.invalid_arrival_row {
         Some(row) => Err(plan_err!(
             "requests row {}: arrival_s must be a finite time >= 0 for open-loop workload '{}'",
             row,
             wl.name
-        )),
+        )
+        .table("requests")
+        .column("arrival_s")
+        .row(row)
+        .into()),
         None => Ok(()),
     }
 }

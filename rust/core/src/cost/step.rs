@@ -1,0 +1,136 @@
+//! A whole step: building a pool's pricing table from the plan, and a step's duration as the overhead
+//! plus its operators in order, with micro-batches flowing through the pipeline stages when pp > 1.
+
+use super::memory::touched_expert_share;
+use super::operator::{OpKind, PricedOp};
+use super::{StepCost, StepStats};
+use crate::plan::{Chip, Model, Pool};
+
+impl StepCost {
+    /// Builds the pricing table. The plan has been validated, so every compute operator has an engine.
+    pub fn new(model: &Model, chip: &Chip, pool: &Pool) -> StepCost {
+        let tp = pool.tp as f64;
+        let pp = pool.pp.max(1) as f64;
+        // KV heads are split across the tensor-parallel group, but never finer than one head per chip:
+        // with more chips than KV heads, heads are replicated.
+        let kv_split = (pool.tp.min(model.kv_heads)) as f64;
+        let ops = model
+            .operators
+            .iter()
+            .map(|op| PricedOp::new(&model.name, chip, pool, op, tp, pp, kv_split))
+            .collect::<Vec<PricedOp>>();
+        let energy_model = ops.iter().any(|op| op.hw.has_energy());
+        // Stage j of an instance holds chips [j·tp, (j+1)·tp), nodes are consecutive blocks of node_size
+        // chips and an instance starts a node: the boundary before stage j crosses nodes when j·tp is a
+        // multiple of node_size.
+        let node = if pool.node_size == 0 {
+            pool.tp * pool.pp.max(1)
+        } else {
+            pool.node_size
+        };
+        let crossing = (1..pool.pp.max(1))
+            .filter(|j| (j * pool.tp).is_multiple_of(node))
+            .count() as f64;
+        StepCost {
+            ops,
+            inv_mem_rate: 1.0 / (chip.memory_bw * chip.memory_efficiency),
+            tp,
+            pp,
+            ep: pool.ep.max(1) as f64,
+            microbatches: if pool.pp > 1 {
+                pool.microbatches.max(1) as f64
+            } else {
+                1.0
+            },
+            link_bw: chip.link_bw,
+            link_latency_s: chip.link_latency_s,
+            node_size: node as f64,
+            network_bw: pool.network_bw,
+            network_latency_s: pool.network_latency_s,
+            boundaries_link: pp - 1.0 - crossing,
+            boundaries_network: crossing,
+            overhead_s: pool.step_overhead_s,
+            instance_power_w: chip.power_busy_w * tp * pp,
+            energy_model,
+            static_power_w: chip.power_idle_w * tp * pp,
+        }
+    }
+
+    /// `start` plus the seconds one pipeline stage takes on a batch (all of the step when pp = 1; one
+    /// micro-batch otherwise). Operators are added to `start` one by one, in order.
+    fn stage_seconds(&self, s: &StepStats, start: f64) -> f64 {
+        let mut total = start;
+        for op in &self.ops {
+            match op.kind {
+                OpKind::Compute => {}
+                // One all-reduce of the batch's activations per occurrence.
+                OpKind::AllReduce => {
+                    total += op.count * self.all_reduce_s(op.bytes_per_token * s.tokens);
+                    continue;
+                }
+                OpKind::MoeComm => {
+                    total += op.count
+                        * self.moe_comm_s(op.bytes_per_token, s.tokens, op.experts_per_token);
+                    continue;
+                }
+                OpKind::P2p => continue,
+            }
+            let flops = op.flops_per_token * s.tokens
+                + op.flops_per_sampled * s.sampled
+                + op.flops_per_attn_pair * s.attn_pairs;
+            // Expert weights: only the experts this batch's tokens are routed to are read.
+            let weights = if op.experts > 0.0 {
+                op.fixed_bytes * touched_expert_share(op.experts, op.experts_per_token, s.tokens)
+            } else {
+                op.fixed_bytes
+            };
+            let bytes = weights
+                + op.bytes_per_token * s.tokens
+                + op.bytes_per_sampled * s.sampled
+                + op.bytes_per_kv_token * s.kv_read_tokens;
+            let act = op.bytes_per_token * s.tokens + op.bytes_per_sampled * s.sampled;
+            let kv = op.bytes_per_kv_token * s.kv_read_tokens;
+            let compute_s = flops * op.inv_flops_rate;
+            total += op.hw.seconds(
+                s,
+                op.count,
+                compute_s,
+                weights,
+                act,
+                kv,
+                bytes,
+                self.inv_mem_rate,
+            );
+        }
+        total
+    }
+
+    /// Seconds one step takes, overhead included. A step with no tokens costs nothing.
+    ///
+    /// With pp = 1 it is the overhead plus the sum over operators. With pp > 1 the step's batch is split
+    /// into m = min(microbatches, tokens) equal micro-batches that flow through the pp stages:
+    /// `overhead + (m + pp − 1) × stage(batch / m) + transfers(batch / m)`, where each stage holds 1/pp of
+    /// every operator and reads its weights once per micro-batch (bubble share (pp − 1) / (m + pp − 1)).
+    pub fn step_seconds(&self, s: &StepStats) -> f64 {
+        if s.tokens <= 0.0 {
+            return 0.0;
+        }
+        if self.pp <= 1.0 {
+            return self.stage_seconds(s, self.overhead_s);
+        }
+        let m = self.microbatches.min(s.tokens.floor()).max(1.0);
+        let mb = StepStats {
+            tokens: s.tokens / m,
+            sampled: s.sampled / m,
+            attn_pairs: s.attn_pairs / m,
+            kv_read_tokens: s.kv_read_tokens / m,
+        };
+        let send: f64 = self
+            .ops
+            .iter()
+            .filter(|op| op.kind == OpKind::P2p)
+            .map(|op| op.count * self.pipeline_transfer_s(op.bytes_per_token * mb.tokens))
+            .sum();
+        self.overhead_s + (m + self.pp - 1.0) * self.stage_seconds(&mb, 0.0) + send
+    }
+}

@@ -1,0 +1,93 @@
+//! Decoding the `models` and `operators` tables: each model with its operators.
+
+use arrow_array::RecordBatch;
+
+use crate::error::{plan_err, PlanResult};
+use crate::plan::model::{Model, Operator, OPERATOR_ENGINES};
+use crate::plan::table::with_table;
+
+/// The models, each with at least one operator.
+pub fn decode(batch: &RecordBatch) -> PlanResult<Vec<Model>> {
+    let mut models = with_table(batch, "models", |t| {
+        let name = t.strings("name")?;
+        let layers = t.int_in("layers", 1, 100_000)?;
+        let kv_heads = t.int_in("kv_heads", 1, 1_000_000)?;
+        let weight_bytes = t.positive("weight_bytes")?;
+        let kvb = t.positive("kv_bytes_per_token")?;
+        Ok((0..t.len())
+            .map(|i| Model {
+                name: name[i].clone(),
+                layers: layers[i],
+                kv_heads: kv_heads[i],
+                weight_bytes: weight_bytes[i],
+                kv_bytes_per_token: kvb[i],
+                operators: Vec::new(),
+            })
+            .collect::<Vec<_>>())
+    })?;
+
+    with_table(batch, "operators", |t| {
+        let model = t.index("model", "models", models.len())?;
+        let name = t.strings("name")?;
+        let engine = t.choice("engine", &OPERATOR_ENGINES)?;
+        let dtype = t.strings("dtype")?;
+        let count = t.nonneg("count")?;
+        let fpt = t.nonneg("flops_per_token")?;
+        let fps = t.nonneg("flops_per_sampled")?;
+        let fap = t.nonneg("flops_per_attn_pair")?;
+        let wb = t.nonneg("weight_bytes")?;
+        let bpt = t.nonneg("bytes_per_token")?;
+        let bps = t.nonneg("bytes_per_sampled")?;
+        let bkv = t.nonneg("bytes_per_kv_token")?;
+        let shard = t.bools("tp_shard")?;
+        let experts = if t.has("experts") {
+            t.nonneg("experts")?
+        } else {
+            vec![0.0; t.len()]
+        };
+        let experts_per_token = if t.has("experts_per_token") {
+            t.nonneg("experts_per_token")?
+        } else {
+            vec![0.0; t.len()]
+        };
+        for i in 0..t.len() {
+            if experts[i] > 0.0
+                && !(experts_per_token[i] > 0.0 && experts_per_token[i] <= experts[i])
+            {
+                return Err(t.in_cell(
+                    "experts_per_token",
+                    i,
+                    plan_err!(
+                        "operators row {}: experts_per_token must be in (0, experts] for an expert operator",
+                        i
+                    ),
+                ));
+            }
+            models[model[i]].operators.push(Operator {
+                name: name[i].clone(),
+                engine: engine[i].clone(),
+                dtype: dtype[i].clone(),
+                count: count[i],
+                flops_per_token: fpt[i],
+                flops_per_sampled: fps[i],
+                flops_per_attn_pair: fap[i],
+                weight_bytes: wb[i],
+                bytes_per_token: bpt[i],
+                bytes_per_sampled: bps[i],
+                bytes_per_kv_token: bkv[i],
+                tp_shard: shard[i],
+                experts: experts[i],
+                experts_per_token: experts_per_token[i],
+            });
+        }
+        Ok(())
+    })?;
+    for (i, m) in models.iter().enumerate() {
+        if m.operators.is_empty() {
+            return Err(plan_err!("model '{}' has no operators", m.name)
+                .table("models")
+                .row(i));
+        }
+    }
+    Ok(models)
+}

@@ -1,0 +1,196 @@
+//! Decoding the `pools` table (each pool's chips, parallelism, batching, KV cache, policy, role and
+//! topology, with the per-row checks that they fit together) and the optional `links` table.
+
+use arrow_array::RecordBatch;
+
+use crate::error::{plan_err, PlanResult};
+use crate::plan::system::{Link, Pool, Role};
+use crate::plan::table::{has_table, with_table};
+
+/// The pools of `runs` runs on `chips` chips (memory placement is added by `memories::place`).
+pub fn decode(batch: &RecordBatch, runs: usize, chips: usize) -> PlanResult<Vec<Pool>> {
+    with_table(batch, "pools", |t| {
+        let name = t.strings("name")?;
+        let run = t.index("run", "runs", runs)?;
+        let chip = t.index("chip", "chips", chips)?;
+        let n_chips = t.int_in("chips", 1, u32::MAX as u64)?;
+        let tp = t.int_in("tp", 1, 65_536)?;
+        let instances = t.int_in("instances", 1, u32::MAX as u64)?;
+        let max_batch = t.int_in("max_batch", 1, u32::MAX as u64)?;
+        let mbt = t.int_in("max_batched_tokens", 1, u32::MAX as u64)?;
+        let block = t.int_in("block_size", 1, 1 << 20)?;
+        let kv_blocks = t.int_in("kv_blocks", 1, u32::MAX as u64)?;
+        let chunked = t.bools("chunked_prefill")?;
+        let policy = t.strings("policy")?;
+        let overhead = t.nonneg("step_overhead_s")?;
+        let max_queue = if t.has("max_queue") {
+            t.int_in("max_queue", 0, u64::MAX)?
+        } else {
+            vec![0; t.len()]
+        };
+        let queue_timeout = if t.has("queue_timeout_s") {
+            t.f64_checked("queue_timeout_s", true)?
+        } else {
+            vec![f64::INFINITY; t.len()]
+        };
+        if let Some(i) = queue_timeout.iter().position(|&x| x <= 0.0) {
+            return Err(t.in_cell(
+                "queue_timeout_s",
+                i,
+                plan_err!("pools row {}: queue_timeout_s must be > 0", i),
+            ));
+        }
+        // Parallelism and topology (optional columns: absent means tp-only instances within one node).
+        let ones = || vec![1u64; t.len()];
+        let pp = if t.has("pp") {
+            t.int_in("pp", 1, 65_536)?
+        } else {
+            ones()
+        };
+        let ep = if t.has("ep") {
+            t.int_in("ep", 1, 65_536)?
+        } else {
+            ones()
+        };
+        let microbatches = if t.has("microbatches") {
+            t.int_in("microbatches", 0, 1 << 20)?
+        } else {
+            vec![0; t.len()]
+        };
+        let node_size = if t.has("node_size") {
+            t.int_in("node_size", 0, u32::MAX as u64)?
+        } else {
+            vec![0; t.len()]
+        };
+        let network_bw = if t.has("network_bw") {
+            t.nonneg("network_bw")?
+        } else {
+            vec![0.0; t.len()]
+        };
+        let network_latency = if t.has("network_latency_s") {
+            t.nonneg("network_latency_s")?
+        } else {
+            vec![0.0; t.len()]
+        };
+        let role = if t.has("role") {
+            t.parsed("role", Role::parse)?
+        } else {
+            vec![Role::Mixed; t.len()]
+        };
+        (0..t.len())
+            .map(|i| {
+                if tp[i] * pp[i] * instances[i] != n_chips[i] {
+                    return Err(t.in_cell(
+                        "chips",
+                        i,
+                        plan_err!(
+                            "pool '{}': {} chips cannot form {} instances of tp={} x pp={}",
+                            name[i],
+                            n_chips[i],
+                            instances[i],
+                            tp[i],
+                            pp[i]
+                        ),
+                    ));
+                }
+                if tp[i] % ep[i] != 0 {
+                    return Err(t.in_cell(
+                        "ep",
+                        i,
+                        plan_err!("pool '{}': ep={} must divide tp={}", name[i], ep[i], tp[i]),
+                    ));
+                }
+                // 0 (or absent) node size: the whole instance is one node.
+                let node = if node_size[i] == 0 { tp[i] * pp[i] } else { node_size[i] };
+                if !(node % tp[i] == 0 || tp[i] % node == 0) {
+                    return Err(t.in_cell(
+                        "node_size",
+                        i,
+                        plan_err!(
+                            "pool '{}': node_size={} and tp={} must divide one another",
+                            name[i],
+                            node,
+                            tp[i]
+                        ),
+                    ));
+                }
+                if tp[i] * pp[i] > node && network_bw[i] <= 0.0 {
+                    return Err(t.in_cell(
+                        "network_bw",
+                        i,
+                        plan_err!(
+                            "pool '{}': an instance of {} chips spans nodes of {} but network_bw is not set",
+                            name[i],
+                            tp[i] * pp[i],
+                            node
+                        ),
+                    ));
+                }
+                Ok(Pool {
+                    name: name[i].clone(),
+                    run: run[i],
+                    role: role[i],
+                    chip: chip[i],
+                    chips: n_chips[i],
+                    tp: tp[i],
+                    instances: instances[i],
+                    max_batch: max_batch[i],
+                    max_batched_tokens: mbt[i],
+                    block_size: block[i],
+                    kv_blocks: kv_blocks[i],
+                    chunked_prefill: chunked[i],
+                    policy: policy[i].clone(),
+                    step_overhead_s: overhead[i],
+                    // 0 means no limit (the compiler writes 0 when none is set).
+                    max_queue: if max_queue[i] == 0 { u64::MAX } else { max_queue[i] },
+                    queue_timeout_s: queue_timeout[i],
+                    pp: pp[i],
+                    ep: ep[i],
+                    microbatches: if pp[i] == 1 { 1 } else if microbatches[i] == 0 { pp[i] } else { microbatches[i] },
+                    node_size: node,
+                    network_bw: network_bw[i],
+                    network_latency_s: network_latency[i],
+                    weights_memory: None,
+                    kv_memory: None,
+                })
+            })
+            .collect::<PlanResult<Vec<_>>>()
+    })
+}
+
+/// The links between `pools` (the table is optional: a plan without it has no links); both ends of a
+/// link belong to one run.
+pub fn links(batch: &RecordBatch, pools: &[Pool]) -> PlanResult<Vec<Link>> {
+    if !has_table(batch, "links") {
+        return Ok(Vec::new());
+    }
+    with_table(batch, "links", |t| {
+        let src = t.index("src", "pools", pools.len())?;
+        let dst = t.index("dst", "pools", pools.len())?;
+        let bw = t.f64_checked("bandwidth", true)?;
+        let lat = t.nonneg("latency_s")?;
+        (0..t.len())
+            .map(|i| {
+                if bw[i].is_nan() || bw[i] <= 0.0 {
+                    return Err(t.in_cell(
+                        "bandwidth",
+                        i,
+                        plan_err!("links row {}: bandwidth must be > 0", i),
+                    ));
+                }
+                if pools[src[i]].run != pools[dst[i]].run {
+                    return Err(t.in_row(
+                        i,
+                        plan_err!("links row {}: the two pools belong to different runs", i),
+                    ));
+                }
+                Ok(Link {
+                    src: src[i],
+                    dst: dst[i],
+                    bandwidth: bw[i],
+                    latency_s: lat[i],
+                })
+            })
+            .collect::<PlanResult<Vec<_>>>()
+    })
+}

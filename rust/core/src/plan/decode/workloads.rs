@@ -1,0 +1,64 @@
+//! Decoding the `workloads` and `requests` tables: each workload's arrival process and its requests.
+
+use arrow_array::RecordBatch;
+
+use crate::error::{plan_err, PlanResult};
+use crate::plan::table::with_table;
+use crate::plan::workload::Workload;
+
+fn u32_tokens(v: Vec<u64>) -> Vec<u32> {
+    v.into_iter().map(|x| x as u32).collect()
+}
+
+/// The workloads with their requests.
+pub fn decode(batch: &RecordBatch) -> PlanResult<Vec<Workload>> {
+    let mut workloads = with_table(batch, "workloads", |t| {
+        let name = t.strings("name")?;
+        let kind = t.strings("kind")?;
+        let users = t.int_in("users", 0, u32::MAX as u64)?;
+        let think = t.nonneg("think_time_s")?;
+        let duration = t.f64_checked("duration_s", true)?;
+        (0..t.len())
+            .map(|i| {
+                if duration[i] <= 0.0 {
+                    return Err(t.in_cell(
+                        "duration_s",
+                        i,
+                        plan_err!("workloads row {}: duration_s must be > 0", i),
+                    ));
+                }
+                Ok(Workload {
+                    name: name[i].clone(),
+                    kind: kind[i].clone(),
+                    users: users[i],
+                    think_time_s: think[i],
+                    duration_s: duration[i],
+                    arrival_s: Vec::new(),
+                    invalid_arrival_row: None,
+                    prompt_tokens: Vec::new(),
+                    output_tokens: Vec::new(),
+                })
+            })
+            .collect::<PlanResult<Vec<_>>>()
+    })?;
+
+    with_table(batch, "requests", |t| {
+        let wl = t.index("workload", "workloads", workloads.len())?;
+        let arrival = t.f64_opt("arrival_s")?;
+        let prompt = u32_tokens(t.int_in("prompt_tokens", 1, 100_000_000)?);
+        let output = u32_tokens(t.int_in("output_tokens", 1, 100_000_000)?);
+        for i in 0..t.len() {
+            let w = &mut workloads[wl[i]];
+            // Whether the times must be valid is the arrival process's to say (`engine::arrivals`).
+            let a = arrival[i].unwrap_or(f64::NAN);
+            if !(a.is_finite() && a >= 0.0) && w.invalid_arrival_row.is_none() {
+                w.invalid_arrival_row = Some(i);
+            }
+            w.arrival_s.push(a);
+            w.prompt_tokens.push(prompt[i]);
+            w.output_tokens.push(output[i]);
+        }
+        Ok(())
+    })?;
+    Ok(workloads)
+}

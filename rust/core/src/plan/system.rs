@@ -1,0 +1,92 @@
+//! A serving system: pools of identical instances (their chips, parallelism, batching, KV cache and
+//! scheduling policy, what they do) and the links carrying KV caches between pools.
+
+use crate::error::{plan_err, PlanResult};
+
+/// What a pool's instances do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Prefill and decode on the same instance.
+    Mixed,
+    /// Prefill only: the KV cache then moves over a link to a decode pool.
+    Prefill,
+    /// Decode only: requests arrive with their KV cache from a prefill pool.
+    Decode,
+}
+
+impl Role {
+    /// The names a plan spells roles with (`pools.role`).
+    pub const NAMES: [&'static str; 3] = ["mixed", "prefill", "decode"];
+
+    /// The role named `name`; any other name is an error.
+    pub fn parse(name: &str) -> PlanResult<Role> {
+        match name {
+            "mixed" => Ok(Role::Mixed),
+            "prefill" => Ok(Role::Prefill),
+            "decode" => Ok(Role::Decode),
+            other => Err(plan_err!(
+                "unknown role '{}', expected one of {:?}",
+                other,
+                Role::NAMES
+            )),
+        }
+    }
+
+    pub fn prefills(self) -> bool {
+        self != Role::Decode
+    }
+    pub fn decodes(self) -> bool {
+        self != Role::Prefill
+    }
+}
+
+/// A link carrying KV caches from one pool to another: one shared channel, transfers served in order.
+#[derive(Debug, Clone)]
+pub struct Link {
+    pub src: usize,
+    pub dst: usize,
+    pub bandwidth: f64,
+    pub latency_s: f64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Pool {
+    pub name: String,
+    pub run: usize,
+    pub role: Role,
+    pub chip: usize,
+    pub chips: u64,
+    pub tp: u64,
+    pub instances: u64,
+    pub max_batch: u64,
+    pub max_batched_tokens: u64,
+    pub block_size: u64,
+    pub kv_blocks: u64,
+    pub chunked_prefill: bool,
+    /// The scheduling policy, by its name in the engine's registry (`infera_core::engine::scheduler`).
+    pub policy: String,
+    pub step_overhead_s: f64,
+    /// Most requests waiting in one instance's queue; arrivals beyond it are rejected (`u64::MAX`: no limit).
+    pub max_queue: u64,
+    /// A request not admitted within this time of arriving is rejected (infinite: never).
+    pub queue_timeout_s: f64,
+    /// Pipeline stages per instance (an instance is `tp × pp` chips; optional column, 1 when absent).
+    pub pp: u64,
+    /// Expert-parallel degree: routed experts spread over `ep` of each stage's `tp` chips (divides `tp`;
+    /// optional column, 1 when absent).
+    pub ep: u64,
+    /// Micro-batches a step is split into when `pp > 1` (optional column, `pp` when absent).
+    pub microbatches: u64,
+    /// Chips per node: groups within a node use the chip link, across nodes the network (optional column;
+    /// absent: every instance fits in one node).
+    pub node_size: u64,
+    /// Per-chip network bandwidth across nodes, B/s (0: none; optional column).
+    pub network_bw: f64,
+    /// Latency of one network hop (optional column, 0 when absent).
+    pub network_latency_s: f64,
+    /// Index (into the chip's `memories`) of the tier holding the weights; activations stream from it too
+    /// (optional column `weights_memory`; `None`: the chip's one memory).
+    pub weights_memory: Option<usize>,
+    /// Index (into the chip's `memories`) of the tier holding the KV cache (optional column `kv_memory`).
+    pub kv_memory: Option<usize>,
+}

@@ -1,0 +1,19 @@
+//! Traffic: a workload's arrival process and its requests.
+
+#[derive(Debug, Clone)]
+pub struct Workload {
+    pub name: String,
+    /// The arrival process, by its name in the engine's registry (`infera_core::engine::arrivals`).
+    pub kind: String,
+    pub users: u64,
+    pub think_time_s: f64,
+    /// No request is issued at or after this time (infinite when the traffic is bounded by count).
+    pub duration_s: f64,
+    /// Arrival times from the requests table (NaN where null).
+    pub arrival_s: Vec<f64>,
+    /// The first `requests` row of this workload whose `arrival_s` is not a finite time >= 0, for the
+    /// arrival processes that read arrival times.
+    pub invalid_arrival_row: Option<usize>,
+    pub prompt_tokens: Vec<u32>,
+    pub output_tokens: Vec<u32>,
+}
