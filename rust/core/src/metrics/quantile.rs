@@ -110,40 +110,43 @@ impl<'a> Stretch<'a> {
         self.times[j + 1] - self.times[j]
     }
 
-    /// The stretch's gaps `first..end` (gap `j` follows time `j`), and the whole blocks `kb..ke` among them
-    /// (none without gap blocks).
-    fn layout(&self) -> (usize, usize, usize, usize) {
+    /// The stretch's gaps `first..end` (gap `j` follows time `j`), and the whole gap blocks `kb..ke`
+    /// among them, if any.
+    fn layout(&self) -> (usize, usize, Option<(&'a GapBlocks, usize, usize)>) {
         let (first, end) = (self.a, self.b.saturating_sub(1));
-        let kb = first.div_ceil(BLOCK);
-        let ke = match self.blocks {
-            Some(_) => (end / BLOCK).max(kb),
-            None => kb,
-        };
-        (first, end, kb, ke)
+        let (kb, ke) = (first.div_ceil(BLOCK), end / BLOCK);
+        (
+            first,
+            end,
+            self.blocks.filter(|_| kb < ke).map(|b| (b, kb, ke)),
+        )
     }
 }
 
-/// Calls `f` with every gap of the sequence made of `stretches`, one after another, and with the whole
-/// gap blocks of each stretch in place of their gaps: `f(Err(block), stretch)`.
-fn walk(stretches: &[Stretch], mut f: impl FnMut(Result<f64, usize>, &Stretch)) {
+/// Calls `f` with every gap of the sequence made of `stretches`, one after another, whole gap blocks
+/// standing for their gaps: `f(Err((blocks, k)), stretch)` for block `k`.
+fn walk<'a>(
+    stretches: &[Stretch<'a>],
+    mut f: impl FnMut(Result<f64, (&'a GapBlocks, usize)>, &Stretch<'a>),
+) {
     let mut prev: Option<f64> = None;
     for s in stretches.iter().filter(|s| s.b > s.a) {
         if let Some(p) = prev {
             f(Ok(s.times[s.a] - p), s);
         }
-        let (first, end, kb, ke) = s.layout();
-        if kb == ke {
-            for j in first..end {
-                f(Ok(s.gap(j)), s);
-            }
-        } else {
+        let (first, end, whole) = s.layout();
+        if let Some((blocks, kb, ke)) = whole {
             for j in first..kb * BLOCK {
                 f(Ok(s.gap(j)), s);
             }
             for k in kb..ke {
-                f(Err(k), s);
+                f(Err((blocks, k)), s);
             }
             for j in ke * BLOCK..end {
+                f(Ok(s.gap(j)), s);
+            }
+        } else {
+            for j in first..end {
                 f(Ok(s.gap(j)), s);
             }
         }
@@ -191,8 +194,9 @@ fn lower_bound(stretches: &[Stretch], keep: usize) -> f64 {
     let (mut groups, mut blocks) = (Top::new(keep), Top::new(keep));
     let (mut n_groups, mut n_blocks) = (0, 0);
     for s in stretches.iter().filter(|s| s.b > s.a) {
-        let (_, _, kb, ke) = s.layout();
-        let Some(gb) = s.blocks else { continue };
+        let Some((gb, kb, ke)) = s.layout().2 else {
+            continue;
+        };
         let (g0, g1) = (kb.div_ceil(GROUP), (ke / GROUP).max(kb.div_ceil(GROUP)));
         for &max in &gb.group[g0..g1] {
             groups.take(max);
@@ -207,8 +211,7 @@ fn lower_bound(stretches: &[Stretch], keep: usize) -> f64 {
         return f64::NEG_INFINITY;
     }
     for s in stretches.iter().filter(|s| s.b > s.a) {
-        let (_, _, kb, ke) = s.layout();
-        if let Some(gb) = s.blocks {
+        if let Some((gb, kb, ke)) = s.layout().2 {
             for &max in &gb.block[kb..ke] {
                 blocks.take(max);
             }
@@ -243,7 +246,7 @@ pub fn stretch_gap_quantile(stretches: &[Stretch], q: f64, scratch: &mut Vec<f64
         scratch.clear();
         walk(stretches, |g, s| match g {
             Ok(g) => scratch.push(g),
-            Err(k) => scratch.extend((k * BLOCK..(k + 1) * BLOCK).map(|j| s.gap(j))),
+            Err((_, k)) => scratch.extend((k * BLOCK..(k + 1) * BLOCK).map(|j| s.gap(j))),
         });
         return quantile(scratch, q);
     }
@@ -260,9 +263,8 @@ pub fn stretch_gap_quantile(stretches: &[Stretch], q: f64, scratch: &mut Vec<f64
         };
         match g {
             Ok(g) => put(g),
-            Err(k) => {
-                let Some(gb) = s.blocks else { return };
-                if gb.block[k] >= bound {
+            Err((blocks, k)) => {
+                if blocks.block[k] >= bound {
                     for j in k * BLOCK..(k + 1) * BLOCK {
                         put(s.gap(j));
                     }
