@@ -26,6 +26,9 @@ pub mod arrivals;
 pub mod router;
 pub mod scheduler;
 
+#[cfg(test)]
+mod tests;
+
 use events::{Class, Events};
 use instance::Instance;
 use request::{Emissions, Phase, NONE};
