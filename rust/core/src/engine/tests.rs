@@ -1,3 +1,5 @@
+//! Unit tests of the engine: the registries, their names and errors, and the quotes of `docs/extending.md`.
+
 use super::{arrivals, registry::lookup, router, scheduler};
 use crate::error::{InferaError, PlanError};
 

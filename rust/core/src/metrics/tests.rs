@@ -1,3 +1,5 @@
+//! Unit tests of the metrics: quantiles against their plain definitions, bit for bit.
+
 use super::*;
 
 #[test]
