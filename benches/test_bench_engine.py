@@ -44,6 +44,19 @@ def test_simulate(benchmark, plans, name: str) -> None:
     assert res.requests.height == plans[name].summary()["requests"]
 
 
+def _summary_only(plan: infera.Plan) -> infera.Results:
+    res = infera.simulate(plan, requests=False, iterations=False, token_stats=False)
+    res.summary
+    return res
+
+
+def test_simulate_summary_only_1m(benchmark, plans) -> None:
+    """The same 1M-request run keeping no per-request or per-step rows: the summary from the core's
+    statistics (issue 10 target: <= 1.0 s)."""
+    res = benchmark.pedantic(_summary_only, args=(plans["mixed_1m"],), rounds=3, iterations=1)
+    assert res.summary["requests"][0] == 1_000_000
+
+
 @pytest.mark.parametrize("users", [8, 512])
 def test_per_step_cost_is_flat_in_batch_size(benchmark, users: int) -> None:
     """A closed loop of `users` keeps the decode batch at `users`; time per engine step should not grow with
