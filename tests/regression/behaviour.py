@@ -4,7 +4,7 @@
 shortest round-trip text, so equal digests mean bit-identical values). ``cases`` lists the programs
 fingerprinted: every example, and random small systems drawn from a fixed seed. The digests recorded in
 ``tests/regression/fixtures/behaviour.json`` were taken before the one-direction refactoring of the core;
-``python tests/regression/behaviour.py --write`` records them anew (only ever after a change that is meant to alter
+``PYTHONPATH=tests python tests/regression/behaviour.py --write`` records them anew (only ever after a change that is meant to alter
 results, and said so in its commit).
 """
 
@@ -18,28 +18,12 @@ from pathlib import Path
 
 import polars as pl
 
+from helpers import TINY_MODEL, TOY_CHIP
+
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "behaviour.json"
 
-TINY = """
-model tiny {
-  layers = 2, hidden = 256, heads = 4, kv_heads = 2, head_dim = 64
-  intermediate = 512, vocab = 1000
-}
-chip toy {
-  bf16 = 100 TFLOPS
-  vector = 10 TFLOPS
-  memory = 1 GB
-  memory_bandwidth = 1 TB/s
-  link_bandwidth = 100 GB/s
-  link_latency = 1 us
-  compute_efficiency = 1.0
-  memory_efficiency = 1.0
-  power = 500 W
-  idle_power = 100 W
-  price = 3.6 $/h
-}
-"""
+TINY = TINY_MODEL + TOY_CHIP  # the shared test model and chip (tests/helpers.py)
 
 
 def _frame_digest(df: pl.DataFrame) -> str:
@@ -126,6 +110,6 @@ def compute() -> dict[str, object]:
 
 if __name__ == "__main__":
     if sys.argv[1:] != ["--write"]:
-        sys.exit("usage: python tests/regression/behaviour.py --write")
+        sys.exit("usage: PYTHONPATH=tests python tests/regression/behaviour.py --write")
     FIXTURE.write_text(json.dumps(compute(), indent=1, sort_keys=True) + "\n")
     print(f"wrote {FIXTURE}")
