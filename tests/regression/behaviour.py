@@ -4,8 +4,8 @@
 shortest round-trip text, so equal digests mean bit-identical values). ``cases`` lists the programs
 fingerprinted: every example, and random small systems drawn from a fixed seed. The digests recorded in
 ``tests/regression/fixtures/behaviour.json`` were taken before the one-direction refactoring of the core;
-``PYTHONPATH=tests python tests/regression/behaviour.py --write`` records them anew (only ever after a change that is meant to alter
-results, and said so in its commit).
+``PYTHONPATH=tests python tests/regression/behaviour.py --write`` records them anew (only ever after a
+change that is meant to alter results, and said so in its commit).
 """
 
 from __future__ import annotations
