@@ -1,6 +1,6 @@
 """Malformed Arrow arrays at the binding: plan batches whose string columns claim more data than their buffers
 hold (an offset past the values, offsets that run backwards, bytes that are not UTF-8) are a ``PlanError``
-naming the table, never a crash or pyarrow's own exception.
+naming the table and column, never a crash or pyarrow's own exception.
 
 pyarrow's ``Array.from_buffers`` checks only that buffers are long enough for the array's length and that the
 last offset fits, so these arrays reach the binding as they are; the binding must validate every column in
@@ -74,7 +74,8 @@ def report() -> None:
                 raised = {"class": None}
             except Exception as exc:  # noqa: BLE001 - every exception is reported and judged by the test
                 raised = {"class": type(exc).__name__, "plan_error": isinstance(exc, PlanError),
-                          "table": getattr(exc, "table", None), "message": str(exc)}
+                          "table": getattr(exc, "table", None), "column": getattr(exc, "column", None),
+                          "message": str(exc)}
             out[f"{name} / {call.__name__}"] = raised
     print(json.dumps(out))
 
@@ -88,9 +89,9 @@ def test_malformed_string_arrays_are_plan_errors_not_crashes() -> None:
     results = json.loads(done.stdout)
     assert len(results) == 2 * len(CASES)
     for case, raised in results.items():
-        table = CASES[case.split(" / ")[0]][0]
+        table, column, _ = CASES[case.split(" / ")[0]]
         assert raised["plan_error"], f"{case}: {raised}"
-        assert raised["table"] == table, f"{case}: {raised}"
+        assert (raised["table"], raised["column"]) == (table, column), f"{case}: {raised}"
         assert "not valid Arrow data" in raised["message"], f"{case}: {raised}"
 
 

@@ -5,15 +5,35 @@
 //! an array whose offsets run backwards or past its values, or whose strings are not UTF-8, claims data its
 //! buffers do not hold. arrow's checked import (`PyArrowType<RecordBatch>`) does run
 //! `ArrayData::validate_full`, but it raises pyarrow's `ArrowException`; this import runs the same
-//! validation column by column and raises a `PlanError` naming the table, like any other malformed plan.
+//! validation table by table and raises a `PlanError` naming the table (and the column, when one is at
+//! fault), like any other malformed plan.
 
-use arrow::array::Array;
+use arrow::array::{Array, ArrayRef, AsArray};
+use arrow::datatypes::DataType;
+use arrow::error::ArrowError;
 use arrow::pyarrow::{FromPyArrowUnchecked, PyArrowException};
 use arrow::record_batch::RecordBatch;
 use infera_core::PlanError;
 use pyo3::prelude::*;
 
 use crate::errors;
+
+/// Validates one packed table in full: first each column of its rows (a `list<struct>`, as plans pack
+/// tables), so that a fault is named by its column, then the whole.
+fn validate(table: &ArrayRef) -> Result<(), (Option<&str>, ArrowError)> {
+    let rows = match table.data_type() {
+        DataType::List(_) => table.as_list::<i32>().values().as_struct_opt(),
+        DataType::LargeList(_) => table.as_list::<i64>().values().as_struct_opt(),
+        _ => None,
+    };
+    for (field, column) in rows.iter().flat_map(|r| r.fields().iter().zip(r.columns())) {
+        column
+            .to_data()
+            .validate_full()
+            .map_err(|e| (Some(field.name().as_str()), e))?;
+    }
+    table.to_data().validate_full().map_err(|e| (None, e))
+}
 
 /// A plan batch whose every column passed `validate_full`.
 pub(crate) struct PlanBatch(pub RecordBatch);
@@ -36,14 +56,16 @@ impl FromPyObject<'_, '_> for PlanBatch {
         })?;
         let schema = batch.schema();
         for (field, column) in schema.fields().iter().zip(batch.columns()) {
-            if let Err(e) = column.to_data().validate_full() {
-                return Err(invalid(
-                    PlanError::new(format!(
-                        "table '{}' is not valid Arrow data: {e}",
-                        field.name()
+            if let Err((col, e)) = validate(column) {
+                let table = field.name();
+                let err = match col {
+                    Some(col) => PlanError::new(format!(
+                        "column '{col}' of table '{table}' is not valid Arrow data: {e}"
                     ))
-                    .table(field.name()),
-                ));
+                    .column(col),
+                    None => PlanError::new(format!("table '{table}' is not valid Arrow data: {e}")),
+                };
+                return Err(invalid(err.table(table)));
             }
         }
         Ok(PlanBatch(batch))
