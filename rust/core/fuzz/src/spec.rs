@@ -4,7 +4,7 @@
 //! Each quantity is drawn as a factor of a typical value, so most inputs are plans the core accepts and the
 //! engine, not only the decoder, gets exercised; now and then a value is any `f64` or `u32` (NaN,
 //! infinities, negatives, zero, the extremes), a name is one the core does not know, or an index points
-//! past its table. The empty input is a valid one-chip, one-model, one-pool plan.
+//! past its table. Exhausted input reads as zeros, which draw the typical value of every field.
 
 use arbitrary::{Arbitrary, Result, Unstructured};
 use infera_core::builder::{
@@ -287,7 +287,7 @@ impl Spec {
             for e in c.engines.take(MAX_ENGINES) {
                 b.engine(
                     chip,
-                    &e.kind.of(&v.operator_engines),
+                    &e.kind.of(v.operator_engines),
                     &e.dtype.of(&dtypes),
                     e.flops.of(1e14),
                     e.efficiency.of(1.0),
@@ -308,7 +308,7 @@ impl Spec {
                 b.operator(OperatorRow {
                     model,
                     name: format!("op{j}"),
-                    engine: o.engine.of(&v.operator_engines),
+                    engine: o.engine.of(v.operator_engines),
                     dtype: o.dtype.of(&dtypes),
                     count: o.count.of(2.0),
                     flops_per_token: fpt.of(1e6),
