@@ -77,11 +77,11 @@ fn a_buffer_past_its_message_body_is_an_error() {
 
 #[test]
 fn an_offsets_buffer_holding_part_of_an_offset_is_an_error() {
-    // The second finding: buffer 1 is the `chips` list's i32 offsets; arrow-data read a 7-byte buffer as
-    // whole offsets and panicked.
+    // The second finding: buffer 1 is the `chips` list's two i32 offsets; arrow-data read a 9-byte buffer,
+    // long enough for them, as whole offsets and panicked.
     let mut file = plan_file();
     let at = buffers_position(&file) + 16;
-    put_i64(&mut file, at + 8, 7);
+    put_i64(&mut file, at + 8, 9);
     let msg = arrow_error(file);
     assert!(
         msg.contains("not a whole number of 4-byte offsets"),
