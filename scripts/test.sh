@@ -17,3 +17,14 @@ ruff check python tests benches validation
 
 cargo test --locked -p infera-core
 python -m pytest -q
+
+# --- Rust fuzz targets (cargo-fuzz, docs/fuzzing.md) ------------------------------------------------------
+# Each libFuzzer target of the core runs 30 s on its committed seed corpus; a finding fails the build.
+# cargo fuzz needs nightly compiler flags, which run.sh enables on the stable toolchain.
+command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked --version 0.13.2
+cargo fmt --manifest-path rust/core/fuzz/Cargo.toml -- --check
+cargo clippy --manifest-path rust/core/fuzz/Cargo.toml --all-targets -- -D warnings
+for target in read_ipc plan_simulate; do
+    rust/core/fuzz/run.sh "$target" -max_total_time=30
+done
+# --- end of the Rust fuzz targets --------------------------------------------------------------------------

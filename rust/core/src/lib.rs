@@ -25,6 +25,8 @@ pub use plan::builder;
 pub use plan::Plan;
 pub use results::SimOutput;
 
+use std::fs::File;
+use std::io::{Read, Seek};
 use std::path::Path;
 
 use arrow_array::RecordBatch;
@@ -40,7 +42,13 @@ impl Plan {
 
     /// Reads a plan written as an Arrow IPC file (`infera compile -o plan.arrow`).
     pub fn read_ipc(path: impl AsRef<Path>) -> Result<Plan> {
-        Plan::from_batch(&Plan::read_ipc_batch(path)?)
+        Plan::read_ipc_from(File::open(path)?)
+    }
+
+    /// Reads a plan in the Arrow IPC file format from any seekable source, such as a
+    /// `std::io::Cursor` over bytes received from elsewhere.
+    pub fn read_ipc_from(source: impl Read + Seek) -> Result<Plan> {
+        Plan::from_batch(&Plan::read_ipc_batch(source)?)
     }
 }
 

@@ -1,26 +1,24 @@
 //! `infera._core`: the thin PyO3 layer over `infera-core`.
 //!
-//! A plan comes in as a one-row Arrow record batch (through `__arrow_c_array__` or the C data interface);
-//! results go out as [`stream::ArrowStream`]s that Polars imports without copying. The GIL is released while
-//! simulating. The exception classes are created here ([`errors`]), and so are the names and constants the
+//! A plan comes in as a one-row Arrow record batch (through `__arrow_c_array__` or the C data interface),
+//! validated in full as it is imported ([`plan_batch`]); results go out as [`stream::ArrowStream`]s that
+//! Polars imports without copying. The GIL is released while simulating. The exception classes are created here ([`errors`]), and so are the names and constants the
 //! Python compiler needs, read from [`infera_core::vocabulary`] so that each is defined once, in Rust.
 //! `python/infera/_core.pyi` is this module's stub; `tests/test_binding.py` checks the two agree.
 
 mod errors;
+mod plan_batch;
 mod stream;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use arrow::pyarrow::PyArrowType;
-use arrow::record_batch::RecordBatch;
 use infera_core::{Plan, SimOptions, SimOutput};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
 use errors::{InferaError, PlanError, SimulationError};
+use plan_batch::PlanBatch;
 use stream::ArrowStream;
-
-type Batch = PyArrowType<RecordBatch>;
 
 /// Runs `f` with the GIL released, turning both errors and panics into Python exceptions.
 fn guarded<T: Send>(
@@ -55,7 +53,7 @@ fn output(out: SimOutput) -> Outputs {
 #[pyo3(signature = (plan, *, requests = true, iterations = true, token_stats = true))]
 fn simulate(
     py: Python<'_>,
-    plan: Batch,
+    plan: PlanBatch,
     requests: bool,
     iterations: bool,
     token_stats: bool,
@@ -71,7 +69,7 @@ fn simulate(
 
 /// Decodes and validates a packed plan without simulating it; raises ``PlanError`` if it is malformed.
 #[pyfunction]
-fn validate_plan(py: Python<'_>, plan: Batch) -> PyResult<()> {
+fn validate_plan(py: Python<'_>, plan: PlanBatch) -> PyResult<()> {
     let batch = plan.0;
     guarded(py, move || Plan::from_batch(&batch).map(|_| ()))
 }

@@ -7,11 +7,13 @@
 //!
 //! The types are split by subject (`chip`, `model`, `workload`, `system`, `run`, with `precision` for
 //! the dtype fallbacks), `decode/` reads one table (or subject) per file through the column reader in
-//! `table.rs`, `validate.rs` holds the cross-table checks, and `builder/` writes plans from Rust.
+//! `table.rs`, `validate.rs` holds the cross-table checks, `ipc.rs` reads plan files and `builder/` writes
+//! plans from Rust.
 
 pub mod builder;
 mod chip;
 mod decode;
+mod ipc;
 mod model;
 mod precision;
 mod run;
@@ -23,9 +25,6 @@ mod workload;
 #[cfg(test)]
 mod tests;
 
-use std::fs::File;
-use std::path::Path;
-
 use arrow_array::RecordBatch;
 
 pub use chip::{Chip, Engine, Memory, ProfilePoint, PROFILE_STATS};
@@ -35,7 +34,7 @@ pub use run::{Keep, Metric, Run, Slo};
 pub use system::{Link, Pool, Role};
 pub use workload::Workload;
 
-use crate::error::{plan_err, Result};
+use crate::error::Result;
 
 /// The plan format version this crate reads and writes.
 pub const PLAN_VERSION: &str = "1";
@@ -64,33 +63,5 @@ impl Plan {
         let plan = decode::plan(batch)?;
         plan.validate()?;
         Ok(plan)
-    }
-
-    /// Reads the packed plan batch of an Arrow IPC file (`infera compile -o plan.arrow`).
-    pub(crate) fn read_ipc_batch(path: impl AsRef<Path>) -> Result<RecordBatch> {
-        let file = File::open(path)?;
-        let reader = arrow_ipc::reader::FileReader::try_new(file, None)?;
-        let schema = reader.schema();
-        let mut batches = Vec::new();
-        for b in reader {
-            batches.push(b?);
-        }
-        match batches.len() {
-            1 => {
-                // The IPC reader attaches file-level metadata to the schema it returns; make sure the batch
-                // sees it even if the writer put it only on the file schema.
-                let batch = batches.pop().expect("one batch");
-                if batch.schema().metadata().is_empty() {
-                    Ok(batch.with_schema(schema)?)
-                } else {
-                    Ok(batch)
-                }
-            }
-            n => Err(plan_err!(
-                "a plan file holds exactly one record batch, this one has {}",
-                n
-            )
-            .into()),
-        }
     }
 }

@@ -3,4 +3,5 @@
 
 mod decoding;
 mod ipc;
+mod ipc_framing;
 mod validation;
