@@ -79,3 +79,13 @@ def test_saved_plan_without_the_optional_role_column_has_a_summary(tmp_path: Pat
     results = infera.simulate(tmp_path / "plan.arrow")
     assert results.pools["role"].to_list() == ["mixed"]
     assert results.summary.height == 1
+
+
+def test_trace_with_a_timestamp_before_year_one_replays(tmp_path: Path) -> None:
+    # "0-11-16 18:15:48.5" parses as a datetime in year 0; taking the earliest time as a Python datetime to
+    # shift the others by raised ValueError ("year 0 is out of range").
+    path = tmp_path / "t.csv"
+    path.write_text("TIMESTAMP,ContextTokens,GeneratedTokens\n1011-11-16 18:15:46.000000,10,2322\n"
+                    "0-11-16 18:15:48.5,20,2\n")
+    stream = load_trace(path)
+    assert stream.arrival_s[0] == 0.0 and stream.prompt_tokens.tolist() == [20, 10]

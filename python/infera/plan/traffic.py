@@ -195,7 +195,10 @@ def load_trace(path: Path | str, *, time_scale: float = 1.0, requests: int | Non
         arr = parsed
     if arr.dtype.is_temporal():
         if arr.is_not_null().any():  # with no time at all there is nothing to shift; the row check says so
-            arr = (arr - arr.min()).dt.total_microseconds().cast(pl.Float64) / 1e6
+            # Shifted inside polars: the earliest time as a Python datetime fails before year 1.
+            first = pl.col(arr.name)
+            arr = arr.to_frame().select((first - first.min()).dt.total_microseconds()).to_series()
+            arr = arr.cast(pl.Float64) / 1e6
     elif not arr.dtype.is_numeric():
         raise TraceError(path, f"has arrivals ({cols['arrival']}) that are neither seconds nor timestamps")
     arr = arr.cast(pl.Float64)
