@@ -5,10 +5,12 @@ Text that is UTF-8 goes to ``infera.compile_text``; other bytes are written to a
 if it were ``examples/fuzz.infera``, so relative ``trace`` and ``profile`` paths resolve beside the examples.
 Programs whose traffic may sample more than ``COMPILE_MAX_REQUESTS`` requests are only parsed.
 
-Contract: only ``InferaSyntaxError`` (line and column inside the text), ``CompileError`` (with a location) or
-``FileError`` come out; a compiled plan passes ``infera.check`` and simulates.
+Contract: only ``InferaSyntaxError`` (line and column inside the text) or ``CompileError`` (with a location)
+come out; a compiled plan passes ``infera.check`` and simulates.
 
-    python fuzz/python/dsl.py -max_total_time=30 -timeout=20 fuzz/corpus/dsl
+    python fuzz/run.py dsl --seconds 30
+    mkdir -p fuzz/work/dsl
+    python fuzz/python/dsl.py -max_total_time=30 -timeout=20 fuzz/work/dsl fuzz/corpus/dsl
 """
 
 import harness

@@ -6,7 +6,9 @@ tokens in all are checked but not simulated.
 Contract: only ``PlanError`` comes out (a file that is no plan, arrays that claim more than they hold, a plan
 the core rejects), or ``SimulationError`` from a plan the core accepted but cannot run; never a crash.
 
-    python fuzz/python/plan.py -max_total_time=30 -timeout=20 fuzz/corpus/plan
+    python fuzz/run.py plan --seconds 30
+    mkdir -p fuzz/work/plan
+    python fuzz/python/plan.py -max_total_time=30 -timeout=20 fuzz/work/plan fuzz/corpus/plan
 """
 
 import harness

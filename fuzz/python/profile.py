@@ -8,7 +8,9 @@ Contract: only ``ProfileError`` naming the file (and a line from 1 on) comes out
 ``calibrate`` writes loads back; the program compiles (or fails a located check of the compiler), passes
 ``infera.check`` and simulates.
 
-    python fuzz/python/profile.py -max_total_time=30 -timeout=20 fuzz/corpus/profile
+    python fuzz/run.py profile --seconds 30
+    mkdir -p fuzz/work/profile
+    python fuzz/python/profile.py -max_total_time=30 -timeout=20 fuzz/work/profile fuzz/corpus/profile
 """
 
 import harness

@@ -9,7 +9,9 @@ Contract: ``load_trace`` raises only ``TraceError`` naming the file (and a row f
 row 1); the program compiles (or fails one of the compiler's located checks, such as a request too long
 for the chip), passes ``infera.check`` and simulates.
 
-    python fuzz/python/trace.py -max_total_time=30 -timeout=20 fuzz/corpus/trace
+    python fuzz/run.py trace --seconds 30
+    mkdir -p fuzz/work/trace
+    python fuzz/python/trace.py -max_total_time=30 -timeout=20 fuzz/work/trace fuzz/corpus/trace
 """
 
 import harness
