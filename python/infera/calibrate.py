@@ -38,8 +38,9 @@ from infera.files import os_errors, output_path, read_bytes, utf8_position
 
 #: The step statistics a profile may be keyed by (the core's names).
 STATS = ("tokens", "sampled", "attn_pairs", "kv_tokens")
-#: The largest tensor-parallel degree (the plan's tp columns are uint32).
-MAX_TP = 2**32 - 1
+#: The largest tensor-parallel degree the core takes in a plan's profiles (rust/core/src/plan/decode/profiles.rs);
+#: to be read from the binding once its vocabulary exports it.
+MAX_TP = 65_536
 PROFILE_COLUMNS = ("model", "operator", "tp", "stat", "x", "seconds", "samples")
 
 
@@ -137,7 +138,7 @@ def _rows(path: Path, reader: csv.DictReader) -> list[dict[str, Any]]:
         if tp < 1 or tp != int(tp):
             raise ProfileError(path, f"tp must be a whole number >= 1, got {r['tp']!r}", n)
         if tp > MAX_TP:
-            raise ProfileError(path, f"tp is too large ({r['tp']}; a plan's tp is at most {MAX_TP})", n)
+            raise ProfileError(path, f"tp is too large ({r['tp']}; a plan's tp is at most {MAX_TP:,})", n)
         rows.append({"model": r.get("model", ""), "operator": op, "tp": int(tp), "stat": stat, "x": x,
                      "seconds": seconds, "line": n})
     return rows

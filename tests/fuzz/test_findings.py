@@ -47,14 +47,25 @@ def test_trace_whose_arrival_column_is_all_empty_names_the_row(tmp_path: Path) -
         load_trace(path)
 
 
-def test_profile_with_a_tp_beyond_the_plan_s_range_is_a_profile_error(tmp_path: Path) -> None:
-    # tp = 1.3e122 passed the whole-number check and overflowed Polars' integers in infera.calibrate.
+@pytest.mark.parametrize("tp", ["1.3e122", "000000001756924348", "65537"])
+def test_profile_with_a_tp_beyond_the_core_s_range_is_a_profile_error(tmp_path: Path, tp: str) -> None:
+    # tp = 1.3e122 passed the whole-number check and overflowed Polars' integers in infera.calibrate;
+    # tp = 1756924348 compiled into a plan the core rejects (profiles.tp is at most 65,536).
     path = tmp_path / "p.csv"
-    path.write_text("operator,tokens,tp,seconds\nqkv_proj,1,1.3e122,1e-6\n")
+    path.write_text(f"operator,tokens,tp,seconds\nqkv_proj,1,{tp},1e-6\n")
     for read in (load_profile, infera.calibrate):
         with pytest.raises(ProfileError, match="tp is too large") as info:
             read(path)
         assert info.value.line == 2
+
+
+def test_profile_at_the_core_s_largest_tp_compiles(tmp_path: Path) -> None:
+    (tmp_path / "p.csv").write_text("operator,tokens,tp,seconds\nqkv_proj,1,65536,1e-6\n")
+    infera.check(infera.compile_text(program(
+        'chip measured extends toy { profile = "p.csv" }\n'
+        "traffic t { arrivals = burst, prompt = 10 tokens, output = 2 tokens, requests = 2 }\n"
+        "system s { pool p: 1 x measured }\nrun r { model = tiny, traffic = t, system = s }\n"),
+        file=str(tmp_path / "m.infera")))
 
 
 def test_profile_row_with_more_fields_than_the_header_is_a_profile_error(tmp_path: Path) -> None:
