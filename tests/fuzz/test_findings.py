@@ -100,3 +100,10 @@ def test_trace_with_a_timestamp_before_year_one_replays(tmp_path: Path) -> None:
                     "0-11-16 18:15:48.5,20,2\n")
     stream = load_trace(path)
     assert stream.arrival_s[0] == 0.0 and stream.prompt_tokens.tolist() == [20, 10]
+
+
+def test_plan_file_whose_version_is_not_utf8_is_a_plan_error() -> None:
+    # One changed byte made the schema's infera.plan_version value undecodable: UnicodeDecodeError out of
+    # Plan.from_batch.
+    with pytest.raises(infera.PlanError, match="plan format version .* is not supported"):
+        infera.Plan.load(INPUTS / "plan_version_not_utf8.arrow")

@@ -225,8 +225,9 @@ class Plan:
         version = meta.get(PLAN_VERSION_KEY)
         if version is None:
             raise PlanError("not an infera plan: the schema lacks the 'infera.plan_version' key")
-        if version.decode() != PLAN_VERSION:
-            raise PlanError(f"plan format version {version.decode()} is not supported (expected {PLAN_VERSION})")
+        if version != PLAN_VERSION.encode():
+            shown = repr(version.decode("utf-8", "replace")[:40])  # a damaged file's version may not be text
+            raise PlanError(f"plan format version {shown} is not supported (expected {PLAN_VERSION!r})")
         if batch.num_rows != 1:
             raise PlanError(f"a packed plan has exactly one row, this one has {batch.num_rows}")
         tables = {}
