@@ -8,7 +8,6 @@ deterministic: the stream depends only on the traffic block and the run's seed, 
 from __future__ import annotations
 
 import contextlib
-import functools
 import math
 import zlib
 from dataclasses import dataclass
@@ -161,16 +160,20 @@ def load_trace(path: Path | str, *, time_scale: float = 1.0, requests: int | Non
     requests (after sorting), ``duration_s`` those arriving before it.
     """
     import polars as pl
+    import pyarrow.parquet as pq
 
     try:
         path = input_path(path)
     except FileError as exc:
         raise TraceError(path, exc.reason) from None
-    read = pl.read_parquet if path.suffix in (".parquet", ".pq") else functools.partial(
-        pl.read_csv, infer_schema_length=10_000)
     try:
-        # glob=False: a name with * or [ in it is one file, not a pattern.
-        df = read(path, glob=False)
+        if path.suffix in (".parquet", ".pq"):
+            # pyarrow's reader, not polars': polars aborts the process on some damaged files (a failed
+            # allocation of 2**61 bytes), where pyarrow raises.
+            df = pl.from_arrow(pq.read_table(path))
+        else:
+            # glob=False: a name with * or [ in it is one file, not a pattern.
+            df = pl.read_csv(path, infer_schema_length=10_000, glob=False)
     # Polars raises several types for unreadable files, and panics (a BaseException) on some damaged ones.
     except (Exception, pl.exceptions.PanicException) as exc:  # noqa: BLE001
         raise TraceError(path, f"cannot be read: {_unreadable(path, exc)}") from None
