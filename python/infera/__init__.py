@@ -11,7 +11,7 @@ tables) → :func:`simulate` (the Rust core) → :class:`Results` (Polars frames
 from infera._core import __version__
 from infera.api import check, compile_file, compile_text, run, simulate
 from infera.dsl import parse, parse_file
-from infera.exceptions import CompileError, InferaError, InferaSyntaxError, PlanError, SimulationError
+from infera.exceptions import CompileError, FileError, InferaError, InferaSyntaxError, PlanError, SimulationError
 from infera.plan import Plan
 from infera.results import Results
 from infera.search import max_rate
@@ -20,6 +20,7 @@ from infera.calibrate import calibrate
 __all__ = [
     "__version__",
     "CompileError",
+    "FileError",
     "InferaError",
     "InferaSyntaxError",
     "Plan",

@@ -25,6 +25,7 @@ Both are CSV files with a header. Columns (any order; others are ignored):
 from __future__ import annotations
 
 import csv
+import io
 import math
 import statistics
 from pathlib import Path
@@ -32,8 +33,14 @@ from typing import Any
 
 import polars as pl
 
+from infera.exceptions import FileError
+from infera.files import os_errors, output_path, read_bytes, utf8_position
+
 #: The step statistics a profile may be keyed by (the core's names).
 STATS = ("tokens", "sampled", "attn_pairs", "kv_tokens")
+#: The largest tensor-parallel degree the core takes in a plan's profiles (rust/core/src/plan/decode/profiles.rs);
+#: to be read from the binding once its vocabulary exports it.
+MAX_TP = 65_536
 PROFILE_COLUMNS = ("model", "operator", "tp", "stat", "x", "seconds", "samples")
 
 
@@ -46,61 +53,94 @@ def default_stat(operator: str) -> str:
     return "tokens"
 
 
-def _number(text: str, what: str, where: str) -> float:
+class ProfileError(FileError, ValueError):
+    """A measurements or profile file that cannot be used: ``path``, ``line`` (``None`` for the whole file)
+    and ``reason`` say where and why."""
+
+
+def _number(text: str, what: str, path: Path, line: int) -> float:
     try:
         v = float(text)
     except ValueError:
-        raise ValueError(f"{where}: {what} must be a number, got {text!r}") from None
+        raise ProfileError(path, f"{what} must be a number, got {text!r}", line) from None
     if not math.isfinite(v):
-        raise ValueError(f"{where}: {what} must be finite, got {text!r}")
+        raise ProfileError(path, f"{what} must be finite, got {text!r}", line)
     return v
+
+
+def _text(path: Path) -> str:
+    """The file's text (UTF-8, a leading byte-order mark allowed)."""
+    try:
+        data = read_bytes(path)
+    except FileError as exc:
+        raise ProfileError(path, exc.reason) from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line, column = utf8_position(data, exc.start)
+        raise ProfileError(path, f"column {column} is not valid UTF-8 (byte 0x{data[exc.start]:02x})",
+                           line) from None
 
 
 def read_measurements(path: str | Path) -> list[dict[str, Any]]:
     """Rows of a measurements (or profile) CSV, checked: ``model, operator, tp, stat, x, seconds``."""
     path = Path(path)
-    with path.open(newline="", encoding="utf-8-sig") as fh:
-        reader = csv.DictReader(fh)
-        cols = [c.strip() for c in (reader.fieldnames or [])]
-        for need in ("operator", "seconds"):
-            if need not in cols:
-                raise ValueError(f"{path}: no '{need}' column (columns: {', '.join(cols) or 'none'})")
-        stat_cols = [c for c in STATS if c in cols]
-        if "x" not in cols and len(stat_cols) != 1:
-            raise ValueError(f"{path}: give the shape as columns 'stat' and 'x', or as one column named "
-                             f"{', '.join(STATS)}")
-        rows = []
-        for n, raw in enumerate(reader, start=2):
-            r = {(k or "").strip(): (v or "").strip() for k, v in raw.items()}
-            where = f"{path}:{n}"
-            op = r["operator"]
-            if not op:
-                raise ValueError(f"{where}: empty operator")
-            if "x" in cols:
-                stat = r.get("stat") or default_stat(op)
-                x = _number(r["x"], "x", where)
-            else:
-                stat = stat_cols[0]
-                x = _number(r[stat], stat, where)
-            if stat not in STATS:
-                raise ValueError(f"{where}: stat must be one of {', '.join(STATS)}, got {stat!r}")
-            if x < 0:
-                raise ValueError(f"{where}: {stat} must be >= 0, got {x:g}")
-            seconds = _number(r["seconds"], "seconds", where)
-            if seconds <= 0:
-                raise ValueError(f"{where}: seconds must be > 0, got {seconds:g}")
-            tp = _number(r["tp"], "tp", where) if r.get("tp") else 1.0
-            if tp < 1 or tp != int(tp):
-                raise ValueError(f"{where}: tp must be a whole number >= 1, got {r['tp']!r}")
-            rows.append({"model": r.get("model", ""), "operator": op, "tp": int(tp), "stat": stat, "x": x,
-                         "seconds": seconds, "line": n})
+    text = _text(path)
+    if not text.strip():
+        raise ProfileError(path, "is empty (a CSV file with a header line is expected)")
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        rows = _rows(path, reader)
+    except csv.Error as exc:
+        raise ProfileError(path, f"not a CSV file: {exc}", reader.line_num) from None
     stats: dict[tuple[str, str, int], tuple[str, int]] = {}
     for r in rows:
         key = (r["model"], r["operator"], r["tp"])
         first = stats.setdefault(key, (r["stat"], r["line"]))
         if first[0] != r["stat"]:
-            raise ValueError(f"{path}:{r['line']}: operator '{r['operator']}' is keyed by '{first[0]}' on line "
-                             f"{first[1]} and by '{r['stat']}' here; one statistic per operator")
+            raise ProfileError(path, f"operator '{r['operator']}' is keyed by '{first[0]}' on line {first[1]} and "
+                                     f"by '{r['stat']}' here; one statistic per operator", r["line"])
+    return rows
+
+
+def _rows(path: Path, reader: csv.DictReader) -> list[dict[str, Any]]:
+    cols = [c.strip() for c in (reader.fieldnames or [])]
+    for need in ("operator", "seconds"):
+        if need not in cols:
+            raise ProfileError(path, f"no '{need}' column (columns: {', '.join(cols) or 'none'})")
+    stat_cols = [c for c in STATS if c in cols]
+    if "x" not in cols and len(stat_cols) != 1:
+        raise ProfileError(path, f"give the shape as columns 'stat' and 'x', or as one column named "
+                                 f"{', '.join(STATS)}")
+    rows = []
+    for raw in reader:
+        n = reader.line_num
+        if None in raw:
+            raise ProfileError(path, f"{len(cols) + len(raw[None])} fields, but the header names {len(cols)}", n)
+        r = {(k or "").strip(): (v or "").strip() for k, v in raw.items()}
+        op = r["operator"]
+        if not op:
+            raise ProfileError(path, "empty operator", n)
+        if "x" in cols:
+            stat = r.get("stat") or default_stat(op)
+            x = _number(r["x"], "x", path, n)
+        else:
+            stat = stat_cols[0]
+            x = _number(r[stat], stat, path, n)
+        if stat not in STATS:
+            raise ProfileError(path, f"stat must be one of {', '.join(STATS)}, got {stat!r}", n)
+        if x < 0:
+            raise ProfileError(path, f"{stat} must be >= 0, got {x:g}", n)
+        seconds = _number(r["seconds"], "seconds", path, n)
+        if seconds <= 0:
+            raise ProfileError(path, f"seconds must be > 0, got {seconds:g}", n)
+        tp = _number(r["tp"], "tp", path, n) if r.get("tp") else 1.0
+        if tp < 1 or tp != int(tp):
+            raise ProfileError(path, f"tp must be a whole number >= 1, got {r['tp']!r}", n)
+        if tp > MAX_TP:
+            raise ProfileError(path, f"tp is too large ({r['tp']}; a plan's tp is at most {MAX_TP:,})", n)
+        rows.append({"model": r.get("model", ""), "operator": op, "tp": int(tp), "stat": stat, "x": x,
+                     "seconds": seconds, "line": n})
     return rows
 
 
@@ -108,7 +148,8 @@ def calibrate(measurements: str | Path, output: str | Path | None = None) -> pl.
     """Reduces raw measurements to a profile: one row per (model, operator, tp, x) with the median time.
 
     Writes the profile as CSV to ``output`` when given, and returns it as a frame with columns
-    ``model, operator, tp, stat, x, seconds, samples``.
+    ``model, operator, tp, stat, x, seconds, samples``. A measurements file that cannot be read or used is a
+    :class:`ProfileError`; an output that cannot be written, a :class:`~infera.exceptions.FileError`.
 
     >>> import infera
     >>> infera.calibrate("h100_raw.csv", "h100_profile.csv")   # doctest: +SKIP
@@ -122,7 +163,8 @@ def calibrate(measurements: str | Path, output: str | Path | None = None) -> pl.
                                        "stat": pl.String, "x": pl.Float64, "seconds": pl.Float64,
                                        "samples": pl.Int64})
     if output is not None:
-        with Path(output).open("w", newline="", encoding="utf-8") as fh:
+        out = output_path(output)
+        with os_errors(out, "be written"), out.open("w", newline="", encoding="utf-8") as fh:
             w = csv.writer(fh)
             w.writerow(PROFILE_COLUMNS)
             for r in rows:
@@ -138,8 +180,8 @@ def load_profile(path: str | Path) -> list[dict[str, Any]]:
     for r in rows:
         key = (r["model"], r["operator"], r["tp"], r["x"])
         if key in seen:
-            raise ValueError(f"{path}:{r['line']}: operator '{r['operator']}' at {r['stat']} = {r['x']:g} "
-                             f"(tp = {r['tp']}) is also on line {seen[key]}; a profile has one time per shape "
-                             f"(`infera calibrate` takes the median of repeated measurements)")
+            raise ProfileError(path, f"operator '{r['operator']}' at {r['stat']} = {r['x']:g} (tp = {r['tp']}) is "
+                                     f"also on line {seen[key]}; a profile has one time per shape (`infera "
+                                     f"calibrate` takes the median of repeated measurements)", r["line"])
         seen[key] = r["line"]
     return [{k: r[k] for k in ("model", "operator", "tp", "stat", "x", "seconds")} for r in rows]

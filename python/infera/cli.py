@@ -14,6 +14,7 @@ import polars as pl
 
 from infera.dsl.ast import Program
 from infera.exceptions import InferaError
+from infera.files import output_dir, write_parquet
 from infera.results import Results
 from infera.summary import format_pools, format_table
 
@@ -53,9 +54,8 @@ def _capacity(source: Path | Program, run: str | None, attainment: float | None,
     print("\nmax rate meeting the SLO (requests/s):")
     print(format_table(table))
     if out:
-        Path(out).mkdir(parents=True, exist_ok=True)
-        table.write_parquet(Path(out) / "capacity.parquet")
-        print(f"wrote {Path(out) / 'capacity.parquet'}")
+        path = write_parquet(table, output_dir(out) / "capacity.parquet")
+        print(f"wrote {path}")
     return 0
 
 
@@ -97,11 +97,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 def _cmd_calibrate(args: argparse.Namespace) -> int:
     from infera.calibrate import calibrate
 
-    try:
-        profile = calibrate(args.measurements, args.output)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    profile = calibrate(args.measurements, args.output)
     ops = profile.select("model", "operator", "tp").unique().height
     print(f"wrote {args.output} ({profile.height} shapes of {ops} operator(s), from "
           f"{int(profile['samples'].sum())} measurements)")

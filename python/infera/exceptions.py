@@ -10,7 +10,7 @@ from typing import Any
 
 from infera._core import InferaError, PlanError, SimulationError
 
-__all__ = ["CompileError", "InferaError", "InferaSyntaxError", "PlanError", "SimulationError"]
+__all__ = ["CompileError", "FileError", "InferaError", "InferaSyntaxError", "PlanError", "SimulationError"]
 
 
 class InferaSyntaxError(InferaError):
@@ -60,3 +60,22 @@ class CompileError(InferaError):
 
     def __str__(self) -> str:
         return f"{self.loc}: error: {self.reason}" if self.loc is not None else f"error: {self.reason}"
+
+
+class FileError(InferaError):
+    """A file infera reads or writes cannot be used: missing, a directory or a device, a name the file system
+    refuses, not UTF-8, empty or cut short.
+
+    ``path`` names the file, ``line`` the line where the problem is (``None`` for the file as a whole) and
+    ``reason`` says what is wrong.
+    """
+
+    def __init__(self, path: Any, reason: str, line: int | None = None) -> None:
+        self.path = str(path)
+        self.reason = reason
+        self.line = line
+        super().__init__(self.__str__())
+
+    def __str__(self) -> str:
+        where = self.path if self.line is None else f"{self.path}:{self.line}"
+        return f"{where}: {self.reason}"

@@ -14,6 +14,7 @@ from pathlib import Path
 import polars as pl
 
 from infera._core import ArrowStream
+from infera.files import output_dir, write_parquet
 from infera.plan.tables import Plan
 from infera.summary import pool_table, summarize
 
@@ -56,14 +57,13 @@ class Results:
         return self._summary
 
     def write_parquet(self, directory: str | Path) -> list[Path]:
-        """Writes the five frames as Parquet files into ``directory`` (created if needed)."""
-        out = Path(directory)
-        out.mkdir(parents=True, exist_ok=True)
+        """Writes the five frames as Parquet files into ``directory`` (created if needed); a folder or file
+        that cannot be made is a :class:`~infera.exceptions.FileError`."""
+        out = output_dir(directory)
         paths = []
         for name in ("requests", "iterations", "instances", "pools", "summary"):
-            path = out / f"{name}.parquet"
-            getattr(self, name).write_parquet(path)
-            paths.append(path)
+            frame: pl.DataFrame = getattr(self, name)
+            paths.append(write_parquet(frame, out / f"{name}.parquet"))
         return paths
 
     def __repr__(self) -> str:

@@ -22,7 +22,7 @@ def _pool_facts(plan: Plan) -> pl.DataFrame:
         chip = chips[p["chip"]]
         rows.append({
             "run": runs[p["run"]]["name"], "system": runs[p["run"]]["system"], "pool": p["name"],
-            "role": p["role"], "chip": chip["name"],
+            "role": p.get("role", "mixed"), "chip": chip["name"],  # docs/plan.md: an optional column
             # Chips per instance: tp x pp (every chip of an idle instance draws idle power).
             "tp": p["chips"] // p["instances"], "chips": p["chips"], "power_idle_w": chip["power_idle_w"],
             "price_per_hour": chip["price_per_hour"],

@@ -26,6 +26,7 @@ from lark.lexer import PatternStr
 from lark.tree import Meta
 
 from infera.exceptions import InferaSyntaxError
+from infera.files import read_bytes, utf8_position
 
 from . import units
 from .ast import (
@@ -132,18 +133,15 @@ def parse(text: str, file: str = "<string>") -> Program:
 def parse_file(path: str | os.PathLike[str]) -> Program:
     """Read a UTF-8 `.infera` file (a leading byte-order mark is allowed) and parse it.
 
-    ``OSError`` from reading the file propagates; text that is not UTF-8 is an InferaSyntaxError.
+    A file that cannot be read (missing, a directory or a device, a name the OS refuses) is a
+    :class:`~infera.exceptions.FileError`; text that is not UTF-8 is an InferaSyntaxError.
     """
     file = os.fspath(path)
-    with open(file, "rb") as handle:
-        data = handle.read()
+    data = read_bytes(file)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        before = data[: exc.start]
-        line_start = before.rfind(b"\n") + 1
-        line = before.count(b"\n") + 1
-        column = len(before[line_start:].decode("utf-8", "replace")) + 1
+        line, column = utf8_position(data, exc.start)
         source = data.decode("utf-8", "replace")
         raise InferaSyntaxError(
             f"the file is not valid UTF-8 (byte 0x{data[exc.start]:02x})",

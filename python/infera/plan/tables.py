@@ -15,6 +15,7 @@ import pyarrow.ipc as ipc
 
 from infera import _core
 from infera.exceptions import PlanError
+from infera.files import input_path, os_errors, output_path
 
 PLAN_VERSION = _core.PLAN_VERSION
 PLAN_VERSION_KEY = b"infera.plan_version"
@@ -160,6 +161,15 @@ SCHEMAS: dict[str, pa.Schema] = {
 #: Tables a plan may lack (older plans, other producers); the core treats them as empty.
 OPTIONAL_TABLES = frozenset({"memories", "profiles"})
 
+def _decode_names(fields: pa.Schema | pa.DataType) -> None:
+    """Decodes every field name, nested ones too: pyarrow decodes a name from a file only when it is asked
+    for, so one that is not UTF-8 would otherwise fail wherever the plan is first used."""
+    for i in range(len(fields) if isinstance(fields, pa.Schema) else fields.num_fields):
+        field = fields.field(i)
+        field.name  # decoding it is the check
+        _decode_names(field.type)
+
+
 class Plan:
     """A compiled plan: a dict of named pyarrow Tables following :data:`SCHEMAS`.
 
@@ -215,34 +225,51 @@ class Plan:
         version = meta.get(PLAN_VERSION_KEY)
         if version is None:
             raise PlanError("not an infera plan: the schema lacks the 'infera.plan_version' key")
-        if version.decode() != PLAN_VERSION:
-            raise PlanError(f"plan format version {version.decode()} is not supported (expected {PLAN_VERSION})")
+        if version != PLAN_VERSION.encode():
+            shown = repr(version.decode("utf-8", "replace")[:40])  # a damaged file's version may not be text
+            raise PlanError(f"plan format version {shown} is not supported (expected {PLAN_VERSION!r})")
         if batch.num_rows != 1:
             raise PlanError(f"a packed plan has exactly one row, this one has {batch.num_rows}")
         tables = {}
-        for name in batch.schema.names:
-            values = batch.column(name).values
-            tables[name] = pa.Table.from_batches([pa.RecordBatch.from_struct_array(values)])
+        for i, field in enumerate(batch.schema):
+            kind = field.type
+            if not (pa.types.is_list(kind) or pa.types.is_large_list(kind)) or not pa.types.is_struct(kind.value_type):
+                raise PlanError(f"table {field.name}: a packed plan's columns are list<struct<...>>, not {kind}")
+            values = batch.column(i).values
+            tables[field.name] = pa.Table.from_batches([pa.RecordBatch.from_struct_array(values)])
         return cls(tables)
 
     def save(self, path: str | Path) -> None:
         """Writes the plan as an Arrow IPC file (readable by ``infera_core::Plan::read_ipc``)."""
         batch = self.to_batch()
-        with pa.OSFile(str(path), "wb") as sink, ipc.new_file(sink, batch.schema) as writer:
-            writer.write_batch(batch)
+        out = output_path(path)
+        with os_errors(out, "be written"), pa.OSFile(str(out), "wb") as sink:
+            with ipc.new_file(sink, batch.schema) as writer:
+                writer.write_batch(batch)
 
     @classmethod
     def load(cls, path: str | Path) -> "Plan":
-        """Reads a plan written by :meth:`save` (or any producer following ``docs/plan.md``)."""
+        """Reads a plan written by :meth:`save` (or any producer following ``docs/plan.md``).
+
+        A path that names no readable regular file is a :class:`~infera.exceptions.FileError`; a file that is
+        not a plan, or whose arrays claim more data than they hold, is a :class:`PlanError`.
+        """
+        source_path = input_path(path)
         try:
-            with pa.memory_map(str(path), "r") as source:
+            with pa.memory_map(str(source_path), "r") as source:
                 reader = ipc.open_file(source)
                 if reader.num_record_batches != 1:
                     raise PlanError(f"{path}: a plan file holds one record batch, found {reader.num_record_batches}")
                 batch = reader.get_batch(0)
                 batch = batch.replace_schema_metadata(reader.schema.metadata)
-        except (OSError, pa.ArrowInvalid) as exc:
+                # The IPC reader checks the file's framing, not that each array's buffers hold what its
+                # lengths and offsets claim; the core must never be handed one that does not.
+                batch.validate(full=True)
+                _decode_names(batch.schema)
+        except (OSError, pa.ArrowException) as exc:  # ArrowException: invalid, unsupported, wrong type, ...
             raise PlanError(f"{path}: cannot read plan: {exc}") from exc
+        except UnicodeDecodeError as exc:
+            raise PlanError(f"{path}: cannot read plan: a column name is not UTF-8 ({exc.object!r})") from None
         return cls.from_batch(batch)
 
     def summary(self) -> dict[str, int]:

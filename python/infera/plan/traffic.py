@@ -7,6 +7,7 @@ deterministic: the stream depends only on the traffic block and the run's seed, 
 
 from __future__ import annotations
 
+import contextlib
 import math
 import zlib
 from dataclasses import dataclass
@@ -15,6 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from infera.dsl import ast
+from infera.exceptions import FileError
+from infera.files import input_path, utf8_position
 
 
 #: Most prompt or output tokens of one request (the core's limit); longer samples are clipped to it.
@@ -129,8 +132,14 @@ def unit_gaps(spec: TrafficSpec, seed: int) -> np.ndarray | None:
     return rng_for(spec.name, seed).standard_exponential(spec.requests)
 
 
-class TraceError(ValueError):
-    """A trace file that cannot be replayed; the message says which column or row."""
+class TraceError(FileError, ValueError):
+    """A trace file that cannot be replayed: ``reason`` says why, ``line`` names the row (the header is
+    row 1) where one is to blame."""
+
+    def __str__(self) -> str:
+        if self.line is None:
+            return f"trace {self.path} {self.reason}"
+        return f"trace {self.path} row {self.line}: {self.reason}"
 
 
 #: Accepted column names (first match wins): ours, then the Azure LLM inference traces' and common ones.
@@ -151,24 +160,31 @@ def load_trace(path: Path | str, *, time_scale: float = 1.0, requests: int | Non
     requests (after sorting), ``duration_s`` those arriving before it.
     """
     import polars as pl
+    import pyarrow.parquet as pq
 
-    path = Path(path)
-    if not path.exists():
-        raise TraceError(f"trace file {path} not found")
     try:
-        df = pl.read_parquet(path) if path.suffix in (".parquet", ".pq") else pl.read_csv(
-            path, infer_schema_length=10_000)
-    except Exception as exc:  # noqa: BLE001 - polars raises several types for unreadable files
-        raise TraceError(f"cannot read trace {path}: {exc}") from None
+        path = input_path(path)
+    except FileError as exc:
+        raise TraceError(path, exc.reason) from None
+    try:
+        if path.suffix in (".parquet", ".pq"):
+            # pyarrow's reader, not polars': polars aborts the process on some damaged files (a failed
+            # allocation of 2**61 bytes), where pyarrow raises.
+            df = pl.from_arrow(pq.read_table(path))
+        else:
+            # glob=False: a name with * or [ in it is one file, not a pattern.
+            df = pl.read_csv(path, infer_schema_length=10_000, glob=False)
+    # Polars raises several types for unreadable files, and panics (a BaseException) on some damaged ones.
+    except (Exception, pl.exceptions.PanicException) as exc:  # noqa: BLE001
+        raise TraceError(path, f"cannot be read: {_unreadable(path, exc)}") from None
     cols = {}
     for role, names in TRACE_COLUMNS.items():
         found = next((n for n in names if n in df.columns), None)
         if found is None:
-            raise TraceError(f"trace {path.name} has no {role} column (one of {', '.join(names)}); "
-                             f"it has {', '.join(df.columns)}")
+            raise TraceError(path, f"has no {role} column (one of {', '.join(names)}); it has {', '.join(df.columns)}")
         cols[role] = found
     if df.height == 0:
-        raise TraceError(f"trace {path.name} has no rows")
+        raise TraceError(path, "has no rows")
     arr = df.get_column(cols["arrival"])
     if arr.dtype == pl.String:
         try:
@@ -178,12 +194,16 @@ def load_trace(path: Path | str, *, time_scale: float = 1.0, requests: int | Non
         bad = parsed.is_null() & arr.is_not_null()
         if bad.any():
             row = int(bad.arg_max())
-            raise TraceError(f"trace {path.name} row {row + 2}: arrival '{arr[row]}' is not a time")
+            raise TraceError(path, f"arrival '{arr[row]}' is not a time", row + 2)
         arr = parsed
     if arr.dtype.is_temporal():
-        arr = (arr - arr.min()).dt.total_microseconds().cast(pl.Float64) / 1e6
+        if arr.is_not_null().any():  # with no time at all there is nothing to shift; the row check says so
+            # Shifted inside polars: the earliest time as a Python datetime fails before year 1.
+            first = pl.col(arr.name)
+            arr = arr.to_frame().select((first - first.min()).dt.total_microseconds()).to_series()
+            arr = arr.cast(pl.Float64) / 1e6
     elif not arr.dtype.is_numeric():
-        raise TraceError(f"trace {path.name}: column {cols['arrival']} must hold seconds or timestamps")
+        raise TraceError(path, f"has arrivals ({cols['arrival']}) that are neither seconds nor timestamps")
     arr = arr.cast(pl.Float64)
     out = {"arrival": arr}
     for role in ("prompt", "output"):
@@ -197,8 +217,8 @@ def load_trace(path: Path | str, *, time_scale: float = 1.0, requests: int | Non
             bad = bad | (c.fill_nan(0).fill_null(0) % 1 != 0) | (c > 100_000_000)
         if bad.any():
             row = int(bad.arg_max())
-            raise TraceError(f"trace {path.name} row {row + 2}: {cols[role]} = {df.get_column(cols[role])[row]!r} "
-                             f"is not a valid {'time' if role == 'arrival' else 'token count'}")
+            raise TraceError(path, f"{cols[role]} = {df.get_column(cols[role])[row]!r} is not a valid "
+                                   f"{'time' if role == 'arrival' else 'token count'}", row + 2)
     arrival = out["arrival"].to_numpy()
     arrival = (arrival - arrival.min()) * time_scale
     order = np.argsort(arrival, kind="stable")
@@ -212,5 +232,22 @@ def load_trace(path: Path | str, *, time_scale: float = 1.0, requests: int | Non
     if requests is not None:
         idx = idx[:requests]
     if len(idx) == 0:
-        raise TraceError(f"trace {path.name}: no request left after the duration/requests limits")
+        raise TraceError(path, "has no request left after the duration/requests limits")
     return Stream(arrival[idx], prompt[idx], output[idx])
+
+
+def _unreadable(path: Path, exc: BaseException) -> str:
+    """Why polars could not read a trace; for text that is not UTF-8, where the first bad byte is."""
+    import polars as pl
+
+    if isinstance(exc, pl.exceptions.PanicException):
+        return f"the reader failed on it, so it is likely damaged (polars: {str(exc).splitlines()[0][:200]})"
+    if path.suffix not in (".parquet", ".pq"):
+        with contextlib.suppress(OSError):
+            data = path.read_bytes()
+            try:
+                data.decode("utf-8")
+            except UnicodeDecodeError as bad:
+                line, column = utf8_position(data, bad.start)
+                return f"line {line}, column {column} is not valid UTF-8 (byte 0x{data[bad.start]:02x})"
+    return str(exc)

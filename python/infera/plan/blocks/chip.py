@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from infera.calibrate import load_profile
+from infera.calibrate import ProfileError, load_profile
 from infera.dsl import ast
 from infera.exceptions import CompileError
 from infera.plan.fields import Fields, describe
@@ -61,7 +61,7 @@ def _load_profile(a: ast.Assign, where: str) -> list[dict[str, Any]]:
         path = Path(src).parent / path
     try:
         return load_profile(path)
-    except (OSError, ValueError) as exc:
+    except ProfileError as exc:
         raise CompileError(f"{where}: profile: {exc}", a.value.loc) from None
 
 
