@@ -1,0 +1,92 @@
+"""Serving fidelity cannot silently regress: the whole harness (validation/serving.py, every row of both sets,
+about 20 s on 2 cores) is run and its median |errors| are held under bounds.
+
+The bounds are the figures reached when the harness landed plus a small margin. They may only tighten: when a
+mechanism lands (serving-stack profiles, benchmark-client jitter, shape-dependent kernel efficiency) and the
+figures improve, lower the bound to the new figure plus the same margin. Issue #14's targets are below; the
+strict xfail turns into a failure the day they are met, so the bounds get replaced by the targets then.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from helpers import ROOT
+
+sys.path.insert(0, str(ROOT / "validation" / "serving"))
+import serving_report  # noqa: E402
+from serving_rows import read_rows  # noqa: E402
+from serving_run import simulate_rows  # noqa: E402
+
+# Reached at landing (all rows): mean TTFT 57.2%, mean TPOT 12.3%; InferenceX p99 TTFT 45.0%, p99 TPOT 12.9%;
+# worst group median |error| 99.0% (mean TTFT); 507 rows simulated.
+MEAN_TTFT_BOUND = 0.60
+MEAN_TPOT_BOUND = 0.14
+P99_TTFT_BOUND = 0.48
+P99_TPOT_BOUND = 0.15
+WORST_GROUP_BOUND = 1.00
+#: Fewer simulated rows means the mapping lost some: rows only ever become expressible.
+MIN_ROWS_SIMULATED = 507
+
+TARGET_MEAN_TTFT, TARGET_MEAN_TPOT, TARGET_P99, TARGET_GROUP = 0.15, 0.06, 0.20, 0.25
+
+
+@pytest.fixture(scope="module")
+def outcomes():
+    return simulate_rows(read_rows("all"), jobs=2, progress=False)
+
+
+def test_median_errors_within_bounds(outcomes) -> None:
+    s = serving_report.summary(outcomes)
+    assert s["all"]["rows"] >= MIN_ROWS_SIMULATED
+    assert s["all"]["ttft_mean"] <= MEAN_TTFT_BOUND
+    assert s["all"]["tpot_mean"] <= MEAN_TPOT_BOUND
+    assert s["inferencex"]["ttft_p99"] <= P99_TTFT_BOUND
+    assert s["inferencex"]["tpot_p99"] <= P99_TPOT_BOUND
+
+
+def test_no_group_worse_than_bound(outcomes) -> None:
+    groups = serving_report.group_medians(outcomes)
+    worst = max(max(d["ttft_mean"], d["tpot_mean"]) for d in groups.values())
+    assert worst <= WORST_GROUP_BOUND
+
+
+def test_same_rows_same_predictions(outcomes) -> None:
+    first = {o.row.id: o.predicted for o in outcomes if o.row.set == "inferencex" and o.predicted is not None}
+    sample = [r for r in read_rows("inferencex") if r.id in first][:40]
+    again = simulate_rows(sample, jobs=1, progress=False)
+    assert len(again) == 40 and all(first[o.row.id] == o.predicted for o in again)
+
+
+@pytest.mark.xfail(strict=True, reason="issue #14 targets not met yet; when this passes, tighten the bounds")
+def test_issue_targets(outcomes) -> None:
+    s = serving_report.summary(outcomes)
+    groups = serving_report.group_medians(outcomes)
+    assert s["all"]["ttft_mean"] <= TARGET_MEAN_TTFT and s["all"]["tpot_mean"] <= TARGET_MEAN_TPOT
+    assert s["inferencex"]["ttft_p99"] <= TARGET_P99 and s["inferencex"]["tpot_p99"] <= TARGET_P99
+    assert all(max(d["ttft_mean"], d["tpot_mean"]) <= TARGET_GROUP for d in groups.values())
+
+
+def test_page_is_what_the_harness_writes(outcomes, tmp_path) -> None:
+    page = ROOT / "docs" / "validation-serving.md"
+    names = sorted(p.name for p in (ROOT / "docs" / "figures").glob("serving_*.svg"))
+    body = serving_report.markdown(outcomes, [n for n in ("serving_ttft_mean.svg", "serving_tpot_mean.svg",
+                                                          "serving_ttft_p99.svg", "serving_tpot_p99.svg")
+                                              if n in names])
+    copy = tmp_path / "page.md"
+    copy.write_text(page.read_text(encoding="utf-8"), encoding="utf-8")
+    serving_report.write_page(copy, body)
+    assert copy.read_text(encoding="utf-8") == page.read_text(encoding="utf-8"), \
+        "docs/validation-serving.md is stale: run python validation/serving.py"
+
+
+def test_figures_render(outcomes, tmp_path) -> None:
+    pytest.importorskip("altair")
+    pytest.importorskip("vl_convert")
+    names = serving_report.figures(outcomes, tmp_path)
+    assert names == ["serving_ttft_mean.svg", "serving_tpot_mean.svg", "serving_ttft_p99.svg",
+                     "serving_tpot_p99.svg"]
+    svg = (tmp_path / names[0]).read_text(encoding="utf-8")
+    assert svg.startswith("<svg") and "measured mean TTFT (ms)" in svg

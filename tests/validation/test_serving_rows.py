@@ -1,0 +1,135 @@
+"""The serving harness maps each measured row to the system it ran, or to the reason it cannot (validation/serving/)."""
+
+from __future__ import annotations
+
+import csv
+import sys
+
+import polars as pl
+import pytest
+
+import infera
+from helpers import ROOT
+
+sys.path.insert(0, str(ROOT / "validation" / "serving"))
+import serving_rows as sr  # noqa: E402
+from serving_run import client_metrics, compile_reason  # noqa: E402
+
+DATA = ROOT / "validation" / "serving"
+
+
+def _first(which: str, **match: str) -> dict[str, str]:
+    with (DATA / which / "measurements.csv").open(newline="") as fh:
+        return next(r for r in csv.DictReader(fh) if all(r[k] == v for k, v in match.items()))
+
+
+def test_inferencex_agg_row_is_one_worker_with_the_clients_lengths_and_prompts() -> None:
+    raw = _first("inferencex", model="llama70b", hardware="b200", framework="trt", conc="4", isl="1024",
+                 osl="1024", spec_method="none")
+    row = sr.inferencex_row(raw, 2)
+    d = row.deployment
+    assert row.reason is None and d is not None
+    assert (d.model, d.chip, d.weights, d.stack) == ("llama3_1_70b", "b200", "fp8", "trtllm")
+    assert d.pools == (sr.PoolSpec("p", "mixed", 1, int(raw["decode_tp"])),)
+    # --num-prompts $((CONC * 10)), lengths uniform in [0.8 L, L] (random-range-ratio 0.8)
+    assert d.users == 4 and d.requests == 40
+    text = sr.program(d)
+    assert "closed(users = 4)" in text and "prompt = uniform(min = 819, max = 1024)" in text
+    assert "requests = 40" in text and "# stack: trtllm" in text
+    assert infera.compile_text(text)["requests"].num_rows == 40
+    assert row.measured["ttft_p99"] == float(raw["p99_ttft"])
+
+
+def test_inferencex_agg_row_ignores_the_tp_times_ep_gpu_count() -> None:
+    raw = dict(_first("inferencex", model="dsr1", disagg="False", decode_ep="8", spec_method="none"),
+               model="llama70b", precision="fp8", hardware="b200")
+    assert int(raw["num_decode_gpu"]) == 64
+    d = sr.inferencex_row(raw, 2).deployment
+    assert d is not None and d.pools[0].chips == 8 and d.pools[0].ep == 8
+
+
+def test_aiconfigurator_agg_row_uses_silicon_concurrency_and_its_client() -> None:
+    raw = _first("aiconfigurator", model_path="meta-llama/Llama-3.1-70B", system="b200_sxm", backend="vllm")
+    row = sr.aiconfigurator_row(raw)
+    d = row.deployment
+    assert d is not None and row.mode == "agg"
+    assert d.users == int(raw["silicon_data_source"].split("silicon_concurrency=")[1].split(";")[0])
+    assert d.pools[0].tp == int(raw["tp_size"]) and d.stack == "vllm"
+    assert row.measured["tpot_mean"] == pytest.approx(float(raw["silicon_tpot_ms"]) / 1e3)
+
+
+def test_aiconfigurator_client_follows_the_rows_source() -> None:
+    assert sr.aiconfigurator_client("db-dump/2026-04-27; config_id=1; workflow_run_id=2") is sr.INFERENCEX_CLIENT
+    assert sr.aiconfigurator_client("source_file=x-gap-analysis.csv; aic_database_mode=SILICON") \
+        is sr.AICONFIGURATOR_CLIENT
+
+
+def test_aiconfigurator_disagg_row_is_prefill_and_decode_pools_with_the_kv_link() -> None:
+    raw = dict(_first("aiconfigurator", mode="disagg", prefill_num_workers="1", decode_num_workers="4"),
+               model_path="meta-llama/Llama-3.1-70B", system="b200_sxm", gemm_quant_mode="fp8",
+               moe_quant_mode="fp8", prefill_attention_dp_size="1", decode_attention_dp_size="1",
+               prefill_tp_size="4", prefill_moe_ep_size="1", decode_tp_size="8", decode_moe_ep_size="1")
+    row = sr.aiconfigurator_row(raw)
+    d = row.deployment
+    assert row.reason is None and d is not None and row.mode == "disagg"
+    assert d.pools == (sr.PoolSpec("prefill", "prefill", 1, 4), sr.PoolSpec("decode", "decode", 4, 8))
+    assert d.kv_link_gbs == pytest.approx(400 / 8 * 4)    # one 400 Gb/s NIC per prefill GPU
+    text = sr.program(d)
+    assert "pool prefill: 4 x b200, role = prefill, tp = 4" in text
+    assert "pool decode: 32 x b200, role = decode, tp = 8" in text
+    assert "link prefill -> decode { bandwidth = 200 GB/s }" in text
+    plan = infera.compile_text(text)
+    assert plan["requests"].num_rows == d.requests and plan["links"].num_rows == 1
+
+
+def test_attention_dp_is_written_only_when_above_one() -> None:
+    p = sr.PoolSpec("p", "mixed", 1, 8, ep=8, dp_attention=8)
+    assert "dp_attention = 8" in sr.pool_text(p, "b200", "sglang", 256)
+    assert "dp_attention" not in sr.pool_text(sr.PoolSpec("p", "mixed", 1, 8, ep=8), "b200", "sglang", 256)
+
+
+@pytest.mark.parametrize(("which", "change", "reason"), [
+    ("inferencex", {"model": "glm5"}, "model not in catalog (glm_5)"),
+    ("inferencex", {"model": "somethingelse"}, "model not in the name table"),
+    ("inferencex", {"hardware": "tpu9"}, "chip not in the name table"),
+    ("inferencex", {"spec_method": "mtp"}, "speculative decoding (mtp) not modelled"),
+    ("inferencex", {"framework": "mystack"}, "serving stack not in the name table"),
+    ("aiconfigurator", {"system": "b300_sxm"}, "chip not in catalog (b300)"),
+    ("aiconfigurator", {"gemm_quant_mode": "nvfp4", "moe_quant_mode": "nvfp4"}, "precision unsupported (nvfp4)"),
+    ("aiconfigurator", {"tp_size": "16"}, "multi-node instance (tp x pp over one scale-up domain)"),
+    ("aiconfigurator", {"mode": "disagg", "prefill_num_workers": ""}, "worker count or layout not recorded"),
+    ("aiconfigurator", {"silicon_data_source": "no count here", "batch_size": ""}, "concurrency not recorded"),
+])
+def test_each_reason_a_row_cannot_be_expressed(which: str, change: dict[str, str], reason: str) -> None:
+    if which == "inferencex":
+        base = _first("inferencex", model="llama70b", hardware="b200", framework="trt", spec_method="none")
+        row = sr.inferencex_row({**base, **change}, 2)
+    else:
+        base = _first("aiconfigurator", model_path="meta-llama/Llama-3.1-70B", system="b200_sxm", tp_size="8",
+                      gemm_quant_mode="fp8")
+        row = sr.aiconfigurator_row({**base, **change})
+    assert row.deployment is None and row.reason == reason
+    if reason.startswith("precision unsupported"):
+        assert "nvfp4" not in infera._core.PRECISIONS
+
+
+def test_inferencex_layout_whose_gpus_disagree_with_tp_is_not_expressed() -> None:
+    base = _first("inferencex", disagg="True", prefill_num_workers="6", prefill_tp="1", num_prefill_gpu="48")
+    row = sr.inferencex_row({**base, "model": "llama70b", "precision": "fp8", "spec_method": "none"}, 2)
+    assert row.reason == "worker count or layout not recorded"
+
+
+def test_compile_errors_become_shared_reasons() -> None:
+    assert compile_reason("<serving-row>:5:3: error: system 's' pool 'p': model 'm' does not fit: weights 1 GB") \
+        == "does not fit in memory as infera sizes it"
+    assert compile_reason("<s>:5:82: error: system 's' pool 'prefill': unknown field 'dp_attention'") \
+        == "attention DP (pool field dp_attention) not accepted by this build"
+
+
+def test_client_metrics_follow_the_benchmark_definition() -> None:
+    # TPOT per request = (e2e - ttft) / (output - 1); then mean / median / p99 over finished requests.
+    frame = pl.DataFrame({"status": ["finished", "finished", "finished", "rejected_timeout"],
+                          "ttft_s": [0.1, 0.2, 0.6, None], "tpot_mean_s": [0.01, 0.02, 0.03, None]})
+    m = client_metrics(frame)
+    assert m["ttft_mean"] == pytest.approx(0.3) and m["ttft_median"] == pytest.approx(0.2)
+    assert m["tpot_p99"] == pytest.approx(0.02 + 0.98 * 0.01)   # numpy's linear interpolation, as vLLM
