@@ -55,6 +55,11 @@ CASES: list[tuple[str, Callable[[], Any], str | None, str]] = [
     ("interleaved MoE", edit("deepseek_v3", moe_layer_freq=2), "moe_layer_freq", "only 1"),
     ("MLA sizes disagree", edit("glm_5", qk_head_dim=128), "qk_head_dim", "qk_nope_head_dim + qk_rope_head_dim"),
     ("dense layers not leading", edit("qwen3_235b_a22b", mlp_only_layers=[3]), "mlp_only_layers", "leading run"),
+    ("dense layers not numbers", edit("qwen3_235b_a22b", mlp_only_layers=["a", 0]), "mlp_only_layers",
+     "leading run"),
+    ("unquantised modules not a list", edit("minimax_m2_5", quantization_config={
+        "quant_method": "fp8", "modules_to_not_convert": 3}), "quantization_config.modules_to_not_convert",
+     "list of strings"),
     ("layer kinds too few", edit("gpt_oss_120b", layer_types=["full_attention"]), "layer_types",
      "lists 1 layers"),
     ("unknown layer kind", edit("gpt_oss_120b", layer_types=["chunked_attention"] * 36), "layer_types",
