@@ -6,7 +6,8 @@ step's cost (token ids, RoPE settings, initialisation, generation defaults). Any
 ``model_type``, a missing size, a value of the wrong type or a size below 1 is a :class:`ConfigError` naming
 the file and the key; nothing is guessed. What a config describes that infera does not price (a sparse-attention
 indexer, multi-token-prediction layers, a vision encoder) is accepted only where it is listed below, and comes
-back as a note that the CLI prints beside the block. docs/dsl.md, "Importing a config.json", has the table.
+back as a note that the CLI prints beside the block. The table is in docs/dsl.md, in the section on
+`model NAME from "config.json"`.
 
 Key names and defaults follow each architecture's configuration class in Hugging Face transformers.
 """
