@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import shutil
 import sys
 import tempfile
@@ -93,7 +94,22 @@ def plan() -> Iterator[bytes]:
             yield path.read_bytes()
 
 
-TARGETS: dict[str, Callable[[], Iterator[bytes]]] = {"dsl": dsl, "trace": trace, "profile": profile, "plan": plan}
+def config() -> Iterator[bytes]:
+    """The shipped Hugging Face configs, and small ones of each family that fit a pool and simulate."""
+    for path in sorted((ROOT / "python" / "infera" / "catalog" / "configs").glob("*.json")):
+        yield path.read_bytes()
+    small = {"num_hidden_layers": 2, "hidden_size": 256, "num_attention_heads": 4, "num_key_value_heads": 2,
+             "intermediate_size": 512, "vocab_size": 1000, "torch_dtype": "bfloat16"}
+    yield json.dumps({"model_type": "llama", **small}).encode()
+    yield json.dumps({"model_type": "mixtral", "num_local_experts": 4, "num_experts_per_tok": 2, **small}).encode()
+    yield json.dumps({"model_type": "deepseek_v3", **small, "n_routed_experts": 4, "num_experts_per_tok": 2,
+                      "n_shared_experts": 1, "moe_intermediate_size": 64, "first_k_dense_replace": 1,
+                      "kv_lora_rank": 32, "q_lora_rank": None, "qk_rope_head_dim": 16, "qk_nope_head_dim": 32,
+                      "v_head_dim": 32, "quantization_config": {"quant_method": "fp8"}}).encode()
+
+
+TARGETS: dict[str, Callable[[], Iterator[bytes]]] = {"dsl": dsl, "trace": trace, "profile": profile, "plan": plan,
+                                                      "config": config}
 
 
 def write(target: str) -> None:

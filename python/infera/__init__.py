@@ -9,7 +9,7 @@ tables) → :func:`simulate` (the Rust core) → :class:`Results` (Polars frames
 """
 
 from infera._core import __version__
-from infera.api import check, compile_file, compile_text, run, simulate
+from infera.api import ImportedModel, check, compile_file, compile_text, model_from_config, run, simulate
 from infera.dsl import parse, parse_file
 from infera.exceptions import CompileError, FileError, InferaError, InferaSyntaxError, PlanError, SimulationError
 from infera.plan import Plan
@@ -21,6 +21,7 @@ __all__ = [
     "__version__",
     "CompileError",
     "FileError",
+    "ImportedModel",
     "InferaError",
     "InferaSyntaxError",
     "Plan",
@@ -32,6 +33,7 @@ __all__ = [
     "compile_file",
     "compile_text",
     "max_rate",
+    "model_from_config",
     "parse",
     "parse_file",
     "run",

@@ -1,4 +1,5 @@
-"""The Python entry points: compile `.infera` sources to plans and simulate plans into Polars results."""
+"""The Python entry points: compile `.infera` sources to plans and simulate plans into Polars results, and
+import a model from a Hugging Face config.json (:func:`model_from_config`)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,12 @@ from pathlib import Path
 
 from infera import _core
 from infera.dsl import parse, parse_file
+from infera.model_import import ImportedModel, model_from_config
 from infera.plan import Plan, compile_program
 from infera.results import Results
+
+
+__all__ = ["ImportedModel", "check", "compile_file", "compile_text", "model_from_config", "run", "simulate"]
 
 
 def compile_file(path: str | Path) -> Plan:

@@ -1,4 +1,4 @@
-"""The `infera` command: run, check, compile, simulate, capacity, calibrate and catalog.
+"""The `infera` command: run, check, compile, simulate, capacity, calibrate and catalog (list, import).
 
 Every command prints infera's own errors (with file:line:col where they have one) without a traceback and
 exits with status 2; a successful command exits 0.
@@ -107,10 +107,17 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
 def _cmd_catalog(args: argparse.Namespace) -> int:
     from infera.catalog import entries
 
-    rows = [r for r in entries() if args.section in (None, r[0])]
+    rows = [r for r in entries() if getattr(args, "section", None) in (None, r[0])]
     with pl.Config(tbl_rows=len(rows) + 1, fmt_str_lengths=100, tbl_hide_dataframe_shape=True,
                    tbl_hide_column_data_types=True):
         print(pl.DataFrame(rows, schema=["section", "name", "source"], orient="row"))
+    return 0
+
+
+def _cmd_catalog_import(args: argparse.Namespace) -> int:
+    from infera.model_import import model_from_config
+
+    print(model_from_config(args.config, name=args.name).text, end="")
     return 0
 
 
@@ -156,9 +163,15 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("-o", "--output", required=True, help="profile CSV to write (chip field: profile = \"...\")")
     cal.set_defaults(func=_cmd_calibrate)
 
-    g = sub.add_parser("catalog", help="list the built-in chips and models")
-    g.add_argument("section", nargs="?", choices=["chips", "models"])
+    g = sub.add_parser("catalog", help="list the built-in chips and models, or import a model's config.json")
     g.set_defaults(func=_cmd_catalog)
+    gsub = g.add_subparsers(dest="section", metavar="{chips,models,import}")
+    for section in ("chips", "models"):
+        gsub.add_parser(section, help=f"list the built-in {section}").set_defaults(func=_cmd_catalog)
+    gi = gsub.add_parser("import", help="print the .infera model block of a Hugging Face config.json (offline)")
+    gi.add_argument("config", help="a local config.json")
+    gi.add_argument("--name", help="the block's name (default: from the file's or its folder's name)")
+    gi.set_defaults(func=_cmd_catalog_import)
     return p
 
 

@@ -213,7 +213,8 @@ def seed_programs() -> list[tuple[str, str]]:
     """(file name, text) of every program the mutation fuzzer starts from."""
     seeds = [(str(p), p.read_text(encoding="utf-8")) for p in sorted((ROOT / "examples").glob("*.infera"))]
     for p in sorted((ROOT / "python" / "infera" / "catalog").glob("*.infera")):
-        seeds.append((f"<fuzz>/{p.name}", p.read_text(encoding="utf-8") + CATALOG_TAIL.get(p.name, "")))
+        # Named by its real path, so that its `from "configs/..."` entries resolve in the package.
+        seeds.append((str(p), p.read_text(encoding="utf-8") + CATALOG_TAIL.get(p.name, "")))
     seeds.append(("<fuzz>/tiny.infera", TINY + TINY_BODY))
     seeds.append(("<fuzz>/h100.infera", H100_8B + H100_BODY))
     return seeds
@@ -286,6 +287,7 @@ EXPLICIT = {
     "PERCENTILE": _token(st.sampled_from(["p50", "p90", "p99", "p99.9", "p0", "p100", "p1000", "p9_9"])),
     "USE": _token(st.just("use")),
     "EXTENDS": _token(st.just("extends")),
+    "FROM": _token(st.just("from")),
     "POOL": _token(st.just("pool")),
     "LINK": _token(st.just("link")),
     "BLOCK_KIND": _token(st.sampled_from(grammar_alternatives("BLOCK_KIND"))),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 
 from infera.dsl import ast, parse
 from infera.exceptions import CompileError
@@ -15,6 +16,12 @@ from infera.exceptions import CompileError
 #: Catalog sections: the first part of a `use` path → (file, the kind of block it holds).
 SECTIONS: dict[str, tuple[str, type[ast.Block]]] = {"chips": ("chips.infera", ast.ChipBlock),
                                                    "models": ("models.infera", ast.ModelBlock)}
+
+
+def directory() -> Path:
+    """The catalog's folder in the installed package: a relative ``from "configs/x.json"`` in a catalog file
+    is read from here."""
+    return Path(str(resources.files("infera.catalog")))
 
 
 @lru_cache(maxsize=None)

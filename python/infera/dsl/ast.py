@@ -167,9 +167,14 @@ class Block:
 
 @dataclass(frozen=True)
 class ModelBlock(Block):
-    """``model llama { layers = 32, ... }``: a model's shape."""
+    """``model llama { layers = 32, ... }``: a model's shape.
+
+    ``config`` is the path of ``model m from "config.json" { ... }`` as written (relative to the file that says
+    it); the fields of that Hugging Face config come first and the block's own items override them.
+    """
 
     kind: ClassVar[str] = "model"
+    config: String | None = None
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,7 @@ from .ast import (
     Link,
     ListValue,
     Loc,
+    ModelBlock,
     Name,
     Pool,
     Program,
@@ -224,6 +225,13 @@ class _ToAst(Transformer_NonRecursive):
 
     def block(self, meta: Meta, children: list[Any]) -> Block:
         kind, name, *rest = children
+        if rest and isinstance(rest[0], Token) and rest[0].type == "FROM":
+            # [FROM, String] or [FROM, String, items]
+            if str(kind) != "model":
+                raise self._error(f"only a model can be read from a config file, not a {kind}",
+                                  rest[0].line, rest[0].column)
+            items = rest[2] if len(rest) == 3 else ()
+            return ModelBlock(name=str(name), items=items, loc=self._loc(kind), config=rest[1])
         base = str(rest[1]) if len(rest) == 3 else None  # [EXTENDS, NAME, items] or [items]
         return BLOCK_TYPES[str(kind)](name=str(name), items=rest[-1], loc=self._loc(kind), base=base)
 
@@ -347,7 +355,7 @@ _TERMINAL_NAMES: dict[str, str] = {
     "PERCENTILE": "a percentile such as 'p99' or 'p99.9'",
 }
 # Keyword terminals shown as their words, each its own entry (`'model'`, `'chip'`, ...) ...
-_KEYWORD_TERMINALS = ("USE", "EXTENDS", "POOL", "LINK", "BLOCK_KIND")
+_KEYWORD_TERMINALS = ("USE", "EXTENDS", "FROM", "POOL", "LINK", "BLOCK_KIND")
 # ... except the long sub-block list, which would crowd out everything else at an item start.
 _GROUPED_TERMINALS = {"SUBKIND": "a sub-block ({})"}
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping, TypeVar
 
-from infera.catalog import resolve
+from infera.catalog import directory, resolve
 from infera.dsl import ast
 from infera.exceptions import CompileError
+from infera.plan.hf_config import config_items
 
 B = TypeVar("B", bound=ast.Block)
 T = TypeVar("T")
@@ -56,13 +57,17 @@ def lookup(table: Mapping[str, T], kind: str, name: str, loc: ast.Loc) -> T:
 
 
 def merged_items(scope: Scope, block: ast.Block, seen: tuple[str, ...] = ()) -> list[Any]:
-    """A block's items with those of its `extends` base chain; the derived block's fields win."""
-    if block.base is None:
+    """A block's items with those of its `extends` base chain, or of the config.json it is read ``from``; the
+    derived block's fields win."""
+    if isinstance(block, ast.ModelBlock) and block.config is not None:
+        base_items = config_items(block, directory)
+    elif block.base is None:
         return list(block.items)
-    if block.base == block.name or block.base in seen:
+    elif block.base == block.name or block.base in seen:
         raise CompileError(f"{block.kind} '{block.name}' extends itself", block.loc)
-    base = scope.get(type(block), block.base, block.loc)
-    base_items = merged_items(scope, base, seen + (block.name,))
+    else:
+        base = scope.get(type(block), block.base, block.loc)
+        base_items = merged_items(scope, base, seen + (block.name,))
     own = {i.key for i in block.items if isinstance(i, ast.Assign)}
     own_sub = {(i.kind, i.name) for i in block.items if isinstance(i, ast.SubBlock)}
     kept = [
