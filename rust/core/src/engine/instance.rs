@@ -205,7 +205,10 @@ impl Instance {
             w.ctx_sum -= ctx;
             w.bucket[ph] -= 1;
             let exit = req.r0 + self.window - req.c0;
-            let left = w.exits.get_mut(&exit).expect("a decoder inside the window has an exit");
+            let left = w
+                .exits
+                .get_mut(&exit)
+                .expect("a decoder inside the window has an exit");
             *left -= 1;
             if *left == 0 {
                 w.exits.remove(&exit);

@@ -28,6 +28,8 @@ pub mod scheduler;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod window_tests;
 
 use events::{Class, Events};
 use instance::Instance;

@@ -38,10 +38,11 @@ pub struct Operator {
 }
 
 impl Operator {
-    /// Whether a tensor operator is attention (it scores query–key pairs or reads the KV cache) rather than
-    /// a weight matmul; the two are routed separately (`attention_engine`, `matmul_engine`).
+    /// Whether a tensor operator is attention (it scores query–key pairs, reads the KV cache or a
+    /// recurrent state) rather than a weight matmul; the two are routed separately (`attention_engine`,
+    /// `matmul_engine`).
     pub fn is_attention(&self) -> bool {
-        self.flops_per_attn_pair > 0.0 || self.bytes_per_kv_token > 0.0
+        self.flops_per_attn_pair > 0.0 || self.bytes_per_kv_token > 0.0 || self.bytes_per_seq > 0.0
     }
 
     /// Whether the operator is communication, priced by its pattern rather than on a chip engine.

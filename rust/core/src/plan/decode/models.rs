@@ -35,7 +35,10 @@ pub fn decode(batch: &RecordBatch) -> PlanResult<Vec<Model>> {
                 return Err(t.in_cell(
                     "kv_full_groups",
                     i,
-                    plan_err!("models row {}: kv_full_groups + kv_window_groups must be >= 1", i),
+                    plan_err!(
+                        "models row {}: kv_full_groups + kv_window_groups must be >= 1",
+                        i
+                    ),
                 ));
             }
             if (window_groups[i] > 0) != (window[i] > 0) {
