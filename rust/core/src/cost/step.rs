@@ -79,18 +79,19 @@ impl StepCost {
                 + op.flops_per_sampled * s.sampled
                 + op.flops_per_attn_pair * s.attn_pairs;
             // Expert weights: only the experts this batch's tokens are routed to are read.
-            let weights = if op.experts > 0.0 {
-                op.fixed_bytes * touched_expert_share(op.experts, op.experts_per_token, s.tokens)
+            let share = if op.experts > 0.0 {
+                touched_expert_share(op.experts, op.experts_per_token, s.tokens)
             } else {
-                op.fixed_bytes
+                1.0
             };
+            let weights = op.fixed_bytes * share;
             let bytes = weights
                 + op.bytes_per_token * s.tokens
                 + op.bytes_per_sampled * s.sampled
                 + op.bytes_per_kv_token * s.kv_read_tokens;
             let act = op.bytes_per_token * s.tokens + op.bytes_per_sampled * s.sampled;
             let kv = op.bytes_per_kv_token * s.kv_read_tokens;
-            let compute_s = flops * op.inv_flops_rate;
+            let compute_s = flops * op.inv_flops_rate + op.hw.pad_s(s, share);
             total += op.hw.seconds(
                 s,
                 op.count,
