@@ -235,11 +235,7 @@ impl PlanBuilder {
                 ("kernel_overhead_s", f64s(c, |r| r.kernel_overhead_s)),
             ]
             .into_iter()
-            .chain(
-                KernelShape::COLUMNS
-                    .map(|col| (col, f64s(c, |r| r.kernels.get(col))))
-                    .into_iter(),
-            )
+            .chain(KernelShape::COLUMNS.map(|col| (col, f64s(c, |r| r.kernels.get(col)))))
             .collect(),
         );
         let e = &self.engines;
