@@ -8,6 +8,7 @@ chip, the longest request) are made on the way, in the order the rows are writte
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
@@ -164,7 +165,7 @@ class _Writer:
                            link_latency_s=c.link_latency_s, power_busy_w=c.power_busy_w,
                            power_idle_w=c.power_idle_w, price_per_hour=c.price_per_hour,
                            matmul_engine=",".join(c.matmul_route), attention_engine=",".join(c.attention_route),
-                           kernel_overhead_s=c.kernel_overhead_s)
+                           kernel_overhead_s=c.kernel_overhead_s, **dataclasses.asdict(c.kernels))
             self.chip_rows[name] = cid
             for (kind, dt, rate, eff), info in zip(c.engines, c.engine_info):
                 self.add("engines", chip=cid, kind=kind, dtype=dt, flops=rate, efficiency=eff, name=info.name,

@@ -44,6 +44,20 @@ MAIN_MEMORY = "main"
 # Compiled entities
 
 
+@dataclass(frozen=True)
+class KernelSpec:
+    """Kernel efficiency by shape (docs/cost-model.md "Kernel efficiency by shape"); all zero: the plain
+    roofline. Field names are the ``chips`` plan columns."""
+
+    gemm_half_tokens: float = 0.0
+    read_efficiency: float = 0.0
+    copy_efficiency: float = 0.0
+    read_half_bytes: float = 0.0
+    attention_efficiency: float = 0.0
+    attention_half_context: float = 0.0
+    attention_half_bytes: float = 0.0
+
+
 @dataclass
 class ChipSpec:
     name: str
@@ -65,6 +79,8 @@ class ChipSpec:
     profile: list[dict[str, Any]] = field(default_factory=list)
     #: Fixed seconds each compute operator occurrence (one kernel) adds to its roofline time.
     kernel_overhead_s: float = 0.0
+    #: Shape-dependent efficiency curves (``kernels = shaped``); all zero under ``kernels = roofline``.
+    kernels: KernelSpec = field(default_factory=KernelSpec)
     #: A template's fields still set to ``required`` (the chip cannot be used until a block extending it
     #: sets them).
     missing: list[str] = field(default_factory=list)

@@ -44,6 +44,14 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("attention_engine", utf8),
             # Fixed seconds per compute kernel (docs/cost-model.md, "Kernel overhead"); optional for the core.
             ("kernel_overhead_s", f64),
+            # Kernel efficiency by shape (docs/cost-model.md); 0 = off. Optional for the core.
+            ("gemm_half_tokens", f64),
+            ("read_efficiency", f64),
+            ("copy_efficiency", f64),
+            ("read_half_bytes", f64),
+            ("attention_efficiency", f64),
+            ("attention_half_context", f64),
+            ("attention_half_bytes", f64),
         ]
     ),
     "engines": pa.schema(

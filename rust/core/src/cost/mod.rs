@@ -11,16 +11,20 @@
 //! Pricing is O(number of operators), independent of the batch size.
 //!
 //! `operator.rs` prices one operator (roofline, memory tiers, operand conversion, kernel overhead), with
-//! `memory.rs` (tier rates, expert weights touched) and `profile.rs` (measured curves); `collectives.rs`
+//! `efficiency.rs` (kernel efficiency by shape), `memory.rs` (tier rates, expert weights touched) and
+//! `profile.rs` (measured curves); `collectives.rs`
 //! prices communication, `step.rs` a whole step and `energy.rs` its energy.
 
 mod collectives;
+mod efficiency;
 mod energy;
 mod memory;
 mod operator;
 mod profile;
 mod step;
 
+#[cfg(test)]
+mod efficiency_tests;
 #[cfg(test)]
 mod hardware_tests;
 #[cfg(test)]

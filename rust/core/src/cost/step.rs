@@ -80,11 +80,12 @@ impl StepCost {
                 + op.flops_per_sampled * s.sampled
                 + op.flops_per_attn_pair * pairs;
             // Expert weights: only the experts this batch's tokens are routed to are read.
-            let weights = if op.experts > 0.0 {
-                op.fixed_bytes * touched_expert_share(op.experts, op.experts_per_token, s.tokens)
+            let share = if op.experts > 0.0 {
+                touched_expert_share(op.experts, op.experts_per_token, s.tokens)
             } else {
-                op.fixed_bytes
+                1.0
             };
+            let weights = op.fixed_bytes * share;
             let seq_bytes = op.bytes_per_seq * s.seqs;
             let bytes = weights
                 + op.bytes_per_token * s.tokens
@@ -93,7 +94,7 @@ impl StepCost {
                 + seq_bytes;
             let act = op.bytes_per_token * s.tokens + op.bytes_per_sampled * s.sampled + seq_bytes;
             let kv = op.bytes_per_kv_token * kv_tokens;
-            let compute_s = flops * op.inv_flops_rate;
+            let compute_s = flops * op.inv_flops_rate + op.hw.pad_s(s, share);
             total += op.hw.seconds(
                 s,
                 op.count,

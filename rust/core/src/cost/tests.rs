@@ -32,6 +32,7 @@ fn plan(
         power_idle_w: 100.0,
         price_per_hour: 2.0,
         kernel_overhead_s: 0.0,
+        ..Default::default()
     };
     let model = ModelRow {
         kv_heads,
