@@ -242,9 +242,8 @@ def read_rows(which: str = "all") -> list[Row]:
 
 
 def pool_text(p: PoolSpec, chip: str, stack: str, max_batch: int) -> str:
-    """One pool of the system. ``stack`` is the serving stack the row ran; it is written as a comment until
-    pools accept ``stack = ...``."""
-    opts = [f"tp = {p.tp}", f"max_batch = {max_batch}"]
+    """One pool of the system, imitating ``stack``, the serving stack the row ran (docs/stacks.md)."""
+    opts = [f"stack = {stack}", f"tp = {p.tp}", f"max_batch = {max_batch}"]
     if p.role != "mixed":
         opts.insert(0, f"role = {p.role}")
     if p.pp > 1:
@@ -253,7 +252,7 @@ def pool_text(p: PoolSpec, chip: str, stack: str, max_batch: int) -> str:
         opts.append(f"ep = {p.ep}")
     if p.dp_attention > 1:
         opts.append(f"dp_attention = {p.dp_attention}")
-    return f"  pool {p.name}: {p.chips} x {chip}, {', '.join(opts)}  # stack: {stack}"
+    return f"  pool {p.name}: {p.chips} x {chip}, {', '.join(opts)}"
 
 
 def program(d: Deployment) -> str:

@@ -12,10 +12,12 @@
 //!
 //! `operator.rs` prices one operator (roofline, memory tiers, operand conversion, kernel overhead), with
 //! `memory.rs` (tier rates, expert weights touched) and `profile.rs` (measured curves); `collectives.rs`
-//! prices communication, `step.rs` a whole step and `energy.rs` its energy.
+//! prices communication, `launch.rs` whether a step replays a graph or waits on eager launches, `step.rs` a
+//! whole step and `energy.rs` its energy.
 
 mod collectives;
 mod energy;
+mod launch;
 mod memory;
 mod operator;
 mod profile;
@@ -32,6 +34,7 @@ pub use memory::touched_expert_share;
 pub use operator::OpHw;
 pub use profile::Curve;
 
+use launch::Launch;
 use operator::PricedOp;
 
 /// What one step of one instance processes, aggregated over its batch.
@@ -66,6 +69,8 @@ pub struct StepCost {
     boundaries_link: f64,
     boundaries_network: f64,
     overhead_s: f64,
+    /// Graph replay or eager launches ([`Launch`]).
+    launch: Launch,
     /// Busy power of the whole instance (all its `tp × pp` chips), watts.
     pub instance_power_w: f64,
     /// The chip gives energy per FLOP / per byte: a step's energy is static power × time plus each operator's
