@@ -26,6 +26,8 @@ mod step;
 #[cfg(test)]
 mod hardware_tests;
 #[cfg(test)]
+mod launch_tests;
+#[cfg(test)]
 mod parallel_tests;
 #[cfg(test)]
 mod tests;

@@ -1,8 +1,8 @@
 //! A whole step: building a pool's pricing table from the plan, and a step's duration as the overhead
 //! plus its operators in order, with micro-batches flowing through the pipeline stages when pp > 1.
 
-use super::memory::touched_expert_share;
 use super::launch::Launch;
+use super::memory::touched_expert_share;
 use super::operator::{OpKind, PricedOp};
 use super::{StepCost, StepStats};
 use crate::plan::{Chip, Model, Pool};
