@@ -15,8 +15,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-#: Bytes per element of each supported precision.
-DTYPE_BYTES: dict[str, float] = {"fp32": 4.0, "bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0, "int4": 0.5}
+#: Bytes per element of each supported precision. The 4-bit float block formats store their block scales
+#: beside the values, and a weight read costs them too: nvfp4 keeps one FP8 (E4M3) scale per 16 values
+#: (0.5 + 1/16 byte; its one FP32 scale per tensor is negligible), mxfp4 one E8M0 scale per 32 values
+#: (0.5 + 1/32 byte). int4 is counted without its group scales, as before (they vary by scheme).
+DTYPE_BYTES: dict[str, float] = {"fp32": 4.0, "bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0,
+                                 "nvfp4": 0.5 + 1 / 16, "mxfp4": 0.5 + 1 / 32, "int4": 0.5}
 #: Activations are kept in bf16 whatever the weight precision.
 ACT_BYTES = 2.0
 #: FLOPs per element of an RMSNorm with its residual add (square, sum, scale, weight, add).

@@ -158,6 +158,69 @@ fn precision_fallbacks_start_at_the_precision_and_end_at_fp32() {
     assert!(fallbacks("fp4").is_empty());
 }
 
+#[test]
+fn fp4_formats_fall_back_to_fp8_then_wider_never_to_each_other_or_integers() {
+    let rank = |d: &str| PRECISIONS.iter().position(|p| *p == d).unwrap();
+    for d in ["nvfp4", "mxfp4"] {
+        let f = fallbacks(d);
+        assert_eq!(f[..2], [d, "fp8"], "{d}: {f:?}");
+        assert!(!f.contains(&"int8") && !f.contains(&"int4"), "{d}: {f:?}");
+        assert_eq!(
+            f.iter().filter(|x| x.ends_with("fp4")).count(),
+            1,
+            "{d}: {f:?}"
+        );
+        assert!(
+            f[1..].iter().all(|w| rank(w) < rank(d)),
+            "wider only: {d}: {f:?}"
+        );
+    }
+}
+
+#[test]
+fn precisions_are_widest_first_by_storage_with_block_scales() {
+    // Bits per element, block scales included (nvfp4: 4 + 8/16; mxfp4: 4 + 8/32).
+    let bits = |d: &str| match d {
+        "fp32" => 32.0,
+        "bf16" | "fp16" => 16.0,
+        "fp8" | "int8" => 8.0,
+        "nvfp4" => 4.5,
+        "mxfp4" => 4.25,
+        "int4" => 4.0,
+        _ => panic!("unlisted precision {d}"),
+    };
+    assert!(
+        PRECISIONS.windows(2).all(|w| bits(w[0]) >= bits(w[1])),
+        "{PRECISIONS:?}"
+    );
+}
+
+#[test]
+fn an_nvfp4_matmul_runs_on_the_fp4_engine_else_at_fp8() {
+    // A Blackwell-like chip lists both 4-bit formats; a Hopper-like one stops at fp8.
+    let blackwell = chip(&[
+        BF16_TENSOR,
+        FP8_TENSOR,
+        ("tensor", "nvfp4", 4e15, 0.5),
+        ("tensor", "mxfp4", 4e15, 0.5),
+    ]);
+    let hopper = chip(&[BF16_TENSOR, FP8_TENSOR]);
+    for d in ["nvfp4", "mxfp4"] {
+        let e = blackwell.find_engine("tensor", d).unwrap();
+        assert_eq!((e.dtype.as_str(), e.flops), (d, 4e15));
+        let e = hopper.find_engine("tensor", d).unwrap();
+        assert_eq!((e.dtype.as_str(), e.flops), ("fp8", 2e15));
+    }
+    // An MXFP4-only chip (AMD CDNA 4) dequantises NVFP4 to fp8 rather than reading it as MXFP4.
+    let mx_only = chip(&[BF16_TENSOR, FP8_TENSOR, ("tensor", "mxfp4", 4e15, 0.5)]);
+    assert_eq!(
+        mx_only
+            .find_engine("tensor", "nvfp4")
+            .map(|e| e.dtype.as_str()),
+        Some("fp8")
+    );
+}
+
 /// The plan error `b` is rejected with.
 fn plan_error(b: &PlanBuilder) -> PlanError {
     match Plan::from_batch(&b.build()) {
