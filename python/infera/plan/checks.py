@@ -18,7 +18,8 @@ from infera.dsl import ast
 from infera.exceptions import CompileError
 from infera.plan import model as model_mod
 from infera.plan import traffic as traffic_mod
-from infera.plan.hardware import engine_for, is_attention, kv_blocks_for, tiered
+from infera.plan.hardware import (blocks_needed, engine_for, is_attention, kv_blocks_for, kv_need_bytes,
+                                  state_blocks_for, tiered)
 from infera.plan.specs import GB, MAX_INSTANCES, ChipSpec, PoolSpec, SystemSpec
 
 
@@ -98,8 +99,9 @@ def check_pool(shape: model_mod.ModelShape, chip: ChipSpec, pool: PoolSpec, wher
         raise CompileError(f"{where}: without chunked prefill, max_batched_tokens ({pool.max_batched_tokens}) "
                            f"must cover the longest request ({longest} tokens)", pool.loc)
     blocks, usable, weights, kv_tok = kv_blocks_for(shape, chip, pool)
-    need_kv = longest * kv_tok
-    if not tiered(chip, pool) and blocks * pool.block_size < longest:
+    state = state_blocks_for(shape, pool, kv_tok)
+    need_kv = kv_need_bytes(shape, pool, longest, kv_tok, state)
+    if not tiered(chip, pool) and blocks < blocks_needed(shape, pool, longest, state):
         raise CompileError(
             f"{where}: model '{shape.name}' does not fit: weights {weights / GB:.2f} GB + KV cache for the "
             f"longest request ({longest} tokens) {need_kv / GB:.2f} GB = {(weights + need_kv) / GB:.2f} GB, "

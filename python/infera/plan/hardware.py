@@ -4,6 +4,8 @@ core chooses it) and where an instance keeps its weights and KV cache (memory ti
 
 from __future__ import annotations
 
+import math
+
 from infera import _core
 from infera.dsl import ast
 from infera.exceptions import CompileError
@@ -15,8 +17,9 @@ FALLBACKS: dict[str, tuple[str, ...]] = _core.PRECISION_FALLBACKS
 
 
 def is_attention(op: model_mod.Operator) -> bool:
-    """Whether an operator is attention (it scales with query-key pairs or reads the KV cache)."""
-    return op.flops_per_attn_pair > 0 or op.bytes_per_kv_token > 0
+    """Whether an operator is attention (it scales with query-key pairs, reads the KV cache or a recurrent
+    state)."""
+    return op.flops_per_attn_pair > 0 or op.bytes_per_kv_token > 0 or op.bytes_per_seq > 0
 
 
 def engine_for(chip: ChipSpec, op: model_mod.Operator) -> int | None:
@@ -61,8 +64,9 @@ def place_memory(shape: model_mod.ModelShape, chip: ChipSpec, pool: PoolSpec, lo
     memory_utilization``. What does not fit is rejected with what and by how much.
     """
     blocks, _, weights, kv_tok = kv_blocks_for(shape, chip, pool)
+    state = state_blocks_for(shape, pool, kv_tok)
     if not tiered(chip, pool):
-        return Placement(blocks)
+        return Placement(blocks, state_blocks=state)
     n, u, tiers = pool.instance_chips, pool.memory_utilization, chip.memories
     usable = [n * t.capacity * u for t in tiers]
     order = sorted(range(len(tiers)), key=lambda i: -tiers[i].bandwidth)
@@ -100,19 +104,21 @@ def place_memory(shape: model_mod.ModelShape, chip: ChipSpec, pool: PoolSpec, lo
     def kv_blocks(i: int) -> int:
         return whole_blocks(left(i), kv_tok * pool.block_size)
 
-    need = longest * kv_tok
+    need = kv_need_bytes(shape, pool, longest, kv_tok, state)
+    need_blocks = blocks_needed(shape, pool, longest, state)
+    batch_tokens = pool.max_batch * (kv_units(shape, longest) + state * pool.block_size)
     what = f"the KV cache of the longest request ({longest} tokens, {_size(need)})"
     k_opt = pool.kv_in
     if k_opt is not None:
         kt = named(k_opt)
-        if kv_blocks(kt) * pool.block_size < longest:
+        if kv_blocks(kt) < need_blocks:
             after = f" after the weights ({gb})" if kt == wt else ""
             raise CompileError(f"{where}: model '{shape.name}' does not fit: {what} needs more than the "
                                f"{_size(left(kt))} left in {tiers[kt].name}{after}; short by "
                                f"{_size(need - left(kt))}", pool.loc)
     else:
-        fits = [i for i in order if kv_blocks(i) * pool.block_size >= longest]
-        full = [i for i in fits if kv_blocks(i) * pool.block_size >= pool.max_batch * longest]
+        fits = [i for i in order if kv_blocks(i) >= need_blocks]
+        full = [i for i in fits if kv_blocks(i) * pool.block_size >= batch_tokens]
         if not fits:
             best = max(range(len(tiers)), key=left)
             raise CompileError(f"{where}: model '{shape.name}' does not fit: with its weights ({gb}) in "
@@ -120,7 +126,7 @@ def place_memory(shape: model_mod.ModelShape, chip: ChipSpec, pool: PoolSpec, lo
                                f"{_size(left(best))} in {tiers[best].name}; short by "
                                f"{_size(need - left(best))}", pool.loc)
         kt = full[0] if full else max(fits, key=kv_blocks)
-    return Placement(kv_blocks(kt), wt, kt)
+    return Placement(kv_blocks(kt), wt, kt, state)
 
 
 def kv_blocks_for(shape: model_mod.ModelShape, chip: ChipSpec, pool: PoolSpec) -> tuple[int, float, float, float]:
@@ -135,9 +141,43 @@ def kv_blocks_for(shape: model_mod.ModelShape, chip: ChipSpec, pool: PoolSpec) -
     usable = pool.instance_chips * chip.memory_bytes * pool.memory_utilization
     weights = shape.weight_bytes() + (pool.tp - 1) * model_mod.replicated_weight_bytes(shape)
     replication = pool.tp / min(pool.tp, shape.cache_kv_heads)
-    kv_per_token = shape.kv_bytes_per_token() * replication
+    kv_per_token = shape.kv_group_bytes_per_token() * replication
     blocks = whole_blocks(max(0.0, usable - weights), kv_per_token * pool.block_size)
     return blocks, usable, weights, kv_per_token
+
+
+# A block holds ``block_size`` tokens of one KV block group (model.ModelShape.kv_group_layers): a request
+# holds blocks for its full layers' KV of the whole context, its windowed layers' KV of at most the window,
+# and its linear layers' state (docs/cost-model.md, "The KV cache").
+
+
+def state_blocks_for(shape: model_mod.ModelShape, pool: PoolSpec, kv_per_token: float) -> int:
+    """KV blocks (of ``kv_per_token`` x ``block_size`` bytes per instance) holding one request's recurrent
+    state; value heads are split over tp like KV heads, replicated beyond one key head per chip."""
+    if not shape.linear_layers:
+        return 0
+    replication = pool.tp / min(pool.tp, shape.linear_key_heads)
+    return math.ceil(shape.state_bytes() * replication / (kv_per_token * pool.block_size))
+
+
+def kv_units(shape: model_mod.ModelShape, tokens: int) -> int:
+    """Block-group tokens a context of ``tokens`` holds: every token in each full group, at most the window in
+    each windowed one."""
+    windowed = min(tokens, shape.sliding_window) if shape.sliding_layers else 0
+    return shape.kv_full_groups * tokens + shape.kv_window_groups * windowed
+
+
+def blocks_needed(shape: model_mod.ModelShape, pool: PoolSpec, tokens: int, state_blocks: int) -> int:
+    """KV blocks one request with a context of ``tokens`` holds (as the core counts them)."""
+    bs = pool.block_size
+    windowed = min(tokens, shape.sliding_window) if shape.sliding_layers else 0
+    return shape.kv_full_groups * -(-tokens // bs) + shape.kv_window_groups * -(-windowed // bs) + state_blocks
+
+
+def kv_need_bytes(shape: model_mod.ModelShape, pool: PoolSpec, tokens: int, kv_per_token: float,
+                  state_blocks: int) -> float:
+    """Bytes of an instance's memory one request with a context of ``tokens`` holds."""
+    return (kv_units(shape, tokens) + state_blocks * pool.block_size) * kv_per_token
 
 
 MAX_KV_BLOCKS = 2**32 - 1  # the plan's kv_blocks column is uint32

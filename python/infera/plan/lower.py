@@ -103,7 +103,8 @@ class _Writer:
                     "pools", run=rid, name=pool.name, role=pool.role, chip=cid, chips=pool.chips, tp=pool.tp,
                     instances=pool.chips // pool.instance_chips, max_batch=pool.max_batch,
                     max_batched_tokens=pool.max_batched_tokens, block_size=pool.block_size,
-                    kv_blocks=placement.kv_blocks, chunked_prefill=pool.chunked_prefill, policy=pool.policy,
+                    kv_blocks=placement.kv_blocks, state_blocks=placement.state_blocks,
+                    chunked_prefill=pool.chunked_prefill, policy=pool.policy,
                     step_overhead_s=pool.step_overhead_s, max_queue=pool.max_queue,
                     queue_timeout_s=pool.queue_timeout_s, pp=pool.pp, ep=pool.ep,
                     microbatches=pool.microbatches, node_size=pool.node_size, network_bw=pool.network_bw,
@@ -142,7 +143,10 @@ class _Writer:
             mid = self.add("models", name=m.name, layers=m.layers, hidden=m.hidden, heads=m.heads,
                            kv_heads=m.cache_kv_heads, head_dim=m.head_dim, intermediate=m.intermediate,
                            vocab=m.vocab, weight_dtype=m.weight_dtype, kv_dtype=m.kv_dtype,
-                           weight_bytes=m.weight_bytes(), kv_bytes_per_token=m.kv_bytes_per_token(),
+                           weight_bytes=m.weight_bytes(), kv_bytes_per_token=m.kv_group_bytes_per_token(),
+                           kv_full_groups=m.kv_full_groups, kv_window_groups=m.kv_window_groups,
+                           sliding_window=m.sliding_window if m.sliding_layers else 0,
+                           state_bytes=m.state_bytes(),
                            attention=m.attention, experts=m.experts, experts_per_token=m.experts_per_token,
                            params=float(m.params()), active_params=float(m.active_params()))
             self.model_rows[name] = mid
@@ -152,7 +156,8 @@ class _Writer:
                          flops_per_attn_pair=op.flops_per_attn_pair, weight_bytes=op.weight_bytes,
                          bytes_per_token=op.bytes_per_token, bytes_per_sampled=op.bytes_per_sampled,
                          bytes_per_kv_token=op.bytes_per_kv_token, tp_shard=op.tp_shard, experts=op.experts,
-                         experts_per_token=op.experts_per_token)
+                         experts_per_token=op.experts_per_token, window=op.window,
+                         bytes_per_seq=op.bytes_per_seq)
         return self.model_rows[name]
 
     def chip(self, name: str) -> int:

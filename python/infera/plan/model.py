@@ -4,16 +4,19 @@ Each operator's FLOPs and bytes in one engine step are linear in five step stati
 ``docs/cost-model.md``)::
 
     flops = count * (flops_per_token * T + flops_per_sampled * S + flops_per_attn_pair * A)
-    bytes = count * (weight_bytes + bytes_per_token * T + bytes_per_sampled * S + bytes_per_kv_token * K)
+    bytes = count * (weight_bytes + bytes_per_token * T + bytes_per_sampled * S + bytes_per_kv_token * K
+                     + bytes_per_seq * Q)
 
-with T the tokens in the step, S the tokens that reach the LM head, A the query–key pairs attention scores
-and K the context tokens whose keys and values are read. Coefficients here are for the whole model (one
-chip); the core divides sharded operators by the tensor-parallel degree.
+with T the tokens in the step, S the tokens that reach the LM head, A the query–key pairs attention scores,
+K the context tokens whose keys and values are read and Q the sequences the step schedules. A sliding-window
+layer's attention (``window``) sees A and K clipped to the window. Coefficients here are for the whole model
+(one chip); the core divides sharded operators by the tensor-parallel degree.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 
 #: Bytes per element of each supported precision. The 4-bit float block formats store their block scales
 #: beside the values, and a weight read costs them too: nvfp4 keeps one FP8 (E4M3) scale per 16 values
@@ -27,6 +30,11 @@ ACT_BYTES = 2.0
 NORM_FLOPS = 5.0
 #: FLOPs per element of SiLU(gate) * up.
 SWIGLU_FLOPS = 5.0
+#: FLOPs an attention sink adds per query and head: its logit's exponential joins the softmax denominator.
+SINK_FLOPS = 2.0
+#: FLOPs per key-value element of a gated delta-net state per token: decay (1), the key's read-out S^T k (2),
+#: the rank-1 delta update (2) and the query's read-out S^T q (2); see :func:`_linear_attention`.
+DELTA_RULE_FLOPS = 7.0
 
 
 @dataclass(frozen=True)
@@ -37,6 +45,10 @@ class ModelShape:
     mixture of experts: ``experts_per_token`` routed experts of width ``moe_intermediate`` per token plus
     ``shared_experts`` always-on experts of the same width. ``attention = "mla"`` is DeepSeek's multi-head
     latent attention: the cache holds ``kv_lora_rank + qk_rope_head_dim`` values per token per layer.
+
+    Of the ``layers``, ``linear_layers`` are gated delta-net linear attention (a fixed-size state per
+    request instead of a KV cache) and ``sliding_layers`` of the rest attend only the last ``sliding_window``
+    tokens; the others are full attention. ``attention_sinks`` adds a learned logit per head to the softmax.
     """
 
     name: str
@@ -65,6 +77,17 @@ class ModelShape:
     v_head_dim: int = 0
     #: Precision matmuls compute at; empty: the weights' precision (e.g. "bf16" for W4A16 kernels).
     compute_dtype: str = ""
+    # Sliding-window attention: ``sliding_layers`` layers attend the last ``sliding_window`` tokens.
+    sliding_window: int = 0
+    sliding_layers: int = 0
+    attention_sinks: bool = False
+    # Gated delta-net linear attention layers (Qwen3-Next / Qwen3.5).
+    linear_layers: int = 0
+    linear_key_heads: int = 0
+    linear_value_heads: int = 0
+    linear_key_head_dim: int = 0
+    linear_value_head_dim: int = 0
+    linear_conv_kernel: int = 0
 
     @property
     def weight_elem_bytes(self) -> float:
@@ -96,12 +119,61 @@ class ModelShape:
         """KV heads the cache is split by under tensor parallelism: MLA's latent is one head shared by all."""
         return 1 if self.is_mla else self.kv_heads
 
+    @property
+    def attention_layers(self) -> int:
+        """Layers with softmax attention (full or sliding-window), as opposed to linear attention."""
+        return self.layers - self.linear_layers
+
+    @property
+    def full_layers(self) -> int:
+        """Layers whose KV cache holds the whole context."""
+        return self.attention_layers - self.sliding_layers
+
+    @property
+    def kv_group_layers(self) -> int:
+        """Layers per KV block group: the largest size that splits both the full and the windowed layers."""
+        return math.gcd(self.full_layers, self.sliding_layers)
+
+    @property
+    def kv_full_groups(self) -> int:
+        return self.full_layers // self.kv_group_layers
+
+    @property
+    def kv_window_groups(self) -> int:
+        return self.sliding_layers // self.kv_group_layers
+
+    @property
+    def linear_conv_channels(self) -> int:
+        """Channels of a linear layer's short convolution: its queries, keys and values."""
+        keys = self.linear_key_heads * self.linear_key_head_dim
+        return 2 * keys + self.linear_value_heads * self.linear_value_head_dim
+
+    def linear_state_values(self) -> int:
+        """Values of one linear layer's recurrent state per request: a key_dim x value_dim matrix per value
+        head, plus the convolution's last ``conv_kernel - 1`` inputs of every channel."""
+        state = self.linear_value_heads * self.linear_key_head_dim * self.linear_value_head_dim
+        return state + (self.linear_conv_kernel - 1) * self.linear_conv_channels
+
+    def state_bytes(self) -> float:
+        """Bytes of recurrent state one request holds over all linear layers, kept at the activation
+        precision (as vLLM's default ``mamba_ssm_cache_dtype``), whatever the context length."""
+        return float(self.linear_layers * self.linear_state_values()) * ACT_BYTES
+
+    def linear_params(self) -> int:
+        """Parameters of one gated delta-net layer: the q/k/v/z and beta/alpha input projections, the
+        depthwise convolution, the per-head decay parameters, the gated norm and the output projection."""
+        h, Hv, dv = self.hidden, self.linear_value_heads, self.linear_value_head_dim
+        qkvz = 2 * self.linear_key_heads * self.linear_key_head_dim + 2 * Hv * dv
+        return (h * (qkvz + 2 * Hv) + self.linear_conv_channels * self.linear_conv_kernel + 2 * Hv + dv
+                + Hv * dv * h)
+
     def attention_params(self) -> int:
         """Parameters of one layer's attention block (projections and, for MLA, its two latent norms)."""
         h, H = self.hidden, self.heads
         if not self.is_mla:
             d = self.head_dim
-            return h * (H + 2 * self.kv_heads) * d + H * d * h
+            sinks = H if self.attention_sinks else 0
+            return h * (H + 2 * self.kv_heads) * d + H * d * h + sinks
         qk = self.qk_nope_head_dim + self.qk_rope_head_dim
         ql, kl, r = self.q_lora_rank, self.kv_lora_rank, self.qk_rope_head_dim
         q = h * ql + ql + ql * H * qk if ql else h * H * qk
@@ -127,7 +199,8 @@ class ModelShape:
         embed = self.vocab * self.hidden
         head = 0 if self.tied_embeddings else self.vocab * self.hidden
         dense = self.layers - self.moe_layers
-        layers = (self.layers * (self.attention_params() + 2 * self.hidden) + dense * self.mlp_params(False)
+        mixers = self.attention_layers * self.attention_params() + self.linear_layers * self.linear_params()
+        layers = (mixers + self.layers * 2 * self.hidden + dense * self.mlp_params(False)
                   + self.moe_layers * self.mlp_params(True, routed))
         return embed + layers + self.hidden + head
 
@@ -149,8 +222,20 @@ class ModelShape:
         return 2 * self.kv_heads * self.head_dim
 
     def kv_bytes_per_token(self) -> float:
-        """Bytes of K and V cached per token, over all layers."""
-        return float(self.layers * self.kv_values_per_token_layer()) * self.kv_elem_bytes
+        """Bytes of K and V cached per token, over all the layers that cache them (before any window)."""
+        return float(self.attention_layers * self.kv_values_per_token_layer()) * self.kv_elem_bytes
+
+    def kv_group_bytes_per_token(self) -> float:
+        """Bytes of K and V per token in one KV block group (all of :meth:`kv_bytes_per_token` unless some
+        layers are windowed): what one KV block holds per token."""
+        return float(self.kv_group_layers * self.kv_values_per_token_layer()) * self.kv_elem_bytes
+
+    def cache_bytes(self, tokens: int) -> float:
+        """Bytes one request with a context of ``tokens`` holds: full layers' KV of all of it, windowed layers'
+        KV of the last ``sliding_window`` tokens, and the linear layers' state."""
+        per_layer = self.kv_values_per_token_layer() * self.kv_elem_bytes
+        windowed = min(tokens, self.sliding_window) if self.sliding_layers else 0
+        return (self.full_layers * tokens + self.sliding_layers * windowed) * per_layer + self.state_bytes()
 
 
 @dataclass(frozen=True)
@@ -172,6 +257,10 @@ class Operator:
     experts: float = 0.0
     #: Experts each token is routed to (expert operators and the ``alltoall`` MoE communication).
     experts_per_token: float = 0.0
+    #: A sliding-window layer's attention: the core prices it on the window-clipped pairs and KV reads.
+    window: bool = False
+    #: Bytes read and written once per sequence in the step (a linear layer's recurrent state).
+    bytes_per_seq: float = 0.0
 
 
 def _norm(name: str, count: float, width: int, wb: float, a: float) -> Operator:
@@ -196,18 +285,62 @@ def _mlp(prefix: str, count: float, h: int, inter: int, mm: str, wb: float, a: f
 
 
 def _gqa(m: ModelShape, mm: str) -> list[Operator]:
-    h, d, L = m.hidden, m.head_dim, m.layers
+    h, d, L = m.hidden, m.head_dim, m.attention_layers
     q, kv = m.heads * d, m.kv_heads * d
     wb, kvb, a = m.weight_elem_bytes, m.kv_elem_bytes, ACT_BYTES
+    # Attention (flash-style): QK^T and PV are 2 FLOPs per multiply-add each, per head and pair; reads
+    # K and V of every context token once; writes this step's K and V to the cache.
+    attention = Operator("attention", "tensor", "bf16", L, flops_per_attn_pair=4 * q,
+                         bytes_per_token=2 * q * a + 2 * kv * kvb, bytes_per_kv_token=2 * kv * kvb)
+    if m.attention_sinks:
+        # A sink is one more logit per query and head in the softmax (gpt-oss): a weight per head.
+        attention = replace(attention, flops_per_token=SINK_FLOPS * m.heads, weight_bytes=m.heads * wb)
     return [
         Operator("qkv_proj", "tensor", mm, L, flops_per_token=2 * h * (q + 2 * kv),
                  weight_bytes=h * (q + 2 * kv) * wb, bytes_per_token=(h + q + 2 * kv) * a),
-        # Attention (flash-style): QK^T and PV are 2 FLOPs per multiply-add each, per head and pair; reads
-        # K and V of every context token once; writes this step's K and V to the cache.
-        Operator("attention", "tensor", "bf16", L, flops_per_attn_pair=4 * q,
-                 bytes_per_token=2 * q * a + 2 * kv * kvb, bytes_per_kv_token=2 * kv * kvb),
+        *_split_window(m, attention),
         Operator("o_proj", "tensor", mm, L, flops_per_token=2 * q * h,
                  weight_bytes=q * h * wb, bytes_per_token=(q + h) * a),
+    ]
+
+
+def _split_window(m: ModelShape, attention: Operator) -> list[Operator]:
+    """The attention operator of the full-attention layers and, if any, of the sliding-window ones (the same
+    per-layer coefficients on the window-clipped pairs and KV reads)."""
+    if not m.sliding_layers:
+        return [attention]
+    ops = [replace(attention, count=m.full_layers)] if m.full_layers else []
+    return [*ops, replace(attention, name="attention_window", count=m.sliding_layers, window=True)]
+
+
+def _linear_attention(m: ModelShape, mm: str) -> list[Operator]:
+    """Gated delta-net layers (Yang et al., "Gated Delta Networks", arXiv:2412.06464), as Hugging Face
+    transformers' ``Qwen3NextGatedDeltaNet`` (models/qwen3_next/modeling_qwen3_next.py) and vLLM's
+    ``qwen3_next.py`` build them: projections of the hidden state to queries and keys (``linear_key_heads``
+    heads), values and output gates (``linear_value_heads`` heads) and a per-value-head beta and decay; a
+    causal depthwise convolution of width ``linear_conv_kernel`` over the queries, keys and values; the
+    delta rule on a key_dim x value_dim state per value head (decay, read-out of the key, rank-1 update,
+    read-out of the query); a gated RMSNorm; the output projection. Each token costs the same whatever the
+    context, and each scheduled sequence reads and writes its state (and convolution window) once a step.
+    """
+    h, n = m.hidden, m.linear_layers
+    Hk, Hv, dk, dv = m.linear_key_heads, m.linear_value_heads, m.linear_key_head_dim, m.linear_value_head_dim
+    wb, a = m.weight_elem_bytes, ACT_BYTES
+    proj = 2 * Hk * dk + 2 * Hv * dv + 2 * Hv  # q, k, v, z, beta, alpha
+    C, K = m.linear_conv_channels, m.linear_conv_kernel
+    state = Hv * dk * dv
+    return [
+        Operator("linear_in_proj", "tensor", mm, n, flops_per_token=2 * h * proj, weight_bytes=h * proj * wb,
+                 bytes_per_token=(h + proj) * a),
+        Operator("linear_conv", "vector", "bf16", n, flops_per_token=2 * K * C, weight_bytes=C * K * wb,
+                 bytes_per_token=2 * C * a, bytes_per_seq=2 * (K - 1) * C * a),
+        Operator("linear_attention", "tensor", "bf16", n, flops_per_token=DELTA_RULE_FLOPS * state,
+                 weight_bytes=2 * Hv * wb, bytes_per_token=(C + 2 * Hv + Hv * dv) * a,
+                 bytes_per_seq=2 * state * a),
+        Operator("linear_norm", "vector", "bf16", n, flops_per_token=(NORM_FLOPS + SWIGLU_FLOPS) * Hv * dv,
+                 weight_bytes=dv * wb, bytes_per_token=3 * Hv * dv * a),
+        Operator("linear_out_proj", "tensor", mm, n, flops_per_token=2 * Hv * dv * h,
+                 weight_bytes=Hv * dv * h * wb, bytes_per_token=(Hv * dv + h) * a),
     ]
 
 
@@ -261,6 +394,7 @@ def operators(m: ModelShape) -> list[Operator]:
         Operator("embedding", "vector", "bf16", 1, bytes_per_token=h * wb + h * a, tp_shard=False),
         _norm("attn_norm", L, h, wb, a),
         *(_mla(m, mm) if m.is_mla else _gqa(m, mm)),
+        *(_linear_attention(m, mm) if m.linear_layers else []),
         Operator("attn_allreduce", "collective", "bf16", L, bytes_per_token=h * a, tp_shard=False),
         _norm("mlp_norm", L, h, wb, a),
     ]

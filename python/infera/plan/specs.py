@@ -195,6 +195,8 @@ class Placement:
     kv_blocks: int
     weights_tier: int = 0
     kv_tier: int = 0
+    #: Blocks each request holds for its recurrent state (linear-attention layers).
+    state_blocks: int = 0
 
 
 @dataclass

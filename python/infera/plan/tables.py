@@ -65,6 +65,12 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("kv_dtype", utf8),
             ("weight_bytes", f64),
             ("kv_bytes_per_token", f64),
+            # The cache's layout in KV blocks (docs/plan.md): block groups of full and sliding-window layers,
+            # the window, and the per-request recurrent state of linear-attention layers.
+            ("kv_full_groups", u32),
+            ("kv_window_groups", u32),
+            ("sliding_window", u32),
+            ("state_bytes", f64),
             # Model family facts (informational): attention kind, routed experts, parameter counts.
             ("attention", utf8),
             ("experts", u32),
@@ -90,6 +96,8 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("tp_shard", boolean),
             ("experts", f64),
             ("experts_per_token", f64),
+            ("window", boolean),
+            ("bytes_per_seq", f64),
         ]
     ),
     "workloads": pa.schema(
@@ -132,6 +140,7 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("max_batched_tokens", u32),
             ("block_size", u32),
             ("kv_blocks", u32),
+            ("state_blocks", u32),
             ("chunked_prefill", boolean),
             ("policy", utf8),
             ("step_overhead_s", f64),

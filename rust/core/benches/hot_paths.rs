@@ -46,6 +46,8 @@ fn price_step(c: &mut Criterion) {
         sampled: 256.0,
         attn_pairs: 1.2e6,
         kv_read_tokens: 1.2e6,
+        seqs: 256.0,
+        ..Default::default()
     };
     c.bench_function("price_step", |bench| {
         bench.iter(|| cost.step_seconds(black_box(&stats)))

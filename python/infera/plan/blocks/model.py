@@ -1,5 +1,5 @@
 """``model`` blocks → :class:`~infera.plan.model.ModelShape`: dense, mixture-of-experts and latent-attention
-shapes, with every field's type and unit checked."""
+shapes, with sliding-window, sink and linear-attention layers, every field's type and unit checked."""
 
 from __future__ import annotations
 
@@ -32,6 +32,8 @@ def compile_model(scope: Scope, block: ast.ModelBlock) -> model_mod.ModelShape:
     compute = f.choice("compute", DTYPES, "")
     attention = f.choice("attention", ("gqa", "mha", "mqa", "mla"), "gqa")
     moe, mla = _model_moe(f, where, block, layers, intermediate), _model_mla(f, where, block, attention)
+    linear = _model_linear(f, where, block, layers, attention)
+    window = _model_window(f, where, block, layers - linear.get("linear_layers", 0), attention)
     f.take("family")
     f.take("source")
     f.done()
@@ -40,7 +42,7 @@ def compile_model(scope: Scope, block: ast.ModelBlock) -> model_mod.ModelShape:
                            heads_a.loc if heads_a else block.loc)
     return model_mod.ModelShape(block.name, layers, hidden, heads, kv_heads, head_dim, intermediate, vocab,
                                 tied, weights, kv, attention="mla" if mla else "gqa", compute_dtype=compute,
-                                **moe, **mla)
+                                **moe, **mla, **window, **linear)
 
 
 _MOE_FIELDS = ("experts", "experts_per_token", "shared_experts", "moe_intermediate", "dense_layers")
@@ -84,3 +86,57 @@ def _model_mla(f: Fields, where: str, block: ast.ModelBlock, attention: str) -> 
         "qk_nope_head_dim": f.integer("qk_nope_head_dim", required=True),
         "v_head_dim": f.integer("v_head_dim", required=True),
     }
+
+
+_LINEAR_FIELDS = ("linear_key_heads", "linear_value_heads", "linear_key_head_dim", "linear_value_head_dim",
+                  "linear_conv_kernel")
+
+
+def _model_window(f: Fields, where: str, block: ast.ModelBlock, attention_layers: int,
+                  attention: str) -> dict[str, int | bool]:
+    """Sliding-window layers and attention sinks ({} when neither is given)."""
+    out: dict[str, int | bool] = {}
+    if f.has("attention_sinks"):
+        sinks_a = f.values["attention_sinks"]
+        out["attention_sinks"] = f.boolean("attention_sinks", False)
+        if out["attention_sinks"] and attention == "mla":
+            raise CompileError(f"{where}: attention_sinks needs attention = gqa (not mla)", sinks_a.loc)
+    if not f.has("sliding_window"):
+        if f.has("sliding_layers"):
+            raise CompileError(f"{where}: 'sliding_layers' needs sliding_window = N tokens",
+                               f.values["sliding_layers"].loc)
+        return out
+    window_a = f.values["sliding_window"]
+    if attention == "mla":
+        raise CompileError(f"{where}: sliding_window needs attention = gqa (not mla)", window_a.loc)
+    sliding_a = f.values.get("sliding_layers")
+    window = f.integer("sliding_window", required=True)
+    sliding = f.integer("sliding_layers", attention_layers)
+    if sliding > attention_layers:
+        raise CompileError(f"{where}: sliding_layers ({sliding}) exceeds the {attention_layers} attention layers",
+                           (sliding_a or window_a).loc)
+    return {**out, "sliding_window": window, "sliding_layers": sliding}
+
+
+def _model_linear(f: Fields, where: str, block: ast.ModelBlock, layers: int, attention: str) -> dict[str, int]:
+    """Gated delta-net linear-attention layers ({} unless linear_layers is given)."""
+    if not f.has("linear_layers"):
+        for key in _LINEAR_FIELDS:
+            if f.has(key):
+                raise CompileError(f"{where}: '{key}' needs linear_layers = N", f.values[key].loc)
+        return {}
+    linear_a = f.values["linear_layers"]
+    if attention == "mla":
+        raise CompileError(f"{where}: linear_layers needs attention = gqa (not mla)", linear_a.loc)
+    n = f.integer("linear_layers", required=True)
+    if n >= layers:
+        raise CompileError(f"{where}: linear_layers ({n}) must leave at least one attention layer of {layers}",
+                           linear_a.loc)
+    value_heads_a = f.values.get("linear_value_heads")
+    out = {"linear_layers": n, **{key: f.integer(key, required=True) for key in _LINEAR_FIELDS[:4]},
+           "linear_conv_kernel": f.integer("linear_conv_kernel", 4)}
+    if out["linear_value_heads"] % out["linear_key_heads"]:
+        raise CompileError(f"{where}: linear_value_heads ({out['linear_value_heads']}) must be a multiple of "
+                           f"linear_key_heads ({out['linear_key_heads']})",
+                           value_heads_a.loc if value_heads_a else linear_a.loc)
+    return out

@@ -302,6 +302,7 @@ impl Spec {
                 kv_heads: m.kv_heads.of(2),
                 weight_bytes: m.weight_bytes.of(1e9),
                 kv_bytes_per_token: m.kv_bytes_per_token.of(1024.0),
+                ..Default::default()
             });
             for (j, o) in m.operators.take(MAX_OPERATORS).enumerate() {
                 let [fpt, fps, fpa, wb, bpt, bps, bpk] = o.coefficients;
@@ -319,6 +320,7 @@ impl Spec {
                     bytes_per_sampled: bps.of(2e3),
                     bytes_per_kv_token: bpk.of(512.0),
                     tp_shard: o.sharded,
+                    ..Default::default()
                 });
             }
         }
@@ -366,6 +368,7 @@ impl Spec {
                     chunked_prefill: !p.whole_prefill,
                     policy: p.policy.of(v.policies),
                     step_overhead_s: p.step_overhead_s.of(1e-4),
+                    ..Default::default()
                 });
             }
             for s in r.slos.iter().take(MAX_SLOS) {

@@ -12,13 +12,7 @@ impl StepCost {
             return (1.0, *s);
         }
         let m = self.microbatches.min(s.tokens.floor()).max(1.0);
-        let mb = StepStats {
-            tokens: s.tokens / m,
-            sampled: s.sampled / m,
-            attn_pairs: s.attn_pairs / m,
-            kv_read_tokens: s.kv_read_tokens / m,
-        };
-        (m, mb)
+        (m, s.split(m))
     }
 
     /// Dynamic joules one chip of one pipeline stage spends on a batch with statistics `s`: per compute
@@ -27,16 +21,19 @@ impl StepCost {
     pub fn stage_joules(&self, s: &StepStats) -> f64 {
         let mut total = 0.0;
         for op in self.ops.iter().filter(|op| op.kind == OpKind::Compute) {
+            let (pairs, kv_tokens) = op.pairs_and_kv(s);
             let flops = op.flops_per_token * s.tokens
                 + op.flops_per_sampled * s.sampled
-                + op.flops_per_attn_pair * s.attn_pairs;
+                + op.flops_per_attn_pair * pairs;
             let weights = if op.experts > 0.0 {
                 op.fixed_bytes * touched_expert_share(op.experts, op.experts_per_token, s.tokens)
             } else {
                 op.fixed_bytes
             };
-            let act = op.bytes_per_token * s.tokens + op.bytes_per_sampled * s.sampled;
-            let kv = op.bytes_per_kv_token * s.kv_read_tokens;
+            let act = op.bytes_per_token * s.tokens
+                + op.bytes_per_sampled * s.sampled
+                + op.bytes_per_seq * s.seqs;
+            let kv = op.bytes_per_kv_token * kv_tokens;
             total += op.hw.joules(flops, weights, act, kv, weights + act + kv);
         }
         total

@@ -27,6 +27,7 @@ fn optical_matmul_pays_operand_conversion_time_and_energy() {
         sampled: 1.0,
         attn_pairs: 5e4,
         kv_read_tokens: 3e3,
+        ..Default::default()
     };
     // mm on the optical engine: 2 × 1e9 × 10 = 2e10 FLOP at 4e14 × 0.5 → 100 µs; 2 × (1e6 + 1e3 × 10)
     // = 2.02e6 B from HBM at 1e12 → 2.02 µs; the same bytes through 1e10 B/s converters → 202 µs: wins.
@@ -78,6 +79,7 @@ fn weights_and_kv_are_read_at_the_bandwidth_and_energy_of_their_tiers() {
         sampled: 1.0,
         attn_pairs: 1e5,
         kv_read_tokens: 1e5,
+        ..Default::default()
     };
     // Weights (and activations) in SRAM at 1e14 B/s, KV in HBM at 1e12 × 0.5.
     let c = cost_of(&decode(&b, &tiers(0, 1)).unwrap());

@@ -50,6 +50,27 @@ pub struct StepStats {
     pub attn_pairs: f64,
     /// Context tokens whose K and V are read from the KV cache.
     pub kv_read_tokens: f64,
+    /// `attn_pairs` for a sliding-window layer: each query scores at most `window` keys.
+    pub win_attn_pairs: f64,
+    /// `kv_read_tokens` for a sliding-window layer: at most `window` context tokens per sequence.
+    pub win_kv_read_tokens: f64,
+    /// Sequences in the step (decoders and prefill chunks): each reads and writes its recurrent state once.
+    pub seqs: f64,
+}
+
+impl StepStats {
+    /// One of `m` equal micro-batches of the step.
+    pub fn split(&self, m: f64) -> StepStats {
+        StepStats {
+            tokens: self.tokens / m,
+            sampled: self.sampled / m,
+            attn_pairs: self.attn_pairs / m,
+            kv_read_tokens: self.kv_read_tokens / m,
+            win_attn_pairs: self.win_attn_pairs / m,
+            win_kv_read_tokens: self.win_kv_read_tokens / m,
+            seqs: self.seqs / m,
+        }
+    }
 }
 
 /// The cost model of one pool serving one model: prices steps in O(operators).

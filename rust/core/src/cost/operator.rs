@@ -36,6 +36,10 @@ pub(super) struct PricedOp {
     pub(super) bytes_per_token: f64,
     pub(super) bytes_per_sampled: f64,
     pub(super) bytes_per_kv_token: f64,
+    /// Per-chip bytes read and written once per scheduled sequence (recurrent state).
+    pub(super) bytes_per_seq: f64,
+    /// A sliding-window layer's attention: priced on the step's windowed pairs and KV reads.
+    pub(super) window: bool,
     /// Routed experts behind `fixed_bytes` (0: not an expert operator).
     pub(super) experts: f64,
     /// Experts per token (expert operators and the MoE communication).
@@ -101,10 +105,25 @@ impl PricedOp {
             } else {
                 op.count * op.bytes_per_kv_token / pp
             },
+            bytes_per_seq: k * op.bytes_per_seq,
+            window: op.window,
             experts: op.experts,
             experts_per_token: op.experts_per_token,
             inv_flops_rate,
             hw,
+        }
+    }
+}
+
+impl PricedOp {
+    /// The query–key pairs and context tokens read that the operator sees in step `s`: the windowed sums
+    /// for a sliding-window layer's attention.
+    #[inline]
+    pub(super) fn pairs_and_kv(&self, s: &StepStats) -> (f64, f64) {
+        if self.window {
+            (s.win_attn_pairs, s.win_kv_read_tokens)
+        } else {
+            (s.attn_pairs, s.kv_read_tokens)
         }
     }
 }

@@ -76,6 +76,7 @@ fn stats(tokens: f64, sampled: f64) -> StepStats {
         sampled,
         attn_pairs: 0.0,
         kv_read_tokens: 0.0,
+        ..Default::default()
     }
 }
 

@@ -83,21 +83,24 @@ impl StepCost {
                 }
                 OpKind::P2p => continue,
             }
+            let (pairs, kv_tokens) = op.pairs_and_kv(s);
             let flops = op.flops_per_token * s.tokens
                 + op.flops_per_sampled * s.sampled
-                + op.flops_per_attn_pair * s.attn_pairs;
+                + op.flops_per_attn_pair * pairs;
             // Expert weights: only the experts this batch's tokens are routed to are read.
             let weights = if op.experts > 0.0 {
                 op.fixed_bytes * touched_expert_share(op.experts, op.experts_per_token, s.tokens)
             } else {
                 op.fixed_bytes
             };
+            let seq_bytes = op.bytes_per_seq * s.seqs;
             let bytes = weights
                 + op.bytes_per_token * s.tokens
                 + op.bytes_per_sampled * s.sampled
-                + op.bytes_per_kv_token * s.kv_read_tokens;
-            let act = op.bytes_per_token * s.tokens + op.bytes_per_sampled * s.sampled;
-            let kv = op.bytes_per_kv_token * s.kv_read_tokens;
+                + op.bytes_per_kv_token * kv_tokens
+                + seq_bytes;
+            let act = op.bytes_per_token * s.tokens + op.bytes_per_sampled * s.sampled + seq_bytes;
+            let kv = op.bytes_per_kv_token * kv_tokens;
             let compute_s = flops * op.inv_flops_rate;
             total += op.hw.seconds(
                 s,
@@ -130,12 +133,7 @@ impl StepCost {
             return self.overhead_s + self.launch.stage_seconds(s, self.stage_seconds(s, 0.0));
         }
         let m = self.microbatches.min(s.tokens.floor()).max(1.0);
-        let mb = StepStats {
-            tokens: s.tokens / m,
-            sampled: s.sampled / m,
-            attn_pairs: s.attn_pairs / m,
-            kv_read_tokens: s.kv_read_tokens / m,
-        };
+        let mb = s.split(m);
         let send: f64 = self
             .ops
             .iter()

@@ -74,6 +74,7 @@ fn stats(tokens: f64, sampled: f64, attn_pairs: f64, kv_read_tokens: f64) -> Ste
         sampled,
         attn_pairs,
         kv_read_tokens,
+        ..Default::default()
     }
 }
 

@@ -4,15 +4,27 @@
 //! so its context, tokens generated and KV blocks at any later round follow arithmetically. The instance
 //! keeps only aggregates — number of decoders, sum of their contexts, how many of them cross a KV-block
 //! boundary in each round phase — and a heap of finishing rounds, so a step costs O(requests that start,
-//! finish or move in it), not O(batch size).
+//! finish or move in it), not O(batch size). A model with sliding-window layers adds the same aggregates
+//! for the decoders whose context is still inside the window, and the rounds at which they reach it.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 
 use super::kv_cache::KvCache;
 use super::request::{Phase, Req};
 use crate::cost::StepStats;
-use crate::plan::{Pool, Role};
+use crate::plan::{Model, Pool, Role};
+
+/// The decoders whose context is shorter than the sliding window: their windowed KV still grows.
+#[derive(Default)]
+struct InWindow {
+    n: u64,
+    ctx_sum: u64,
+    /// Of them, by the round phase at which they need a new block (as `Instance::bucket`).
+    bucket: Vec<u64>,
+    /// How many reach the window (context = window) at each round.
+    exits: BTreeMap<u64, u64>,
+}
 
 pub(crate) struct Instance {
     /// The pool, as an index into the plan's pools and among the run's pools.
@@ -40,6 +52,9 @@ pub(crate) struct Instance {
     dec_ctx_sum: u64,
     /// Decoders by the round phase at which they need a new KV block.
     bucket: Vec<u64>,
+    /// The sliding window in tokens (0: none) and the decoders still inside it.
+    window: u64,
+    in_window: InWindow,
     finish_heap: BinaryHeap<Reverse<(u64, u32, u32)>>,
     pub round: u64,
     /// End time of every decode round (kept only for token emission times).
@@ -56,7 +71,14 @@ pub(crate) struct Instance {
 }
 
 impl Instance {
-    pub fn new(pool_index: usize, local_pool: usize, index: u32, pool: &Pool) -> Instance {
+    pub fn new(
+        pool_index: usize,
+        local_pool: usize,
+        index: u32,
+        pool: &Pool,
+        model: &Model,
+    ) -> Instance {
+        let window = model.kv.window;
         Instance {
             pool: pool_index,
             local_pool,
@@ -67,7 +89,7 @@ impl Instance {
             chunked: pool.chunked_prefill,
             max_queue: pool.max_queue,
             queue_timeout_s: pool.queue_timeout_s,
-            kv: KvCache::new(pool.block_size, pool.kv_blocks),
+            kv: KvCache::new(pool.block_size, pool.kv_blocks, model.kv, pool.state_blocks),
             waiting: VecDeque::new(),
             waiting_live: 0,
             prefilling: VecDeque::new(),
@@ -76,6 +98,15 @@ impl Instance {
             n_dec: 0,
             dec_ctx_sum: 0,
             bucket: vec![0; pool.block_size as usize],
+            window,
+            in_window: InWindow {
+                bucket: if window > 0 {
+                    vec![0; pool.block_size as usize]
+                } else {
+                    Vec::new()
+                },
+                ..InWindow::default()
+            },
             finish_heap: BinaryHeap::new(),
             round: 0,
             round_end: Vec::new(),
@@ -141,6 +172,13 @@ impl Instance {
         self.bucket[ph] += 1;
         self.n_dec += 1;
         self.dec_ctx_sum += c0;
+        if c0 < self.window {
+            let w = &mut self.in_window;
+            w.n += 1;
+            w.ctx_sum += c0;
+            w.bucket[ph] += 1;
+            *w.exits.entry(r0 + self.window - c0).or_insert(0) += 1;
+        }
         let seq = self.kv.admit(r);
         let rf = r0 + (output - 1 - g0) as u64;
         req.phase = Phase::Decoding;
@@ -161,13 +199,33 @@ impl Instance {
         self.bucket[ph] -= 1;
         self.n_dec -= 1;
         self.dec_ctx_sum -= ctx;
+        if ctx < self.window {
+            let w = &mut self.in_window;
+            w.n -= 1;
+            w.ctx_sum -= ctx;
+            w.bucket[ph] -= 1;
+            let exit = req.r0 + self.window - req.c0;
+            let left = w
+                .exits
+                .get_mut(&exit)
+                .expect("a decoder inside the window has an exit");
+            *left -= 1;
+            if *left == 0 {
+                w.exits.remove(&exit);
+            }
+        }
         self.kv.blocks_for(ctx)
     }
 
-    /// New KV blocks the next decode round needs: one for every decoder whose context sits on a block
-    /// boundary.
+    /// New KV blocks the next decode round needs: for every decoder whose context sits on a block
+    /// boundary, one per full-attention group, and one per sliding-window group while it is inside the window.
     pub fn round_blocks(&self) -> u64 {
-        self.bucket[(self.round % self.kv.block_size) as usize]
+        let p = (self.round % self.kv.block_size) as usize;
+        let full = self.kv.shape.full_groups * self.bucket[p];
+        if self.window == 0 {
+            return full;
+        }
+        full + self.kv.shape.window_groups * self.in_window.bucket[p]
     }
 
     /// Takes the next decode round's blocks and adds one decode token per decoder to `stats`; returns the
@@ -180,6 +238,14 @@ impl Instance {
         stats.sampled += n_dec as f64;
         stats.attn_pairs += (self.dec_ctx_sum + n_dec) as f64;
         stats.kv_read_tokens += (self.dec_ctx_sum + n_dec) as f64;
+        stats.seqs += n_dec as f64;
+        if self.window > 0 {
+            // A decoder inside the window attends its context and the new token; one past it, the window.
+            let w = &self.in_window;
+            let pairs = (w.ctx_sum + w.n + self.window * (n_dec - w.n)) as f64;
+            stats.win_attn_pairs += pairs;
+            stats.win_kv_read_tokens += pairs;
+        }
         n_dec
     }
 
@@ -245,6 +311,13 @@ impl Instance {
             stats.tokens += c;
             stats.attn_pairs += c * p + c * (c + 1.0) / 2.0;
             stats.kv_read_tokens += p + c;
+            stats.seqs += 1.0;
+            if self.window > 0 {
+                let w = self.window as f64;
+                stats.win_attn_pairs += window_pairs(p + c, w) - window_pairs(p, w);
+                // The chunk's first query looks back `window - 1` tokens before itself.
+                stats.win_kv_read_tokens += (p + c).min(w + c - 1.0);
+            }
             if req.prefilled + c as u32 == req.prefill_len {
                 stats.sampled += 1.0;
             }
@@ -261,6 +334,18 @@ impl Instance {
         }
         self.dec_ctx_sum += self.n_dec;
         self.round += 1;
+        if self.window > 0 {
+            let w = &mut self.in_window;
+            w.ctx_sum += w.n;
+            if let Some(k) = w.exits.remove(&self.round) {
+                // Their context is now the window: their windowed KV stops growing.
+                let bs = self.kv.block_size;
+                let ph = ((self.round % bs) + bs - (self.window % bs)) % bs;
+                w.n -= k;
+                w.ctx_sum -= k * self.window;
+                w.bucket[ph as usize] -= k;
+            }
+        }
         r
     }
 
@@ -279,5 +364,15 @@ impl Instance {
             return Some(r);
         }
         None
+    }
+}
+
+/// Query–key pairs of the first `n` queries of a sequence under a sliding window of `w` tokens: query `j`
+/// scores `min(j, w)` keys.
+fn window_pairs(n: f64, w: f64) -> f64 {
+    if n <= w {
+        n * (n + 1.0) / 2.0
+    } else {
+        w * (w + 1.0) / 2.0 + (n - w) * w
     }
 }

@@ -3,9 +3,14 @@
 
 use super::request::NONE;
 use crate::error::{InferaError, Result};
+use crate::plan::KvShape;
 
 pub(crate) struct KvCache {
     pub block_size: u64,
+    /// How a context maps to blocks (full-attention and sliding-window groups).
+    pub shape: KvShape,
+    /// Blocks every admitted request holds for its recurrent state, whatever its context.
+    state_blocks: u64,
     pub total_blocks: u64,
     pub free_blocks: u64,
     /// Requests whose KV cache is on the link towards this instance (their blocks are taken): they hold a
@@ -20,9 +25,11 @@ pub(crate) struct KvCache {
 }
 
 impl KvCache {
-    pub fn new(block_size: u64, blocks: u64) -> KvCache {
+    pub fn new(block_size: u64, blocks: u64, shape: KvShape, state_blocks: u64) -> KvCache {
         KvCache {
             block_size,
+            shape,
+            state_blocks,
             total_blocks: blocks,
             free_blocks: blocks,
             reserved: 0,
@@ -32,9 +39,10 @@ impl KvCache {
         }
     }
 
-    /// Blocks that hold `tokens` tokens.
+    /// Blocks that a request with a context of `tokens` tokens holds.
     pub fn blocks_for(&self, tokens: u64) -> u64 {
-        tokens.div_ceil(self.block_size)
+        self.shape
+            .blocks(tokens, self.block_size, self.state_blocks)
     }
 
     /// Requests in the batch.

@@ -28,6 +28,8 @@ pub mod scheduler;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod window_tests;
 
 use events::{Class, Events};
 use instance::Instance;
@@ -142,7 +144,7 @@ impl<'p> Sim<'p> {
             schedulers.push(scheduler::resolve(&pool.policy, pi)?());
             let start = insts.len();
             for k in 0..pool.instances {
-                insts.push(Instance::new(pi, local, k as u32, pool));
+                insts.push(Instance::new(pi, local, k as u32, pool, model));
             }
             pool_ranges.push(start..insts.len());
         }
@@ -157,6 +159,7 @@ impl<'p> Sim<'p> {
                 let link = &plan.links[l];
                 (local_of(link.src), local_of(link.dst), link)
             }),
+            model.kv,
             model.kv_bytes_per_token,
         );
         let prefill_set = (0..insts.len())

@@ -8,7 +8,7 @@
 use super::events::{Class, Events};
 use super::instance::Instance;
 use super::request::{Phase, Req};
-use crate::plan::Link;
+use crate::plan::{KvShape, Link};
 
 /// A link between two of the run's pools: one channel, transfers served in order.
 struct LinkState {
@@ -21,6 +21,7 @@ struct LinkState {
 
 pub(crate) struct Transfers {
     links: Vec<LinkState>,
+    kv: KvShape,
     kv_bytes_per_token: f64,
 }
 
@@ -28,6 +29,7 @@ impl Transfers {
     /// `links` with their pools given as indices among the run's pools.
     pub fn new<'a>(
         links: impl Iterator<Item = (usize, usize, &'a Link)>,
+        kv: KvShape,
         kv_bytes_per_token: f64,
     ) -> Self {
         Transfers {
@@ -40,6 +42,7 @@ impl Transfers {
                     busy_until: 0.0,
                 })
                 .collect(),
+            kv,
             kv_bytes_per_token,
         }
     }
@@ -78,7 +81,9 @@ impl Transfers {
                 .iter_mut()
                 .find(|l| l.src_pool == src_pool && l.dst_pool == dst_pool)
                 .expect("decode set only holds linked pools");
-            let bytes = self.kv_bytes_per_token * req.prefill_len as f64;
+            let bytes = self
+                .kv
+                .bytes(req.prefill_len as u64, self.kv_bytes_per_token);
             let start = t.max(link.busy_until);
             link.busy_until = start + bytes / link.bandwidth;
             let end = link.busy_until + link.latency_s;

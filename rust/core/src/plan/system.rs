@@ -62,6 +62,9 @@ pub struct Pool {
     pub max_batched_tokens: u64,
     pub block_size: u64,
     pub kv_blocks: u64,
+    /// KV blocks each admitted request holds for its fixed-size recurrent state (linear-attention layers),
+    /// whatever its context (optional column, 0 when absent).
+    pub state_blocks: u64,
     pub chunked_prefill: bool,
     /// The scheduling policy, by its name in the engine's registry (`infera_core::engine::scheduler`).
     pub policy: String,

@@ -104,16 +104,19 @@ impl Plan {
                         ));
                     }
                 }
-                let capacity_tokens = pool.kv_blocks.saturating_mul(pool.block_size);
-                if capacity_tokens < max_ctx {
+                let need = model.kv.blocks(max_ctx, pool.block_size, pool.state_blocks);
+                if need > pool.kv_blocks {
+                    let capacity_tokens = pool.kv_blocks.saturating_mul(pool.block_size);
                     return Err(in_pool(
                         "kv_blocks",
                         plan_err!(
-                            "run '{}' pool '{}': KV cache holds {} tokens per instance but a request needs {}",
+                            "run '{}' pool '{}': KV cache holds {} blocks ({} tokens) per instance but a request of {} tokens needs {}",
                             run.name,
                             pool.name,
+                            pool.kv_blocks,
                             capacity_tokens,
-                            max_ctx
+                            max_ctx,
+                            need
                         ),
                     ));
                 }

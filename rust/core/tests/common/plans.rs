@@ -129,6 +129,7 @@ pub fn prefill_stats(p: f64, c: f64, last: bool) -> StepStats {
         sampled: if last { 1.0 } else { 0.0 },
         attn_pairs: c * p + c * (c + 1.0) / 2.0,
         kv_read_tokens: p + c,
+        ..Default::default()
     }
 }
 
@@ -139,6 +140,7 @@ pub fn decode_stats(c: f64) -> StepStats {
         sampled: 1.0,
         attn_pairs: c + 1.0,
         kv_read_tokens: c + 1.0,
+        ..Default::default()
     }
 }
 

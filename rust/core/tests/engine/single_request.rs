@@ -26,6 +26,7 @@ fn single_request_ttft_is_the_prefill_price_and_decodes_follow_back_to_back() {
         sampled: 1.0,
         attn_pairs: p * (p + 1.0) / 2.0,
         kv_read_tokens: p,
+        ..Default::default()
     });
     let decodes: Vec<f64> = (0..output - 1)
         .map(|k| cost.step_seconds(&decode_stats(p + k as f64)))
@@ -182,6 +183,7 @@ fn two_simultaneous_requests_share_their_steps() {
         sampled: 2.0,
         attn_pairs: 2.0 * p * (p + 1.0) / 2.0,
         kv_read_tokens: 2.0 * p,
+        ..Default::default()
     });
     let decode = |c: f64| {
         cost.step_seconds(&StepStats {
@@ -189,6 +191,7 @@ fn two_simultaneous_requests_share_their_steps() {
             sampled: 2.0,
             attn_pairs: 2.0 * (c + 1.0),
             kv_read_tokens: 2.0 * (c + 1.0),
+            ..Default::default()
         })
     };
     let r = &out.requests;

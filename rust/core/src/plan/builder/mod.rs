@@ -249,6 +249,10 @@ impl PlanBuilder {
             ("kv_heads", u32s(m, |r| r.kv_heads)),
             ("weight_bytes", f64s(m, |r| r.weight_bytes)),
             ("kv_bytes_per_token", f64s(m, |r| r.kv_bytes_per_token)),
+            ("kv_full_groups", u32s(m, |r| r.kv_full_groups)),
+            ("kv_window_groups", u32s(m, |r| r.kv_window_groups)),
+            ("sliding_window", u32s(m, |r| r.sliding_window)),
+            ("state_bytes", f64s(m, |r| r.state_bytes)),
         ]);
         let o = &self.operators;
         let operators = table(vec![
@@ -265,6 +269,8 @@ impl PlanBuilder {
             ("bytes_per_sampled", f64s(o, |r| r.bytes_per_sampled)),
             ("bytes_per_kv_token", f64s(o, |r| r.bytes_per_kv_token)),
             ("tp_shard", bools(o, |r| r.tp_shard)),
+            ("window", bools(o, |r| r.window)),
+            ("bytes_per_seq", f64s(o, |r| r.bytes_per_seq)),
         ]);
         let w = &self.workloads;
         let workloads = table(vec![
@@ -308,6 +314,7 @@ impl PlanBuilder {
             ("max_batched_tokens", u32s(p, |r| r.max_batched_tokens)),
             ("block_size", u32s(p, |r| r.block_size)),
             ("kv_blocks", u32s(p, |r| r.kv_blocks)),
+            ("state_blocks", u32s(p, |r| r.state_blocks)),
             ("chunked_prefill", bools(p, |r| r.chunked_prefill)),
             ("policy", utf8(p, |r| &r.policy)),
             ("step_overhead_s", f64s(p, |r| r.step_overhead_s)),

@@ -53,7 +53,14 @@ pub struct ModelRow {
     pub layers: u32,
     pub kv_heads: u32,
     pub weight_bytes: f64,
+    /// KV bytes of one token in one block group.
     pub kv_bytes_per_token: f64,
+    /// Block groups of full-attention and of sliding-window layers, the window in tokens (0: none) and the
+    /// per-request recurrent state's bytes (see [`crate::plan::KvShape`]).
+    pub kv_full_groups: u32,
+    pub kv_window_groups: u32,
+    pub sliding_window: u32,
+    pub state_bytes: f64,
 }
 
 impl Default for ModelRow {
@@ -64,6 +71,10 @@ impl Default for ModelRow {
             kv_heads: 1,
             weight_bytes: 1e9,
             kv_bytes_per_token: 1e5,
+            kv_full_groups: 1,
+            kv_window_groups: 0,
+            sliding_window: 0,
+            state_bytes: 0.0,
         }
     }
 }
@@ -87,6 +98,10 @@ pub struct OperatorRow {
     pub bytes_per_sampled: f64,
     pub bytes_per_kv_token: f64,
     pub tp_shard: bool,
+    /// A sliding-window layer's attention (priced on the windowed pairs and KV reads).
+    pub window: bool,
+    /// Bytes read and written once per scheduled sequence.
+    pub bytes_per_seq: f64,
 }
 
 impl Default for OperatorRow {
@@ -105,6 +120,8 @@ impl Default for OperatorRow {
             bytes_per_sampled: 0.0,
             bytes_per_kv_token: 0.0,
             tp_shard: true,
+            window: false,
+            bytes_per_seq: 0.0,
         }
     }
 }
@@ -204,6 +221,8 @@ pub struct PoolRow {
     pub block_size: u32,
     /// KV-cache blocks per instance.
     pub kv_blocks: u32,
+    /// Blocks each admitted request holds for its recurrent state.
+    pub state_blocks: u32,
     pub chunked_prefill: bool,
     /// `decode_first` or `prefill_first`.
     pub policy: String,
@@ -224,6 +243,7 @@ impl Default for PoolRow {
             max_batched_tokens: 8192,
             block_size: 16,
             kv_blocks: 4096,
+            state_blocks: 0,
             chunked_prefill: true,
             policy: "decode_first".into(),
             step_overhead_s: 0.0,

@@ -138,6 +138,7 @@ pub fn tiny_dense_plan(requests: usize) -> PlanBuilder {
         kv_heads: 2,
         weight_bytes,
         kv_bytes_per_token: layers * h * act,
+        ..Default::default()
     });
     for op in ops {
         b.operator(OperatorRow { model, ..op });

@@ -3,7 +3,7 @@
 use arrow_array::RecordBatch;
 
 use crate::error::{plan_err, PlanResult};
-use crate::plan::model::{Model, Operator, OPERATOR_ENGINES};
+use crate::plan::model::{KvShape, Model, Operator, OPERATOR_ENGINES};
 use crate::plan::table::with_table;
 
 /// The models, each with at least one operator.
@@ -14,6 +14,44 @@ pub fn decode(batch: &RecordBatch) -> PlanResult<Vec<Model>> {
         let kv_heads = t.int_in("kv_heads", 1, 1_000_000)?;
         let weight_bytes = t.positive("weight_bytes")?;
         let kvb = t.positive("kv_bytes_per_token")?;
+        // The cache layout (optional columns: absent means one group of full-attention layers).
+        let int_or = |col: &str, max: u64, default: u64| {
+            if t.has(col) {
+                t.int_in(col, 0, max)
+            } else {
+                Ok(vec![default; t.len()])
+            }
+        };
+        let full_groups = int_or("kv_full_groups", 100_000, 1)?;
+        let window_groups = int_or("kv_window_groups", 100_000, 0)?;
+        let window = int_or("sliding_window", u32::MAX as u64, 0)?;
+        let state_bytes = if t.has("state_bytes") {
+            t.nonneg("state_bytes")?
+        } else {
+            vec![0.0; t.len()]
+        };
+        for i in 0..t.len() {
+            if full_groups[i] + window_groups[i] == 0 {
+                return Err(t.in_cell(
+                    "kv_full_groups",
+                    i,
+                    plan_err!(
+                        "models row {}: kv_full_groups + kv_window_groups must be >= 1",
+                        i
+                    ),
+                ));
+            }
+            if (window_groups[i] > 0) != (window[i] > 0) {
+                return Err(t.in_cell(
+                    "sliding_window",
+                    i,
+                    plan_err!(
+                        "models row {}: sliding_window must be > 0 exactly when kv_window_groups is",
+                        i
+                    ),
+                ));
+            }
+        }
         Ok((0..t.len())
             .map(|i| Model {
                 name: name[i].clone(),
@@ -21,6 +59,12 @@ pub fn decode(batch: &RecordBatch) -> PlanResult<Vec<Model>> {
                 kv_heads: kv_heads[i],
                 weight_bytes: weight_bytes[i],
                 kv_bytes_per_token: kvb[i],
+                kv: KvShape {
+                    full_groups: full_groups[i],
+                    window_groups: window_groups[i],
+                    window: window[i],
+                    state_bytes: state_bytes[i],
+                },
                 operators: Vec::new(),
             })
             .collect::<Vec<_>>())
@@ -50,6 +94,16 @@ pub fn decode(batch: &RecordBatch) -> PlanResult<Vec<Model>> {
         } else {
             vec![0.0; t.len()]
         };
+        let window = if t.has("window") {
+            t.bools("window")?
+        } else {
+            vec![false; t.len()]
+        };
+        let bytes_per_seq = if t.has("bytes_per_seq") {
+            t.nonneg("bytes_per_seq")?
+        } else {
+            vec![0.0; t.len()]
+        };
         for i in 0..t.len() {
             if experts[i] > 0.0
                 && !(experts_per_token[i] > 0.0 && experts_per_token[i] <= experts[i])
@@ -59,6 +113,16 @@ pub fn decode(batch: &RecordBatch) -> PlanResult<Vec<Model>> {
                     i,
                     plan_err!(
                         "operators row {}: experts_per_token must be in (0, experts] for an expert operator",
+                        i
+                    ),
+                ));
+            }
+            if window[i] && models[model[i]].kv.window == 0 {
+                return Err(t.in_cell(
+                    "window",
+                    i,
+                    plan_err!(
+                        "operators row {}: a windowed operator needs its model's sliding_window > 0",
                         i
                     ),
                 ));
@@ -78,6 +142,8 @@ pub fn decode(batch: &RecordBatch) -> PlanResult<Vec<Model>> {
                 tp_shard: shard[i],
                 experts: experts[i],
                 experts_per_token: experts_per_token[i],
+                window: window[i],
+                bytes_per_seq: bytes_per_seq[i],
             });
         }
         Ok(())

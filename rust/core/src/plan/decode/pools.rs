@@ -20,6 +20,11 @@ pub fn decode(batch: &RecordBatch, runs: usize, chips: usize) -> PlanResult<Vec<
         let mbt = t.int_in("max_batched_tokens", 1, u32::MAX as u64)?;
         let block = t.int_in("block_size", 1, 1 << 20)?;
         let kv_blocks = t.int_in("kv_blocks", 1, u32::MAX as u64)?;
+        let state_blocks = if t.has("state_blocks") {
+            t.int_in("state_blocks", 0, u32::MAX as u64)?
+        } else {
+            vec![0; t.len()]
+        };
         let chunked = t.bools("chunked_prefill")?;
         let policy = t.strings("policy")?;
         let overhead = t.nonneg("step_overhead_s")?;
@@ -153,6 +158,7 @@ pub fn decode(batch: &RecordBatch, runs: usize, chips: usize) -> PlanResult<Vec<
                     max_batched_tokens: mbt[i],
                     block_size: block[i],
                     kv_blocks: kv_blocks[i],
+                    state_blocks: state_blocks[i],
                     chunked_prefill: chunked[i],
                     policy: policy[i].clone(),
                     step_overhead_s: overhead[i],
