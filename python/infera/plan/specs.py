@@ -115,6 +115,15 @@ class PoolSpec:
     # the KV cache; None: placed automatically.
     weights_in: ast.Name | None = None
     kv_in: ast.Name | None = None
+    # Serving stack imitated (docs/stacks.md; "" for none) and how its steps reach the chip: steps of at most
+    # graph_max_tokens tokens (None: any) replay a captured graph, with prefill only if graph_prefill; others
+    # launch each operator from the CPU in eager_launch_s.
+    stack: str = ""
+    #: Fields the pool block set itself (they win over the stack's defaults).
+    stack_given: frozenset[str] = frozenset()
+    graph_max_tokens: int | None = None
+    graph_prefill: bool = True
+    eager_launch_s: float = 0.0
 
     @property
     def instance_chips(self) -> int:

@@ -118,7 +118,8 @@ SCHEMAS: dict[str, pa.Schema] = {
         ]
     ),
     "requests": pa.schema(
-        [("workload", u32), ("arrival_s", f64), ("prompt_tokens", u32), ("output_tokens", u32)]
+        [("workload", u32), ("arrival_s", f64), ("prompt_tokens", u32), ("output_tokens", u32),
+         ("send_delay_s", f64)]
     ),
     "runs": pa.schema(
         [
@@ -163,6 +164,10 @@ SCHEMAS: dict[str, pa.Schema] = {
             # Memory placement: rows of `memories` holding the weights and the KV cache.
             ("weights_memory", u32),
             ("kv_memory", u32),
+            # Graph replay or eager launches (docs/stacks.md): GRAPH_ALWAYS tokens means every step replays.
+            ("graph_max_tokens", u64),
+            ("graph_prefill", boolean),
+            ("eager_launch_s", f64),
         ]
     ),
     "links": pa.schema([("src", u32), ("dst", u32), ("bandwidth", f64), ("latency_s", f64)]),
@@ -176,6 +181,9 @@ SCHEMAS: dict[str, pa.Schema] = {
 
 
 #: Tables a plan may lack (older plans, other producers); the core treats them as empty.
+#: ``pools.graph_max_tokens`` of a pool whose every step replays a graph (the core's "no limit").
+GRAPH_ALWAYS = 2**64 - 1
+
 OPTIONAL_TABLES = frozenset({"memories", "profiles"})
 
 def _decode_names(fields: pa.Schema | pa.DataType) -> None:

@@ -5,24 +5,31 @@
 use super::StepCost;
 
 impl StepCost {
-    /// Ring all-reduce of `bytes` over the tensor-parallel group: each chip sends and receives 2 (p-1)/p of
-    /// the message, in 2 (p-1) steps. Within a node the ring runs over the chip link (bandwidth W, latency λ).
-    /// A group spanning nodes of K chips runs one ring per chip's network port (K channels, as NCCL does):
-    /// a step is as slow as its slowest edge, so the bandwidth is min(W, K × network bandwidth) and each of
-    /// the 2 (p-1) steps pays max(λ, network latency).
+    /// All-reduce of `bytes` over the tensor-parallel group, by the fastest of three algorithms, as the
+    /// serving stacks' all-reduce picks by message size (TensorRT-LLM's `AllReduceStrategy.AUTO`, vLLM's
+    /// custom all-reduce, NCCL's tuner):
+    /// - ring: each chip sends and receives 2 (p-1)/p of the message in 2 (p-1) steps;
+    /// - within a node, where every chip reaches every other directly (a switch or full mesh): two-shot, a
+    ///   direct reduce-scatter then all-gather (2 (p-1)/p of the message, 2 latencies), and one-shot, each chip
+    ///   reading all p-1 peers' messages at once ((p-1) messages, one latency), which wins for small messages.
+    ///
+    /// Within a node the link has bandwidth W and latency λ. A group spanning nodes of K chips runs one ring
+    /// per chip's network port (K channels, as NCCL does): a step is as slow as its slowest edge, so the
+    /// bandwidth is min(W, K × network bandwidth) and each of the 2 (p-1) steps pays max(λ, network latency).
     pub fn all_reduce_s(&self, bytes: f64) -> f64 {
         if self.tp <= 1.0 || bytes <= 0.0 {
             return 0.0;
         }
         let p = self.tp;
-        let (bw, lat) = if p <= self.node_size {
-            (self.link_bw, self.link_latency_s)
-        } else {
-            (
-                self.link_bw.min(self.node_size * self.network_bw),
-                self.link_latency_s.max(self.network_latency_s),
-            )
-        };
+        if p <= self.node_size {
+            let (bw, lat) = (self.link_bw, self.link_latency_s);
+            let ring = 2.0 * (p - 1.0) / p * bytes / bw + 2.0 * (p - 1.0) * lat;
+            let two_shot = 2.0 * ((p - 1.0) / p * bytes / bw + lat);
+            let one_shot = (p - 1.0) * bytes / bw + lat;
+            return ring.min(two_shot).min(one_shot);
+        }
+        let bw = self.link_bw.min(self.node_size * self.network_bw);
+        let lat = self.link_latency_s.max(self.network_latency_s);
         2.0 * (p - 1.0) / p * bytes / bw + 2.0 * (p - 1.0) * lat
     }
 

@@ -1,6 +1,7 @@
 //! A whole step: building a pool's pricing table from the plan, and a step's duration as the overhead
 //! plus its operators in order, with micro-batches flowing through the pipeline stages when pp > 1.
 
+use super::launch::Launch;
 use super::memory::touched_expert_share;
 use super::operator::{OpKind, PricedOp};
 use super::{StepCost, StepStats};
@@ -20,6 +21,12 @@ impl StepCost {
             .map(|op| PricedOp::new(&model.name, chip, pool, op, tp, pp, kv_split))
             .collect::<Vec<PricedOp>>();
         let energy_model = ops.iter().any(|op| op.hw.has_energy());
+        // Kernel launches per stage: every operator occurrence but the pipeline hand-off, which is priced per step.
+        let launches: f64 = ops
+            .iter()
+            .filter(|op| op.kind != OpKind::P2p)
+            .map(|op| op.count)
+            .sum();
         // Stage j of an instance holds chips [j·tp, (j+1)·tp), nodes are consecutive blocks of node_size
         // chips and an instance starts a node: the boundary before stage j crosses nodes when j·tp is a
         // multiple of node_size.
@@ -50,6 +57,7 @@ impl StepCost {
             boundaries_link: pp - 1.0 - crossing,
             boundaries_network: crossing,
             overhead_s: pool.step_overhead_s,
+            launch: Launch::new(pool, launches),
             instance_power_w: chip.power_busy_w * tp * pp,
             energy_model,
             static_power_w: chip.power_idle_w * tp * pp,
@@ -120,7 +128,10 @@ impl StepCost {
             return 0.0;
         }
         if self.pp <= 1.0 {
-            return self.stage_seconds(s, self.overhead_s);
+            if self.launch.is_graph_only() {
+                return self.stage_seconds(s, self.overhead_s);
+            }
+            return self.overhead_s + self.launch.stage_seconds(s, self.stage_seconds(s, 0.0));
         }
         let m = self.microbatches.min(s.tokens.floor()).max(1.0);
         let mb = s.split(m);
@@ -130,6 +141,7 @@ impl StepCost {
             .filter(|op| op.kind == OpKind::P2p)
             .map(|op| op.count * self.pipeline_transfer_s(op.bytes_per_token * mb.tokens))
             .sum();
-        self.overhead_s + (m + self.pp - 1.0) * self.stage_seconds(&mb, 0.0) + send
+        let stage = self.launch.stage_seconds(&mb, self.stage_seconds(&mb, 0.0));
+        self.overhead_s + (m + self.pp - 1.0) * stage + send
     }
 }

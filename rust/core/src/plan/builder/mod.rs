@@ -170,6 +170,7 @@ impl PlanBuilder {
                 arrival_s,
                 prompt_tokens,
                 output_tokens,
+                send_delay_s: 0.0,
             },
         )
     }
@@ -290,6 +291,7 @@ impl PlanBuilder {
             ("arrival_s", f64s_opt(q, |r| r.arrival_s)),
             ("prompt_tokens", u32s(q, |r| r.prompt_tokens)),
             ("output_tokens", u32s(q, |r| r.output_tokens)),
+            ("send_delay_s", f64s(q, |r| r.send_delay_s)),
         ]);
         let r = &self.runs;
         let runs = table(vec![

@@ -156,13 +156,15 @@ impl Default for WorkloadRow {
     }
 }
 
-/// A row of the `requests` table. `arrival_s` is required for open-loop workloads and ignored for closed ones.
+/// A row of the `requests` table. `arrival_s` is required for open-loop workloads and ignored for closed ones;
+/// `send_delay_s` is a closed-loop request's client-side delay (its user's ramp-up offset plus jitter).
 #[derive(Debug, Clone, PartialEq)]
 pub struct RequestRow {
     pub workload: u32,
     pub arrival_s: Option<f64>,
     pub prompt_tokens: u32,
     pub output_tokens: u32,
+    pub send_delay_s: f64,
 }
 
 /// A row of the `runs` table. The default routes both stages round-robin.

@@ -77,6 +77,21 @@ pub fn decode(batch: &RecordBatch, runs: usize, chips: usize) -> PlanResult<Vec<
         } else {
             vec![0.0; t.len()]
         };
+        let graph_max_tokens = if t.has("graph_max_tokens") {
+            t.int_in("graph_max_tokens", 0, u64::MAX)?
+        } else {
+            vec![u64::MAX; t.len()]
+        };
+        let graph_prefill = if t.has("graph_prefill") {
+            t.bools("graph_prefill")?
+        } else {
+            vec![true; t.len()]
+        };
+        let eager_launch = if t.has("eager_launch_s") {
+            t.nonneg("eager_launch_s")?
+        } else {
+            vec![0.0; t.len()]
+        };
         let role = if t.has("role") {
             t.parsed("role", Role::parse)?
         } else {
@@ -158,6 +173,9 @@ pub fn decode(batch: &RecordBatch, runs: usize, chips: usize) -> PlanResult<Vec<
                     network_latency_s: network_latency[i],
                     weights_memory: None,
                     kv_memory: None,
+                    graph_max_tokens: graph_max_tokens[i],
+                    graph_prefill: graph_prefill[i],
+                    eager_launch_s: eager_launch[i],
                 })
             })
             .collect::<PlanResult<Vec<_>>>()
