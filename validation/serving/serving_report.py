@@ -171,11 +171,12 @@ def write_rows(outcomes: list[Outcome], path: Path) -> None:
 
     with open(path, "w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(["set", "id", "model", "chip", "backend", "precision", "mode", "isl", "osl", "users",
+        w.writerow(["set", "id", "model", "chip", "backend", "precision", "mode", "isl", "osl", "users", "workers",
                     *(f"{m}_{k}" for m in METRICS for k in ("measured", "predicted"))])
         for o in outcomes:
             if o.predicted is None or o.row.deployment is None:
                 continue
             r, d = o.row, o.row.deployment
-            w.writerow([r.set, r.id, r.model, r.chip, r.backend, r.precision, r.mode, d.isl, d.osl, d.users,
+            workers = sum(p.workers for p in d.pools if p.role != "prefill")
+            w.writerow([r.set, r.id, r.model, r.chip, r.backend, r.precision, r.mode, d.isl, d.osl, d.users, workers,
                         *(v for m in METRICS for v in (r.measured.get(m, ""), o.predicted.get(m, "")))])

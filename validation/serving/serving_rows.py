@@ -241,11 +241,13 @@ def read_rows(which: str = "all") -> list[Row]:
     return rows
 
 
-def trtllm_token_budget(users: int, isl: int) -> int:
+def trtllm_token_budget(users: int, isl: int, osl: int) -> int:
     """The step budget InferenceX's TensorRT-LLM recipes launch with, ``MAX_NUM_TOKENS`` = max(8192, CONC + ISL
     + 64 rounded up to 64) (its ``benchmarks/single_node/fixed_seq_len/*trt*.sh``): TensorRT-LLM does not chunk
-    prefills by default, so the budget must hold a whole prompt."""
-    return max(8192, -(-(users + isl + 64) // 64) * 64)
+    prefills by default, so the budget must hold a whole prompt. infera's engine may preempt a request and
+    recompute its whole context, which TensorRT-LLM's GUARANTEED_NO_EVICT scheduler never does, so the budget
+    is raised to hold prompt + output where that is more."""
+    return max(8192, -(-(users + isl + 64) // 64) * 64, isl + osl)
 
 
 def pool_text(p: PoolSpec, chip: str, stack: str, max_batch: int, budget: int | None = None) -> str:
@@ -275,7 +277,7 @@ def program(d: Deployment) -> str:
 
     decode_workers = sum(p.workers for p in d.pools if p.role != "prefill")
     max_batch = max(256, math.ceil(d.users / decode_workers))
-    budget = trtllm_token_budget(d.users, d.isl) if d.stack == "trtllm" else None
+    budget = trtllm_token_budget(d.users, d.isl, d.osl) if d.stack == "trtllm" else None
     pools = "\n".join(pool_text(p, d.chip, d.stack, max_batch, budget) for p in d.pools)
     link = f"\n  link prefill -> decode {{ bandwidth = {d.kv_link_gbs:g} GB/s }}" if d.kv_link_gbs else ""
     return (f"use chips.{d.chip}, models.{d.model}\n"

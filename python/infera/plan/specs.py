@@ -124,6 +124,8 @@ class PoolSpec:
     graph_max_tokens: int | None = None
     graph_prefill: bool = True
     eager_launch_s: float = 0.0
+    #: CPU seconds each step adds per scheduled sequence.
+    step_overhead_per_seq_s: float = 0.0
 
     @property
     def instance_chips(self) -> int:

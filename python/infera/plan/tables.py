@@ -168,6 +168,7 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("graph_max_tokens", u64),
             ("graph_prefill", boolean),
             ("eager_launch_s", f64),
+            ("step_overhead_per_seq_s", f64),
         ]
     ),
     "links": pa.schema([("src", u32), ("dst", u32), ("bandwidth", f64), ("latency_s", f64)]),

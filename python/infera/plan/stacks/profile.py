@@ -12,7 +12,7 @@ ByChip = Callable[[float, int], Any]
 
 #: The pool fields a profile sets, in the order docs/stacks.md lists them.
 FIELDS = ("max_batch", "max_batched_tokens", "chunked_prefill", "policy", "block_size", "memory_utilization",
-          "step_overhead_s", "graph_max_tokens", "graph_prefill", "eager_launch_s")
+          "step_overhead_s", "step_overhead_per_seq_s", "graph_max_tokens", "graph_prefill", "eager_launch_s")
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,8 @@ class Stack:
     memory_utilization: float
     #: CPU time per step the GPU waits for (scheduling, input preparation, sampling), seconds.
     step_overhead_s: float
+    #: CPU time per step for each scheduled sequence (inputs, sampling, detokenizing, streaming), seconds.
+    step_overhead_per_seq_s: float
     #: Largest step (in tokens) replayed as a captured graph.
     graph_max_tokens: int | ByChip
     #: Whether steps with prefill tokens may replay a graph (piecewise graphs) or only decode-only steps do.

@@ -26,10 +26,11 @@ PROFILE = Stack(
     policy="prefill_first",
     block_size=1,
     memory_utilization=0.88,
-    step_overhead_s=0.2e-3,
+    step_overhead_s=4.0e-3,
+    step_overhead_per_seq_s=47e-6,
     graph_max_tokens=_graph_bs,
     graph_prefill=False,
-    eager_launch_s=30e-6,
+    eager_launch_s=100e-6,
     sources=(
         ("max_batch", "managers/tp_worker.py + model_executor/model_runner.py: max_running_requests derived from "
                       "the KV pool, request pool clamped to [2048, 4096]; the KV capacity binds first"),
@@ -43,6 +44,7 @@ PROFILE = Stack(
                                "H100/H200 at TP 1-8); 0.88 is its fallback"),
         ("step_overhead_s", "overlap scheduler on (disable_overlap_schedule False; SGLang v0.4 blog, zero-overhead "
                             "batch scheduler); the remainder fitted on the development sets"),
+        ("step_overhead_per_seq_s", "fitted on the development sets' decode steps (docs/validation-serving.md)"),
         ("graph_max_tokens", "server_args.py: cuda_graph_max_bs 32/160 (< 60 GB, TP < 4 / >= 4), 256/512 "
                              "(< 160 GB), 512 (>= 160 GB)"),
         ("graph_prefill", "model_executor/cuda_graph_runner.py: graphs capture decode batches only"),

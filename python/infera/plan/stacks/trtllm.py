@@ -11,10 +11,11 @@ PROFILE = Stack(
     policy="decode_first",
     block_size=32,
     memory_utilization=0.9,
-    step_overhead_s=0.2e-3,
+    step_overhead_s=2.3e-3,
+    step_overhead_per_seq_s=19e-6,
     graph_max_tokens=128,
     graph_prefill=False,
-    eager_launch_s=30e-6,
+    eager_launch_s=100e-6,
     sources=(
         ("max_batch", "tensorrt_llm/commands/serve.py: max_batch_size from BuildConfig, 2048"),
         ("max_batched_tokens", "tensorrt_llm/commands/serve.py: max_num_tokens from BuildConfig, 8192"),
@@ -26,6 +27,7 @@ PROFILE = Stack(
                                "after weights; infera's share is of the whole)"),
         ("step_overhead_s", "overlap scheduler on (llm_args.py disable_overlap_scheduler False; TensorRT-LLM docs, "
                             "overlap scheduler); the remainder fitted on the development sets"),
+        ("step_overhead_per_seq_s", "fitted on the development sets' decode steps (docs/validation-serving.md)"),
         ("graph_max_tokens", "llm_args.py CudaGraphConfig: on by default, max_batch_size 128 when unset"),
         ("graph_prefill", "llm_args.py cuda_graph_config: graphs for generation-only batches"),
         ("eager_launch_s", "fitted on the development sets' short-prompt TTFT (docs/validation-serving.md)"),

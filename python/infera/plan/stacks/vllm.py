@@ -17,10 +17,11 @@ PROFILE = Stack(
     policy="decode_first",
     block_size=16,
     memory_utilization=0.9,
-    step_overhead_s=0.2e-3,
+    step_overhead_s=3.4e-3,
+    step_overhead_per_seq_s=26e-6,
     graph_max_tokens=512,
     graph_prefill=True,
-    eager_launch_s=30e-6,
+    eager_launch_s=100e-6,
     sources=(
         ("max_batch", "vllm/engine/arg_utils.py EngineArgs.get_batch_defaults: max_num_seqs 1024 on >= 70 GiB, "
                       "else 256 (0.10.1.1-0.19.0)"),
@@ -33,6 +34,7 @@ PROFILE = Stack(
         ("memory_utilization", "vllm/config/cache.py: gpu_memory_utilization 0.9"),
         ("step_overhead_s", "async scheduling on by default from 0.14 (vllm/config/vllm.py) hides most of the "
                             "CPU step; the remainder fitted on the development sets (docs/validation-serving.md)"),
+        ("step_overhead_per_seq_s", "fitted on the development sets' decode steps (docs/validation-serving.md)"),
         ("graph_max_tokens", "vllm/config/vllm.py _set_cudagraph_sizes: max_cudagraph_capture_size "
                              "min(2 x max_num_seqs, 512)"),
         ("graph_prefill", "vllm/config/compilation.py: FULL_AND_PIECEWISE graphs (default from 0.11) cover "

@@ -95,6 +95,8 @@ pub struct StepCost {
     boundaries_link: f64,
     boundaries_network: f64,
     overhead_s: f64,
+    /// CPU seconds per step for each scheduled sequence.
+    overhead_per_seq_s: f64,
     /// Graph replay or eager launches ([`Launch`]).
     launch: Launch,
     /// Busy power of the whole instance (all its `tp × pp` chips), watts.

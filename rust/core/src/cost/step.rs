@@ -57,6 +57,7 @@ impl StepCost {
             boundaries_link: pp - 1.0 - crossing,
             boundaries_network: crossing,
             overhead_s: pool.step_overhead_s,
+            overhead_per_seq_s: pool.step_overhead_per_seq_s,
             launch: Launch::new(pool, launches),
             instance_power_w: chip.power_busy_w * tp * pp,
             energy_model,
@@ -127,11 +128,13 @@ impl StepCost {
         if s.tokens <= 0.0 {
             return 0.0;
         }
+        // The CPU's share of a step: fixed, plus its work per scheduled sequence (inputs, sampling, outputs).
+        let overhead = self.overhead_s + self.overhead_per_seq_s * s.seqs;
         if self.pp <= 1.0 {
             if self.launch.is_graph_only() {
-                return self.stage_seconds(s, self.overhead_s);
+                return self.stage_seconds(s, overhead);
             }
-            return self.overhead_s + self.launch.stage_seconds(s, self.stage_seconds(s, 0.0));
+            return overhead + self.launch.stage_seconds(s, self.stage_seconds(s, 0.0));
         }
         let m = self.microbatches.min(s.tokens.floor()).max(1.0);
         let mb = s.split(m);
@@ -142,6 +145,6 @@ impl StepCost {
             .map(|op| op.count * self.pipeline_transfer_s(op.bytes_per_token * mb.tokens))
             .sum();
         let stage = self.launch.stage_seconds(&mb, self.stage_seconds(&mb, 0.0));
-        self.overhead_s + (m + self.pp - 1.0) * stage + send
+        overhead + (m + self.pp - 1.0) * stage + send
     }
 }

@@ -92,6 +92,11 @@ pub fn decode(batch: &RecordBatch, runs: usize, chips: usize) -> PlanResult<Vec<
         } else {
             vec![0.0; t.len()]
         };
+        let per_seq = if t.has("step_overhead_per_seq_s") {
+            t.nonneg("step_overhead_per_seq_s")?
+        } else {
+            vec![0.0; t.len()]
+        };
         let role = if t.has("role") {
             t.parsed("role", Role::parse)?
         } else {
@@ -176,6 +181,7 @@ pub fn decode(batch: &RecordBatch, runs: usize, chips: usize) -> PlanResult<Vec<
                     graph_max_tokens: graph_max_tokens[i],
                     graph_prefill: graph_prefill[i],
                     eager_launch_s: eager_launch[i],
+                    step_overhead_per_seq_s: per_seq[i],
                 })
             })
             .collect::<PlanResult<Vec<_>>>()
