@@ -111,7 +111,8 @@ class _Writer:
                     microbatches=pool.microbatches, node_size=pool.node_size, network_bw=pool.network_bw,
                     network_latency_s=pool.network_latency_s,
                     graph_max_tokens=GRAPH_ALWAYS if pool.graph_max_tokens is None else pool.graph_max_tokens,
-                    graph_prefill=pool.graph_prefill, eager_launch_s=pool.eager_launch_s,
+                    graph_prefill=pool.graph_prefill, graph_pad_tokens=pool.graph_pad_tokens,
+                    eager_launch_s=pool.eager_launch_s,
                     step_overhead_per_seq_s=pool.step_overhead_per_seq_s,
                     weights_memory=mem0 + placement.weights_tier, kv_memory=mem0 + placement.kv_tier)
             for ln in system.links:

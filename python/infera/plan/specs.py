@@ -123,6 +123,8 @@ class PoolSpec:
     stack_given: frozenset[str] = frozenset()
     graph_max_tokens: int | None = None
     graph_prefill: bool = True
+    #: Captured graph sizes step by this many tokens; a decode batch pads up to the next one.
+    graph_pad_tokens: int = 1
     eager_launch_s: float = 0.0
     #: CPU seconds each step adds per scheduled sequence.
     step_overhead_per_seq_s: float = 0.0

@@ -167,6 +167,7 @@ SCHEMAS: dict[str, pa.Schema] = {
             # Graph replay or eager launches (docs/stacks.md): GRAPH_ALWAYS tokens means every step replays.
             ("graph_max_tokens", u64),
             ("graph_prefill", boolean),
+            ("graph_pad_tokens", u32),
             ("eager_launch_s", f64),
             ("step_overhead_per_seq_s", f64),
         ]

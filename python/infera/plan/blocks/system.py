@@ -102,6 +102,7 @@ _STACK_KEYS = {"max_batch": "max_batch", "max_batched_tokens": "max_batched_toke
                "chunked_prefill": "chunked_prefill", "policy": "policy", "block_size": "block_size",
                "memory_utilization": "memory_utilization", "step_overhead": "step_overhead_s",
                "graph_max_tokens": "graph_max_tokens", "graph_prefill": "graph_prefill",
+               "graph_pad": "graph_pad_tokens",
                "eager_launch": "eager_launch_s", "step_overhead_per_seq": "step_overhead_per_seq_s"}
 
 
@@ -138,6 +139,7 @@ def _compile_pool(where: str, p: ast.Pool, network: tuple[int, float, float]) ->
     overhead = pf.quantity("step_overhead", ("time",), DEFAULT_STEP_OVERHEAD_S, positive=False)
     graph_max = pf.integer("graph_max_tokens", None, minimum=0)
     graph_prefill = pf.boolean("graph_prefill", True)
+    graph_pad = pf.integer("graph_pad", 1)
     eager = pf.quantity("eager_launch", ("time",), 0.0, positive=False)
     per_seq = pf.quantity("step_overhead_per_seq", ("time",), 0.0, positive=False)
     max_queue = pf.integer("max_queue", 0, minimum=1)
@@ -156,7 +158,7 @@ def _compile_pool(where: str, p: ast.Pool, network: tuple[int, float, float]) ->
     spec = PoolSpec(p.name, p.chips.chip.id, chips, tp, role, max_batch, budget, block_size, chunked, policy,
                     mem_util, overhead, p.loc, p.chips.chip.loc, max_queue, queue_timeout, pp, ep, microbatches,
                     node_size, net_bw, net_lat, weights_in, kv_in, stack=stack, stack_given=given,
-                    graph_max_tokens=graph_max, graph_prefill=graph_prefill, eager_launch_s=eager,
-                    step_overhead_per_seq_s=per_seq)
+                    graph_max_tokens=graph_max, graph_prefill=graph_prefill, graph_pad_tokens=graph_pad,
+                    eager_launch_s=eager, step_overhead_per_seq_s=per_seq)
     check_pool_shape(spec, pw, mb_a)
     return spec

@@ -12,7 +12,8 @@ ByChip = Callable[[float, int], Any]
 
 #: The pool fields a profile sets, in the order docs/stacks.md lists them.
 FIELDS = ("max_batch", "max_batched_tokens", "chunked_prefill", "policy", "block_size", "memory_utilization",
-          "step_overhead_s", "step_overhead_per_seq_s", "graph_max_tokens", "graph_prefill", "eager_launch_s")
+          "step_overhead_s", "step_overhead_per_seq_s", "graph_max_tokens", "graph_prefill", "graph_pad_tokens",
+          "eager_launch_s")
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,8 @@ class Stack:
     graph_max_tokens: int | ByChip
     #: Whether steps with prefill tokens may replay a graph (piecewise graphs) or only decode-only steps do.
     graph_prefill: bool
+    #: Captured graph sizes step by this many tokens (past the smallest few); a batch pads to the next one.
+    graph_pad_tokens: int
     #: CPU seconds to launch one operator's kernels in an eager step.
     eager_launch_s: float
     #: Where each value comes from: field name → citation.

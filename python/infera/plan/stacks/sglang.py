@@ -30,6 +30,7 @@ PROFILE = Stack(
     step_overhead_per_seq_s=47e-6,
     graph_max_tokens=_graph_bs,
     graph_prefill=False,
+    graph_pad_tokens=8,
     eager_launch_s=100e-6,
     sources=(
         ("max_batch", "managers/tp_worker.py + model_executor/model_runner.py: max_running_requests derived from "
@@ -48,6 +49,8 @@ PROFILE = Stack(
         ("graph_max_tokens", "server_args.py: cuda_graph_max_bs 32/160 (< 60 GB, TP < 4 / >= 4), 256/512 "
                              "(< 160 GB), 512 (>= 160 GB)"),
         ("graph_prefill", "model_executor/cuda_graph_runner.py: graphs capture decode batches only"),
+        ("graph_pad_tokens", "server_args.py _generate_cuda_graph_batch_sizes: 1, 2, 4, 8, 12, then every 8 up to 256; "
+                             "cuda_graph_runner.py pads up (bisect)"),
         ("eager_launch_s", "fitted on the development sets' short-prompt TTFT (docs/validation-serving.md)"),
     ),
 )

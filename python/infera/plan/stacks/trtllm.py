@@ -15,6 +15,7 @@ PROFILE = Stack(
     step_overhead_per_seq_s=19e-6,
     graph_max_tokens=128,
     graph_prefill=False,
+    graph_pad_tokens=1,
     eager_launch_s=100e-6,
     sources=(
         ("max_batch", "tensorrt_llm/commands/serve.py: max_batch_size from BuildConfig, 2048"),
@@ -30,6 +31,8 @@ PROFILE = Stack(
         ("step_overhead_per_seq_s", "fitted on the development sets' decode steps (docs/validation-serving.md)"),
         ("graph_max_tokens", "llm_args.py CudaGraphConfig: on by default, max_batch_size 128 when unset"),
         ("graph_prefill", "llm_args.py cuda_graph_config: graphs for generation-only batches"),
+        ("graph_pad_tokens", "llm_args.py CudaGraphConfig enable_padding False: a batch replays only a graph of "
+                             "its exact size (1..31, 32, 64, 128 captured)"),
         ("eager_launch_s", "fitted on the development sets' short-prompt TTFT (docs/validation-serving.md)"),
     ),
 )

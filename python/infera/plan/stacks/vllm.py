@@ -21,6 +21,7 @@ PROFILE = Stack(
     step_overhead_per_seq_s=26e-6,
     graph_max_tokens=512,
     graph_prefill=True,
+    graph_pad_tokens=8,
     eager_launch_s=100e-6,
     sources=(
         ("max_batch", "vllm/engine/arg_utils.py EngineArgs.get_batch_defaults: max_num_seqs 1024 on >= 70 GiB, "
@@ -39,6 +40,8 @@ PROFILE = Stack(
                              "min(2 x max_num_seqs, 512)"),
         ("graph_prefill", "vllm/config/compilation.py: FULL_AND_PIECEWISE graphs (default from 0.11) cover "
                           "mixed prefill/decode steps piecewise"),
+        ("graph_pad_tokens", "vllm/config/vllm.py _set_cudagraph_sizes: capture sizes 1, 2, 4, then every 8 up to 256 "
+                             "(every 16 above), padded up"),
         ("eager_launch_s", "fitted on the development sets' short-prompt TTFT (docs/validation-serving.md)"),
     ),
 )

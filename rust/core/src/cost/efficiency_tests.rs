@@ -120,6 +120,7 @@ fn attention_pads_half_context_keys_per_query_and_fills_its_cache_read() {
         sampled: 8.0,
         attn_pairs: 8e3,
         kv_read_tokens: 8e3,
+        ..Default::default()
     };
     close(c.step_seconds(&decode), 2.8e7 / 5e11);
 }
@@ -151,6 +152,7 @@ fn the_all_zero_shape_is_the_plain_roofline_exactly() {
         sampled: 7.0,
         attn_pairs: 12345.0,
         kv_read_tokens: 6789.0,
+        ..Default::default()
     };
     // The roofline as the core computed it before shapes existed: FLOPs × 1/(rate × efficiency), bytes ×
     // 1/(bandwidth × efficiency), bit for bit.

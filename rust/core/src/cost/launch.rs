@@ -14,6 +14,9 @@ pub(super) struct Launch {
     graph_max_tokens: f64,
     /// Whether a step with prefill tokens may replay a graph.
     graph_prefill: bool,
+    /// Graphs are captured for batch sizes in steps of this many tokens: a decode batch replays the next
+    /// captured size up, its padding rows computed like real ones (1: every size is captured).
+    graph_pad: f64,
     /// CPU seconds for all of one stage's operator launches in an eager step (operators × per-operator launch).
     eager_s: f64,
 }
@@ -24,6 +27,7 @@ impl Launch {
         Launch {
             graph_max_tokens: pool.graph_max_tokens as f64,
             graph_prefill: pool.graph_prefill,
+            graph_pad: pool.graph_pad_tokens.max(1) as f64,
             eager_s: launches * pool.eager_launch_s,
         }
     }
@@ -39,6 +43,21 @@ impl Launch {
     #[inline]
     fn graphed(&self, s: &StepStats) -> bool {
         s.tokens <= self.graph_max_tokens && (self.graph_prefill || s.tokens <= s.sampled)
+    }
+
+    /// The step as the graph runs it: a decode-only batch replayed in a graph is padded up to the next
+    /// captured size (its tokens and LM-head rows; the padding rows attend to nothing).
+    #[inline]
+    pub(super) fn padded(&self, s: &StepStats) -> StepStats {
+        if self.graph_pad <= 1.0 || s.tokens > s.sampled || !self.graphed(s) {
+            return *s;
+        }
+        let up = (s.tokens / self.graph_pad).ceil() * self.graph_pad;
+        StepStats {
+            tokens: up,
+            sampled: up,
+            ..*s
+        }
     }
 
     /// Seconds of one stage whose kernels take `gpu_s` on the GPU: in eager mode, no less than the CPU needs

@@ -89,3 +89,26 @@ fn an_eager_step_slower_on_the_gpu_than_its_launches_costs_the_gpu_time() {
     });
     close(c.step_seconds(&step(1e9, 1.0)), 1e-4 + 10.0 * 1e-3);
 }
+
+#[test]
+fn a_graphed_decode_batch_is_priced_at_its_padded_size() {
+    // Compute-bound operator: 1e12 FLOP per token per occurrence makes the step proportional to its tokens.
+    let p = plan();
+    let mut pool = p.pools[0].clone();
+    pool.graph_max_tokens = 256;
+    pool.graph_pad_tokens = 8;
+    let mut model = p.models[0].clone();
+    model.operators[0].flops_per_token = 1e12;
+    model.operators[0].weight_bytes = 0.0;
+    let c = StepCost::new(&model, &p.chips[0], &pool);
+    let per_token = 10.0 * 1e12 / 1e15;
+    // 33 decodes replay the graph captured for 40.
+    close(c.step_seconds(&step(33.0, 33.0)), 1e-4 + 40.0 * per_token);
+    close(c.step_seconds(&step(40.0, 40.0)), 1e-4 + 40.0 * per_token);
+    // A step with a prefill chunk, or one past the largest graph, is not padded.
+    close(c.step_seconds(&step(33.0, 1.0)), 1e-4 + 33.0 * per_token);
+    close(
+        c.step_seconds(&step(300.0, 300.0)),
+        1e-4 + 300.0 * per_token,
+    );
+}

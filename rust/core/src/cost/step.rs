@@ -128,6 +128,7 @@ impl StepCost {
         if s.tokens <= 0.0 {
             return 0.0;
         }
+        let s = &self.launch.padded(s);
         // The CPU's share of a step: fixed, plus its work per scheduled sequence (inputs, sampling, outputs).
         let overhead = self.overhead_s + self.overhead_per_seq_s * s.seqs;
         if self.pp <= 1.0 {

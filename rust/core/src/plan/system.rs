@@ -101,6 +101,9 @@ pub struct Pool {
     /// CPU seconds to launch one operator's kernels when a step runs eagerly (not as a graph); the GPU cannot
     /// finish an eager step before the CPU has launched it (optional column `eager_launch_s`, 0 when absent).
     pub eager_launch_s: f64,
+    /// Captured graph sizes step by this many tokens; a decode batch is padded up to the next one (optional
+    /// column `graph_pad_tokens`, 1 when absent: every size captured).
+    pub graph_pad_tokens: u64,
     /// CPU seconds each step adds per scheduled sequence: preparing its inputs, sampling, detokenizing and
     /// streaming its token (optional column `step_overhead_per_seq_s`, 0 when absent).
     pub step_overhead_per_seq_s: f64,

@@ -92,6 +92,11 @@ pub fn decode(batch: &RecordBatch, runs: usize, chips: usize) -> PlanResult<Vec<
         } else {
             vec![0.0; t.len()]
         };
+        let graph_pad = if t.has("graph_pad_tokens") {
+            t.int_in("graph_pad_tokens", 1, 1 << 20)?
+        } else {
+            vec![1; t.len()]
+        };
         let per_seq = if t.has("step_overhead_per_seq_s") {
             t.nonneg("step_overhead_per_seq_s")?
         } else {
@@ -182,6 +187,7 @@ pub fn decode(batch: &RecordBatch, runs: usize, chips: usize) -> PlanResult<Vec<
                     graph_prefill: graph_prefill[i],
                     eager_launch_s: eager_launch[i],
                     step_overhead_per_seq_s: per_seq[i],
+                    graph_pad_tokens: graph_pad[i],
                 })
             })
             .collect::<PlanResult<Vec<_>>>()
