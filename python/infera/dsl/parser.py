@@ -48,6 +48,7 @@ from .ast import (
     Quantity,
     String,
     SubBlock,
+    SweepAxis,
     Use,
 )
 
@@ -260,6 +261,10 @@ class _ToAst(Transformer_NonRecursive):
         metric, *middle, op, value = children
         percentile = float(middle[0][1:].replace("_", "")) if middle else None  # "p99.9" -> 99.9
         return Constraint(metric=str(metric), percentile=percentile, op=str(op), value=value, loc=self._loc(metric))
+
+    def sweep_axis(self, meta: Meta, children: list[Any]) -> SweepAxis:
+        *parts, value = children
+        return SweepAxis(path=tuple(str(p) for p in parts), value=value, loc=self._loc(parts[0]))
 
     def pool(self, meta: Meta, children: list[Any]) -> Pool | _PoolHead:
         keyword, name, chips, *body = children
