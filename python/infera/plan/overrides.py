@@ -80,10 +80,10 @@ def _set(items: list[Any], rest: tuple[str, ...], value: ast.Value, where: str, 
             inner = rest[2:] if named else rest[1:]
             return _replace(items, (sub, dataclasses.replace(sub, items=tuple(_set(list(sub.items), inner, value,
                                                                                     where, loc)))))
-    targets = [i for i in items if isinstance(i, ast.Constraint) and i.metric == head]
-    if targets:
+    targets = [i for i in items if isinstance(i, ast.Constraint)]
+    if any(t.metric == head for t in targets):
         pct = _percentile(rest[1], where, loc) if len(rest) == 2 else None
-        target = next((t for t in targets if t.percentile == pct and len(rest) <= 2), None)
+        target = next((t for t in targets if t.metric == head and t.percentile == pct and len(rest) <= 2), None)
         if target is None:
             known = ", ".join(t.metric + (f".p{t.percentile:g}" if t.percentile is not None else "") for t in targets)
             raise CompileError(f"{where}: no such target (targets: {known})", loc)

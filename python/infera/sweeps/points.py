@@ -62,10 +62,22 @@ def run_point(program: ast.Program, task: Task) -> pl.DataFrame:
         results = simulate(compile_program(program_at(program, task)), requests=False, iterations=False)
         summary = results.summary
     except InferaError as exc:
-        return pl.DataFrame([{**head, "error": str(exc)}])
+        return pl.DataFrame([{**head, "run": r, "system": s, "error": str(exc)} for r, s in _systems(program, task)])
     lead = pl.DataFrame([head] * summary.height)
     return pl.concat([lead, summary, pl.DataFrame({"error": [None] * summary.height}, schema={"error": pl.String})],
                      how="horizontal")
+
+
+def _systems(program: ast.Program, task: Task) -> list[tuple[str, str]]:
+    """The (run, system) rows a point would have had, read from its run blocks as written."""
+    rows = []
+    for b in program.blocks:
+        if isinstance(b, ast.RunBlock) and b.name in task.runs:
+            for item in b.items:
+                if isinstance(item, ast.Assign) and item.key in ("system", "systems"):
+                    names = item.value.items if isinstance(item.value, ast.ListValue) else (item.value,)
+                    rows += [(b.name, n.id) for n in names if isinstance(n, ast.Name)]
+    return rows or [(r, None) for r in task.runs]  # type: ignore[misc]
 
 
 def label(v: ast.Value) -> object:
