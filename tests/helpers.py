@@ -82,16 +82,25 @@ def op_time(flops: float, nbytes: float, rate: float) -> float:
     return max(flops / rate, nbytes / BW)
 
 
+def in_node_all_reduce(p: int, m: float, bw: float, lat: float) -> float:
+    """An all-reduce of ``m`` bytes over ``p`` chips of one node (docs/cost-model.md, "Parallelism and
+    topology"): the fastest of a ring, a two-shot and a one-shot."""
+    ring = 2 * (p - 1) / p * m / bw + 2 * (p - 1) * lat
+    two_shot = 2 * ((p - 1) / p * m / bw + lat)
+    one_shot = (p - 1) * m / bw + lat
+    return min(ring, two_shot, one_shot)
+
+
 def step_time(T: float, S: float, pairs: float, kv_read: float, overhead: float = 1e-3, tp: int = 1,
               link_bw: float = 100e9, link_lat: float = 1e-6) -> float:
     """One step of `tiny` on `toy`, written out operator by operator. Matmuls, attention and the activation
     are split over `tp` chips (KV heads too: tiny has 2); norms and the embedding are replicated; each layer
-    adds two ring all-reduces of T x hidden activations."""
+    adds two all-reduces of T x hidden activations (the fastest of ring, two-shot and one-shot)."""
 
     def sharded(flops: float, nbytes: float, rate: float) -> float:
         return op_time(flops / tp, nbytes / tp, rate)
 
-    allreduce = 0.0 if tp == 1 else 2 * (tp - 1) / tp * T * H * A / link_bw + 2 * (tp - 1) * link_lat
+    allreduce = 0.0 if tp == 1 else in_node_all_reduce(tp, T * H * A, link_bw, link_lat)
     per_layer = (
         op_time(5 * H * T, H * WB + 3 * H * A * T, VECTOR)  # attn_norm
         + sharded(2 * H * (Q + 2 * KV) * T, H * (Q + 2 * KV) * WB + (H + Q + 2 * KV) * A * T, TENSOR)  # qkv

@@ -13,7 +13,7 @@ import pytest
 import infera
 from infera.plan import model as model_mod
 from infera.plan.tables import Plan
-from helpers import A, H, L, ROOT, compile_error, program, step_time
+from helpers import A, H, L, ROOT, compile_error, in_node_all_reduce, program, step_time
 
 BF16, FP8 = 2, 1
 
@@ -288,7 +288,7 @@ def test_expert_parallel_step_includes_all_to_all_time() -> None:
         res = infera.simulate(infera.compile_text(program(MOE.replace("EP", str(ep)))))
         times[ep] = res.iterations.sort("step")["duration_s"].to_list()
     p, k, W, lat = 4, 2, 100e9, 1e-6
-    allreduce = lambda b: 2 * (p - 1) / p * b / W + 2 * (p - 1) * lat  # noqa: E731
+    allreduce = lambda b: in_node_all_reduce(p, b, W, lat)  # noqa: E731
     alltoall = lambda b: (p - 1) * (b / p / W + lat)  # noqa: E731 - pairwise exchange within the node
     for ep in (2, 4):
         for tokens, got, ref in zip([64, 1, 1, 1], times[ep], times[1]):

@@ -65,7 +65,9 @@ def simulate_rows(rows: list[Row], jobs: int, progress: bool = True) -> list[Out
     distinct = sorted(set(texts.values()))
     results: dict[str, tuple[dict[str, float] | None, str | None]] = {}
     start = time.time()
-    ctx = multiprocessing.get_context("spawn" if sys.platform == "darwin" else "fork")
+    # Spawned, not forked: a fork of a process whose Polars thread pool is busy (a test suite that has run
+    # other simulations) can inherit a held lock and hang.
+    ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(max(1, jobs)) as pool:
         for i, (text, res) in enumerate(zip(distinct, pool.imap(_simulate, distinct, chunksize=4)), 1):
             results[text] = res
