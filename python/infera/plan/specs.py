@@ -99,6 +99,9 @@ class PoolSpec:
     # the KV cache; None: placed automatically.
     weights_in: ast.Name | None = None
     kv_in: ast.Name | None = None
+    #: Attention data-parallel degree (divides tp): the attention block runs on dp_attention ranks of
+    #: tp / dp_attention chips, each with its own requests and KV cache.
+    dp_attention: int = 1
 
     @property
     def instance_chips(self) -> int:

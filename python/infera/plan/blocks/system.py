@@ -127,6 +127,8 @@ def _compile_pool(where: str, p: ast.Pool, network: tuple[int, float, float]) ->
     queue_timeout = pf.quantity("queue_timeout", ("time",), math.inf)
     pp = pf.integer("pp", 1, dims=("number",))
     ep = pf.integer("ep", 1, dims=("number",))
+    dp_a = pf.values.get("dp_attention")
+    dp_attention = pf.integer("dp_attention", 1, dims=("number",))
     mb_a = pf.values.get("microbatches")
     microbatches = pf.integer("microbatches", pp, dims=("number",))
     node_size = pf.integer("node_size", network[0], dims=("number",))
@@ -138,6 +140,6 @@ def _compile_pool(where: str, p: ast.Pool, network: tuple[int, float, float]) ->
     spec = PoolSpec(p.name, p.chips.chip.id, chips, tp, role, max_batch,
                     mbt if mbt is not None else DEFAULT_MAX_BATCHED_TOKENS, block_size, chunked, policy,
                     mem_util, overhead, p.loc, p.chips.chip.loc, max_queue, queue_timeout, pp, ep, microbatches,
-                    node_size, net_bw, net_lat, weights_in, kv_in)
-    check_pool_shape(spec, pw, mb_a)
+                    node_size, net_bw, net_lat, weights_in, kv_in, dp_attention=dp_attention)
+    check_pool_shape(spec, pw, mb_a, dp_a)
     return spec
