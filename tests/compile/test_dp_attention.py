@@ -62,8 +62,9 @@ def test_mla_kv_capacity_at_tp8_dp8_is_about_eight_times_dp1() -> None:
     # (1536 x 128 x 192), kv_up (512 x 128 x (128 + 128)) and o_proj (128 x 128 x 7168), and dp = 8 makes
     # 7 more copies of them.
     h, layers = 7168, 61
-    replicated = layers * (h * (1536 + 512 + 64) + 2 * h + 1536 + 512 + 256 * h) + 256 * h * 0 + h + h
-    replicated -= 256 * h * 3  # the router is only in the 58 MoE layers (3 dense layers)
+    # Per layer: the latent down-projection (h x (1536 + 512 + 64)), its two norms, the two layer norms; the
+    # router (h x 256) in the 58 MoE layers; the final norm.
+    replicated = layers * (h * (1536 + 512 + 64) + 1536 + 512 + 2 * h) + 58 * 256 * h + h
     params = 671_026_419_200  # DeepSeek-V3's parameter count as the catalog counts it (MTP module excluded)
     att = layers * (1536 * 128 * 192 + 512 * 128 * 256 + 128 * 128 * 7168)
     w1 = params + 7 * replicated

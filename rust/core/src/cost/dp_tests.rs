@@ -126,7 +126,10 @@ fn mla_at_tp8_dp8_reads_each_ranks_kv_once_and_drops_the_attention_all_reduce() 
     let tp = cost(&p, |_| {});
     let att_tp = (0.25 * 1e4 * 262_144.0 / 1e15_f64).max((0.25 * 8e6 + 2e3 * 262_144.0) / 1e12);
     let ar = 2.0 * ring(bytes, 8.0);
-    close(tp.step_seconds(&s), 1e-4 + att_tp + 2.0 * ar + mlp + 2.0 * ar);
+    close(
+        tp.step_seconds(&s),
+        1e-4 + att_tp + 2.0 * ar + mlp + 2.0 * ar,
+    );
 
     // dp = 8: each chip is an attention rank of 1 chip with 8 of the requests: it reads only their context
     // (8 × 4096 tokens) and the whole attention weights; no attention all-reduce; around the MLP an
