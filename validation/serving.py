@@ -34,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--set", choices=("all", "aiconfigurator", "inferencex"), default="all")
     ap.add_argument("--limit", type=int, default=None, help="only the first N rows of the selection")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="processes (default: every core)")
+    ap.add_argument("--csv", type=Path, default=None, help="also write every simulated row to this CSV")
     args = ap.parse_args(argv)
 
     rows = read_rows(args.set)
@@ -41,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
         rows = rows[: args.limit]
     print(f"{len(rows)} rows, {sum(r.deployment is not None for r in rows)} expressible", file=sys.stderr)
     outcomes = simulate_rows(rows, args.jobs)
+    if args.csv is not None:
+        serving_report.write_rows(outcomes, args.csv)
     full = args.set == "all" and args.limit is None
     figures = []
     if full:

@@ -16,6 +16,7 @@ from infera.plan import Plan
 from infera.results import Results
 from infera.search import max_rate
 from infera.calibrate import calibrate
+from infera.sweeps import SweepInterrupted, sweep
 
 __all__ = [
     "__version__",
@@ -28,6 +29,7 @@ __all__ = [
     "PlanError",
     "Results",
     "SimulationError",
+    "SweepInterrupted",
     "calibrate",
     "check",
     "compile_file",
@@ -38,4 +40,5 @@ __all__ = [
     "parse_file",
     "run",
     "simulate",
+    "sweep",
 ]

@@ -1,4 +1,5 @@
-"""The `infera` command: run, check, compile, simulate, capacity, calibrate and catalog (list, import).
+"""The `infera` command: run (a file's runs, or its sweeps), check, compile, simulate, capacity, calibrate
+and catalog (list, import).
 
 Every command prints infera's own errors (with file:line:col where they have one) without a traceback and
 exits with status 2; a successful command exits 0.
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import polars as pl
 
-from infera.dsl.ast import Program
+from infera.dsl.ast import Program, SweepBlock
 from infera.exceptions import InferaError
 from infera.files import output_dir, write_parquet
 from infera.results import Results
@@ -33,6 +34,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from infera.plan.compiler import compile_program, run_specs
 
     program = parse_file(args.file)
+    if any(isinstance(b, SweepBlock) for b in program.blocks):
+        return _sweep(program, args)
     results = simulate(compile_program(program), requests=not args.no_requests,
                        iterations=not args.no_iterations, token_stats=not args.no_token_stats)
     _print_results(results)
@@ -43,6 +46,23 @@ def _cmd_run(args: argparse.Namespace) -> int:
     runs, _ = run_specs(program)
     if any(r.search is not None for r in runs):
         return _capacity(program, None, None, None, args.out)
+    return 0
+
+
+def _sweep(program: Program, args: argparse.Namespace) -> int:
+    from infera.sweeps import SweepInterrupted, sweep
+    from infera.sweeps.table import format_sweep
+
+    progress = False if args.no_progress else None
+    try:
+        frame = sweep(program, backend=args.backend, workers=args.workers, out=args.out, progress=progress)
+    except SweepInterrupted as stop:
+        where = f"; kept in {Path(args.out) / 'sweep.parquet'}" if args.out else ""
+        print(f"interrupted: {stop.done} of {stop.total} points finished{where}", file=sys.stderr)
+        return 130
+    print(format_sweep(frame))
+    if args.out:
+        print(f"wrote {Path(args.out) / 'sweep.parquet'}")
     return 0
 
 
@@ -131,6 +151,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--no-requests", action="store_true", help="keep no per-request rows (summary only)")
     r.add_argument("--no-iterations", action="store_true", help="do not keep the per-step table")
     r.add_argument("--no-token-stats", action="store_true", help="skip per-request TPOT percentiles")
+    r.add_argument("--backend", default="local", choices=["local", "serial", "ray"],
+                   help="where a sweep's points run (default: worker processes on every core)")
+    r.add_argument("--workers", type=int, help="local worker processes for a sweep (default: one per core)")
+    r.add_argument("--no-progress", action="store_true", help="no progress bar for a sweep")
     r.set_defaults(func=_cmd_run)
 
     c = sub.add_parser("check", help="parse and compile without simulating")

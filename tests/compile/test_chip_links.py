@@ -60,8 +60,9 @@ def test_every_catalog_link_figure_says_how_it_was_derived() -> None:
 
 def test_tensor_parallel_allreduce_time_follows_the_per_direction_link() -> None:
     """Llama-3.1-70B at tp = 8 on H100s, one request: every decode step has 2 all-reduces per layer of
-    M = hidden x 2 bytes, each 2(p-1)/p x M / W + latency terms (docs/cost-model.md). Pricing the link at
-    the old 900 GB/s instead of 450 GB/s shortens each step by exactly 160 x 2(7/8) M (1/450e9 - 1/900e9)."""
+    M = hidden x 2 bytes, each a one-shot at this size, (p-1) x M / W + latency (docs/cost-model.md). Pricing
+    the link at the old 900 GB/s instead of 450 GB/s shortens each step by exactly 160 x 7 M (1/450e9 -
+    1/900e9)."""
     def tpot(extra: str) -> float:
         text = ("use chips.h100_sxm, models.llama3_1_70b\n" + extra +
                 "traffic t { arrivals = burst, prompt = 512 tokens, output = 32 tokens, requests = 1 }\n"
@@ -73,5 +74,5 @@ def test_tensor_parallel_allreduce_time_follows_the_per_direction_link() -> None
     doubled = tpot("chip chip_under_test extends h100_sxm { link_bandwidth = 900 GB/s }\n")
     layers, hidden, p = 80, 8192, 8
     message = hidden * 2  # one decode token of bf16 activations
-    expected = 2 * layers * 2 * (p - 1) / p * message * (1 / 450e9 - 1 / 900e9)
+    expected = 2 * layers * (p - 1) * message * (1 / 450e9 - 1 / 900e9)
     assert per_direction - doubled == pytest.approx(expected, rel=1e-6)

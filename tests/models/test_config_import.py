@@ -77,9 +77,11 @@ def test_deepseek_r1_has_deepseek_v3s_shape() -> None:
 
 
 # Published totals (the model cards): Kimi-K2.5 1.04 T (32 B active), GLM-5 744 B (40 B active),
-# MiniMax-M2.5 230 B (10 B active); the counts here include embeddings and the LM head.
+# MiniMax-M2.5 230 B (10 B active), gpt-oss-120b 116.8 B (5.1 B active), Qwen3.5-397B-A17B 397 B (17 B
+# active); the counts here include embeddings and the LM head.
 @pytest.mark.parametrize("name, total, active", [
     ("kimi_k2_5", 1.04e12, 32e9), ("glm_5", 744e9, 40e9), ("minimax_m2_5", 230e9, 10e9),
+    ("gpt_oss_120b", 116.8e9, 5.1e9), ("qwen3_5_397b_a17b", 397e9, 17e9),
 ])
 def test_new_catalog_models_have_their_published_sizes(name: str, total: float, active: float) -> None:
     from infera.plan.blocks.model import compile_model
@@ -91,10 +93,34 @@ def test_new_catalog_models_have_their_published_sizes(name: str, total: float, 
     assert shape.active_params() == pytest.approx(active, rel=0.12)
 
 
+def test_gpt_oss_and_qwen3_5_compile_from_their_shipped_configs() -> None:
+    from infera.plan.blocks.model import compile_model
+    from infera.plan.scope import Scope
+
+    scope = Scope.of_program(infera.parse("use models.gpt_oss_120b, models.qwen3_5_397b_a17b"))
+    oss = compile_model(scope, scope.blocks["model"]["gpt_oss_120b"])  # type: ignore[arg-type]
+    # 36 layers alternating 128-token windows and full attention, with sinks; MXFP4 weights as released.
+    assert (oss.layers, oss.sliding_window, oss.sliding_layers, oss.attention_sinks) == (36, 128, 18, True)
+    assert oss.weight_dtype == "mxfp4"
+    qwen = compile_model(scope, scope.blocks["model"]["qwen3_5_397b_a17b"])  # type: ignore[arg-type]
+    # Three gated delta-net layers to every full-attention layer.
+    assert (qwen.layers, qwen.linear_layers) == (60, 45)
+    text = """use chips.b200, models.gpt_oss_120b, models.qwen3_5_397b_a17b
+traffic t { arrivals = closed(users = 2), prompt = 512 tokens, output = 8 tokens, requests = 4 }
+system s { pool p: 8 x b200, tp = 8 }
+run a { model = gpt_oss_120b, traffic = t, system = s }
+run b { model = qwen3_5_397b_a17b, traffic = t, system = s }
+"""
+    summary = infera.simulate(infera.compile_text(text)).summary
+    assert summary["requests"].to_list() == [4, 4] and summary["rejected"].to_list() == [0, 0]
+    assert (summary["tpot_p50_s"] > 0).all()
+
+
 def test_catalog_lists_the_models_read_from_configs(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["catalog", "models"]) == 0
     out = capsys.readouterr().out
-    for name in ("deepseek_r1", "kimi_k2_5", "glm_5", "minimax_m2_5", "llama3_1_70b"):
+    for name in ("deepseek_r1", "kimi_k2_5", "glm_5", "minimax_m2_5", "gpt_oss_120b", "qwen3_5_397b_a17b",
+                 "llama3_1_70b"):
         assert name in out
     assert "h100_sxm" not in out
 

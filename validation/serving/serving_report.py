@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from serving_run import Outcome
+from serving_run import METRICS, Outcome
 
 #: Metrics each set measured, in the order the page shows them.
 SET_METRICS = {"aiconfigurator": ("ttft_mean", "tpot_mean"),
@@ -163,3 +163,20 @@ def figures(outcomes: list[Outcome], folder: Path) -> list[str]:
         (folder / name).write_text(vlc.vegalite_to_svg(chart.to_dict()), encoding="utf-8")
         names.append(name)
     return names
+
+
+def write_rows(outcomes: list[Outcome], path: Path) -> None:
+    """Every simulated row, measured beside predicted (seconds), as CSV: the per-row view behind the tables."""
+    import csv
+
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["set", "id", "model", "chip", "backend", "precision", "mode", "isl", "osl", "users", "workers",
+                    *(f"{m}_{k}" for m in METRICS for k in ("measured", "predicted"))])
+        for o in outcomes:
+            if o.predicted is None or o.row.deployment is None:
+                continue
+            r, d = o.row, o.row.deployment
+            workers = sum(p.workers for p in d.pools if p.role != "prefill")
+            w.writerow([r.set, r.id, r.model, r.chip, r.backend, r.precision, r.mode, d.isl, d.osl, d.users, workers,
+                        *(v for m in METRICS for v in (r.measured.get(m, ""), o.predicted.get(m, "")))])

@@ -241,10 +241,21 @@ def read_rows(which: str = "all") -> list[Row]:
     return rows
 
 
-def pool_text(p: PoolSpec, chip: str, stack: str, max_batch: int) -> str:
-    """One pool of the system. ``stack`` is the serving stack the row ran; it is written as a comment until
-    pools accept ``stack = ...``."""
-    opts = [f"tp = {p.tp}", f"max_batch = {max_batch}"]
+def trtllm_token_budget(users: int, isl: int, osl: int) -> int:
+    """The step budget InferenceX's TensorRT-LLM recipes launch with, ``MAX_NUM_TOKENS`` = max(8192, CONC + ISL
+    + 64 rounded up to 64) (its ``benchmarks/single_node/fixed_seq_len/*trt*.sh``): TensorRT-LLM does not chunk
+    prefills by default, so the budget must hold a whole prompt. infera's engine may preempt a request and
+    recompute its whole context, which TensorRT-LLM's GUARANTEED_NO_EVICT scheduler never does, so the budget
+    is raised to hold prompt + output where that is more."""
+    return max(8192, -(-(users + isl + 64) // 64) * 64, isl + osl)
+
+
+def pool_text(p: PoolSpec, chip: str, stack: str, max_batch: int, budget: int | None = None) -> str:
+    """One pool of the system, imitating ``stack``, the serving stack the row ran (docs/stacks.md); ``budget``
+    overrides the stack's step token budget where the benchmark recipe did."""
+    opts = [f"stack = {stack}", f"tp = {p.tp}", f"max_batch = {max_batch}"]
+    if budget is not None:
+        opts.append(f"max_batched_tokens = {budget}")
     if p.role != "mixed":
         opts.insert(0, f"role = {p.role}")
     if p.pp > 1:
@@ -253,7 +264,7 @@ def pool_text(p: PoolSpec, chip: str, stack: str, max_batch: int) -> str:
         opts.append(f"ep = {p.ep}")
     if p.dp_attention > 1:
         opts.append(f"dp_attention = {p.dp_attention}")
-    return f"  pool {p.name}: {p.chips} x {chip}, {', '.join(opts)}  # stack: {stack}"
+    return f"  pool {p.name}: {p.chips} x {chip}, {', '.join(opts)}"
 
 
 def program(d: Deployment) -> str:
@@ -266,7 +277,8 @@ def program(d: Deployment) -> str:
 
     decode_workers = sum(p.workers for p in d.pools if p.role != "prefill")
     max_batch = max(256, math.ceil(d.users / decode_workers))
-    pools = "\n".join(pool_text(p, d.chip, d.stack, max_batch) for p in d.pools)
+    budget = trtllm_token_budget(d.users, d.isl, d.osl) if d.stack == "trtllm" else None
+    pools = "\n".join(pool_text(p, d.chip, d.stack, max_batch, budget) for p in d.pools)
     link = f"\n  link prefill -> decode {{ bandwidth = {d.kv_link_gbs:g} GB/s }}" if d.kv_link_gbs else ""
     return (f"use chips.{d.chip}, models.{d.model}\n"
             f"model m extends {d.model} {{ weights = {d.weights}, compute = {d.compute} }}\n"

@@ -147,7 +147,16 @@ class SubBlock:
     loc: Loc
 
 
-Item = Union[Assign, Constraint, Pool, Link, SubBlock]
+@dataclass(frozen=True)
+class SweepAxis:
+    """``traffic.chat.arrivals.rate = [2 /s, 4 /s]`` inside a ``sweep``: a parameter path and its values."""
+
+    path: tuple[str, ...]
+    value: Value
+    loc: Loc
+
+
+Item = Union[Assign, Constraint, Pool, Link, SubBlock, SweepAxis]
 
 
 @dataclass(frozen=True)
@@ -214,7 +223,8 @@ class RunBlock(Block):
 
 @dataclass(frozen=True)
 class SweepBlock(Block):
-    """``sweep w { ... }``: parsed, rejected by the compiler in this version."""
+    """``sweep w { run = r, traffic.chat.arrivals.rate = [2 /s, 4 /s] }``: runs to repeat over parameter
+    values (a grid, or zipped)."""
 
     kind: ClassVar[str] = "sweep"
 

@@ -49,6 +49,7 @@ from .ast import (
     Quantity,
     String,
     SubBlock,
+    SweepAxis,
     Use,
 )
 
@@ -269,6 +270,10 @@ class _ToAst(Transformer_NonRecursive):
         percentile = float(middle[0][1:].replace("_", "")) if middle else None  # "p99.9" -> 99.9
         return Constraint(metric=str(metric), percentile=percentile, op=str(op), value=value, loc=self._loc(metric))
 
+    def sweep_axis(self, meta: Meta, children: list[Any]) -> SweepAxis:
+        *parts, value = children
+        return SweepAxis(path=tuple(str(p) for p in parts), value=value, loc=self._loc(parts[0]))
+
     def pool(self, meta: Meta, children: list[Any]) -> Pool | _PoolHead:
         keyword, name, chips, *body = children
         if body:
@@ -402,12 +407,20 @@ def _translate(exc: UnexpectedToken | UnexpectedCharacters, text: str, file: str
             line, column = token.end_line, token.end_column
             message = "unexpected end of file"
         else:
+            head = _constraint_head(text, token) if token.type in ("LT", "LE") else None
+            if head is not None:
+                # `ttft.mean < 2 s` reads as far as `<` as the start of a sweep axis (`a.b = ...`); the
+                # mistake is the word after the dot, so it is reported there, as a percentile.
+                token, expected_names = head, {"PERCENTILE"}
             line, column = token.line, token.column
             message = f"unexpected {_describe_token(token)}"
-            if expected_names == {"PERCENTILE"}:
+            if "PERCENTILE" in expected_names:
+                # Only live after `key.`: a constraint's percentile, or the next part of a sweep path.
+                expected_names = {"PERCENTILE"}
                 message = (
                     f"bad percentile {_describe_token(token)}: write 'p' and a number after the dot, "
-                    "as in 'ttft.p99' or 'ttft.p99.9'"
+                    "as in 'ttft.p99' or 'ttft.p99.9' (a sweep path goes on with a name, as in "
+                    "'traffic.chat.requests')"
                 )
     else:
         line, column = exc.line, exc.column
@@ -427,6 +440,18 @@ def _translate(exc: UnexpectedToken | UnexpectedCharacters, text: str, file: str
         expected=_expected(expected_names),
         context=_context(text, line, column),
     )
+
+
+_CONSTRAINT_HEAD = re.compile(r"(?:^|[\s{,])[A-Za-z_][A-Za-z0-9_]*[ \t]*\.[ \t]*([A-Za-z_][A-Za-z0-9_]*)[ \t]*$")
+
+
+def _constraint_head(text: str, token: Token) -> Token | None:
+    """The word after the dot of a one-dot key right before ``token`` (``mean`` in ``ttft.mean <``)."""
+    line = text.splitlines()[token.line - 1] if token.line - 1 < len(text.splitlines()) else ""
+    m = _CONSTRAINT_HEAD.search(line[: token.column - 1])
+    if m is None:
+        return None
+    return Token("NAME", m.group(1), line=token.line, column=m.start(1) + 1)
 
 
 def _describe_token(token: Token) -> str:

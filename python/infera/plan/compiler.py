@@ -18,13 +18,14 @@ from infera.exceptions import CompileError
 from infera.plan import traffic as traffic_mod
 from infera.plan.blocks import compile_blocks
 from infera.plan.blocks.run import compile_run
+from infera.plan.blocks.sweep import SweepSpec, compile_sweep
 from infera.plan.blocks.traffic import compile_traffic
 from infera.plan.lower import lower
 from infera.plan.scope import Scope
 from infera.plan.specs import RunSpec
 from infera.plan.tables import Plan
 
-__all__ = ["Compiler", "compile_program", "run_specs"]
+__all__ = ["Compiler", "compile_program", "run_specs", "sweep_specs"]
 
 
 class Compiler:
@@ -45,9 +46,9 @@ class Compiler:
         start = ast.Loc(self.program.file, 1, 1)
         if not self.scope.all(ast.RunBlock):
             raise CompileError(f"{self.program.file}: nothing to run (add a run block)", start)
-        sweeps = self.scope.all(ast.SweepBlock)
-        if sweeps:
-            raise CompileError("sweep blocks are not supported yet", next(iter(sweeps.values())).loc)
+        # A sweep's paths are checked here, so `infera check` finds a bad one; the plan is the file's runs
+        # as written (infera.sweep runs the points).
+        sweep_specs(self.program, self.scope)
         specs = compile_blocks(self.scope)
         for name, rate in self.traffic_rates.items():
             if specs.traffics[name].arrivals != "poisson":
@@ -67,6 +68,12 @@ def compile_program(program: ast.Program, *, traffic_rates: dict[str, float] | N
                     select: tuple[str, str] | None = None) -> Plan:
     """Compiles a parsed program into a plan (see :class:`Compiler` for the keyword arguments)."""
     return Compiler(program, traffic_rates=traffic_rates, select=select).compile()
+
+
+def sweep_specs(program: ast.Program, scope: Scope | None = None) -> list[SweepSpec]:
+    """The program's sweep blocks, compiled (their paths checked against its blocks)."""
+    scope = scope or Scope.of_program(program)
+    return [compile_sweep(scope, b, program) for b in scope.all(ast.SweepBlock).values()]
 
 
 def run_specs(program: ast.Program) -> tuple[list[RunSpec], dict[str, traffic_mod.TrafficSpec]]:

@@ -8,6 +8,7 @@ chip, the longest request) are made on the way, in the order the rows are writte
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
@@ -15,12 +16,13 @@ import numpy as np
 
 from infera.exceptions import CompileError
 from infera.plan import model as model_mod
+from infera.plan import stacks
 from infera.plan import traffic as traffic_mod
 from infera.plan.checks import check_chip_runs, check_instances, check_pool, check_stream
 from infera.plan.hardware import place_memory
 from infera.plan.scope import lookup
 from infera.plan.specs import RunSpec, Specs
-from infera.plan.tables import Plan
+from infera.plan.tables import GRAPH_ALWAYS, Plan
 
 _TABLES = ("chips", "engines", "models", "operators", "workloads", "requests", "runs", "pools", "links", "slos",
            "memories", "profiles")
@@ -62,6 +64,7 @@ class _Writer:
                 "arrival_s": np.concatenate([s.arrival_s for _, s in parts]),
                 "prompt_tokens": np.concatenate([s.prompt_tokens for _, s in parts]),
                 "output_tokens": np.concatenate([s.output_tokens for _, s in parts]),
+                "send_delay_s": np.concatenate([s.delays() for _, s in parts]),
             }
         return Plan.from_columns(columns)
 
@@ -90,6 +93,7 @@ class _Writer:
             pool_rows: dict[str, int] = {}
             for pool in system.pools:
                 chip = lookup(specs.chips, "chip", pool.chip, pool.chip_loc)
+                pool = stacks.apply(pool, chip)
                 pool_where = f"system '{system.name}' pool '{pool.name}'"
                 check_chip_runs(shape, chip, pool_where, pool.loc)
                 check_pool(shape, chip, pool, pool_where, longest)
@@ -107,6 +111,10 @@ class _Writer:
                     dp_attention=pool.dp_attention,
                     microbatches=pool.microbatches, node_size=pool.node_size, network_bw=pool.network_bw,
                     network_latency_s=pool.network_latency_s,
+                    graph_max_tokens=GRAPH_ALWAYS if pool.graph_max_tokens is None else pool.graph_max_tokens,
+                    graph_prefill=pool.graph_prefill, graph_pad_tokens=pool.graph_pad_tokens,
+                    eager_launch_s=pool.eager_launch_s,
+                    step_overhead_per_seq_s=pool.step_overhead_per_seq_s,
                     weights_memory=mem0 + placement.weights_tier, kv_memory=mem0 + placement.kv_tier)
             for ln in system.links:
                 self.add("links", src=pool_rows[ln.src], dst=pool_rows[ln.dst], bandwidth=ln.bandwidth,
@@ -165,7 +173,7 @@ class _Writer:
                            link_latency_s=c.link_latency_s, power_busy_w=c.power_busy_w,
                            power_idle_w=c.power_idle_w, price_per_hour=c.price_per_hour,
                            matmul_engine=",".join(c.matmul_route), attention_engine=",".join(c.attention_route),
-                           kernel_overhead_s=c.kernel_overhead_s)
+                           kernel_overhead_s=c.kernel_overhead_s, **dataclasses.asdict(c.kernels))
             self.chip_rows[name] = cid
             for (kind, dt, rate, eff), info in zip(c.engines, c.engine_info):
                 self.add("engines", chip=cid, kind=kind, dtype=dt, flops=rate, efficiency=eff, name=info.name,

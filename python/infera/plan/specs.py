@@ -44,6 +44,20 @@ MAIN_MEMORY = "main"
 # Compiled entities
 
 
+@dataclass(frozen=True)
+class KernelSpec:
+    """Kernel efficiency by shape (docs/cost-model.md "Kernel efficiency by shape"); all zero: the plain
+    roofline. Field names are the ``chips`` plan columns."""
+
+    gemm_half_tokens: float = 0.0
+    read_efficiency: float = 0.0
+    copy_efficiency: float = 0.0
+    read_half_bytes: float = 0.0
+    attention_efficiency: float = 0.0
+    attention_half_context: float = 0.0
+    attention_half_bytes: float = 0.0
+
+
 @dataclass
 class ChipSpec:
     name: str
@@ -65,6 +79,8 @@ class ChipSpec:
     profile: list[dict[str, Any]] = field(default_factory=list)
     #: Fixed seconds each compute operator occurrence (one kernel) adds to its roofline time.
     kernel_overhead_s: float = 0.0
+    #: Shape-dependent efficiency curves (``kernels = shaped``); all zero under ``kernels = roofline``.
+    kernels: KernelSpec = field(default_factory=KernelSpec)
     #: A template's fields still set to ``required`` (the chip cannot be used until a block extending it
     #: sets them).
     missing: list[str] = field(default_factory=list)
@@ -102,6 +118,19 @@ class PoolSpec:
     #: Attention data-parallel degree (divides tp): the attention block runs on dp_attention ranks of
     #: tp / dp_attention chips, each with its own requests and KV cache.
     dp_attention: int = 1
+    # Serving stack imitated (docs/stacks.md; "" for none) and how its steps reach the chip: steps of at most
+    # graph_max_tokens tokens (None: any) replay a captured graph, with prefill only if graph_prefill; others
+    # launch each operator from the CPU in eager_launch_s.
+    stack: str = ""
+    #: Fields the pool block set itself (they win over the stack's defaults).
+    stack_given: frozenset[str] = frozenset()
+    graph_max_tokens: int | None = None
+    graph_prefill: bool = True
+    #: Captured graph sizes step by this many tokens; a decode batch pads up to the next one.
+    graph_pad_tokens: int = 1
+    eager_launch_s: float = 0.0
+    #: CPU seconds each step adds per scheduled sequence.
+    step_overhead_per_seq_s: float = 0.0
 
     @property
     def instance_chips(self) -> int:

@@ -44,6 +44,14 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("attention_engine", utf8),
             # Fixed seconds per compute kernel (docs/cost-model.md, "Kernel overhead"); optional for the core.
             ("kernel_overhead_s", f64),
+            # Kernel efficiency by shape (docs/cost-model.md); 0 = off. Optional for the core.
+            ("gemm_half_tokens", f64),
+            ("read_efficiency", f64),
+            ("copy_efficiency", f64),
+            ("read_half_bytes", f64),
+            ("attention_efficiency", f64),
+            ("attention_half_context", f64),
+            ("attention_half_bytes", f64),
         ]
     ),
     "engines": pa.schema(
@@ -111,7 +119,8 @@ SCHEMAS: dict[str, pa.Schema] = {
         ]
     ),
     "requests": pa.schema(
-        [("workload", u32), ("arrival_s", f64), ("prompt_tokens", u32), ("output_tokens", u32)]
+        [("workload", u32), ("arrival_s", f64), ("prompt_tokens", u32), ("output_tokens", u32),
+         ("send_delay_s", f64)]
     ),
     "runs": pa.schema(
         [
@@ -157,6 +166,12 @@ SCHEMAS: dict[str, pa.Schema] = {
             # Memory placement: rows of `memories` holding the weights and the KV cache.
             ("weights_memory", u32),
             ("kv_memory", u32),
+            # Graph replay or eager launches (docs/stacks.md): GRAPH_ALWAYS tokens means every step replays.
+            ("graph_max_tokens", u64),
+            ("graph_prefill", boolean),
+            ("graph_pad_tokens", u32),
+            ("eager_launch_s", f64),
+            ("step_overhead_per_seq_s", f64),
         ]
     ),
     "links": pa.schema([("src", u32), ("dst", u32), ("bandwidth", f64), ("latency_s", f64)]),
@@ -170,6 +185,9 @@ SCHEMAS: dict[str, pa.Schema] = {
 
 
 #: Tables a plan may lack (older plans, other producers); the core treats them as empty.
+#: ``pools.graph_max_tokens`` of a pool whose every step replays a graph (the core's "no limit").
+GRAPH_ALWAYS = 2**64 - 1
+
 OPTIONAL_TABLES = frozenset({"memories", "profiles"})
 
 def _decode_names(fields: pa.Schema | pa.DataType) -> None:

@@ -2,7 +2,7 @@
 
 Sampling is vectorised (numpy's PCG64 generator), so a million requests take well under a second, and
 deterministic: the stream depends only on the traffic block and the run's seed, drawn in a fixed order
-(arrival gaps, then prompt lengths, then output lengths).
+(arrival gaps, then prompt lengths, then output lengths, then a closed loop's send delays).
 """
 
 from __future__ import annotations
@@ -19,6 +19,11 @@ from infera.dsl import ast
 from infera.exceptions import FileError
 from infera.files import input_path, utf8_position
 
+
+#: Closed-loop benchmark clients (docs/dsl.md, "Closed-loop clients"): users start spread over this ramp-up,
+#: and each request reaches the system after a random client-side delay of this mean (exponential).
+DEFAULT_RAMP_UP_S = 0.0
+DEFAULT_JITTER_S = 1e-3
 
 #: Most prompt or output tokens of one request (the core's limit); longer samples are clipped to it.
 MAX_TOKENS = 100_000_000
@@ -58,6 +63,12 @@ class Stream:
     arrival_s: np.ndarray  # NaN for closed-loop streams (the engine sets arrivals)
     prompt_tokens: np.ndarray
     output_tokens: np.ndarray
+    #: Closed loop: seconds from a user being ready to send request i to the request reaching the system
+    #: (ramp-up offset of each user's first request plus the client's jitter); zeros otherwise.
+    send_delay_s: np.ndarray | None = None
+
+    def delays(self) -> np.ndarray:
+        return np.zeros(len(self.arrival_s)) if self.send_delay_s is None else self.send_delay_s
 
 
 @dataclass(frozen=True)
@@ -75,6 +86,10 @@ class TrafficSpec:
     prompt: LengthDist = LengthDist("fixed", value=1)
     output: LengthDist = LengthDist("fixed", value=1)
     trace: Stream | None = None
+    #: Closed loop: the users' first requests are spread evenly over this time.
+    ramp_up_s: float = 0.0
+    #: Closed loop: mean of each request's exponential client-side delay.
+    jitter_s: float = 0.0
 
 
 def rng_for(traffic: str, seed: int) -> np.random.Generator:
@@ -111,7 +126,20 @@ def sample(spec: TrafficSpec, seed: int) -> Stream:
     n = len(arrival)
     prompt = spec.prompt.sample(rng, n)
     output = spec.output.sample(rng, n)
-    return Stream(arrival, prompt, output)
+    delay = closed_loop_delays(spec, rng, n) if spec.arrivals == "closed" else None
+    return Stream(arrival, prompt, output, delay)
+
+
+def closed_loop_delays(spec: TrafficSpec, rng: np.random.Generator, n: int) -> np.ndarray | None:
+    """Each closed-loop request's send delay: user ``u`` (who sends request ``u`` first) starts at
+    ``u / users`` of the ramp-up, and every request waits an exponential client delay of mean ``jitter``.
+    ``None`` when both are zero, so such a stream draws nothing more than it did before either existed."""
+    if spec.ramp_up_s == 0.0 and spec.jitter_s == 0.0:
+        return None
+    delay = rng.standard_exponential(n) * spec.jitter_s
+    first = min(spec.users, n)
+    delay[:first] += np.arange(first) * (spec.ramp_up_s / max(spec.users, 1))
+    return delay
 
 
 def poisson_arrivals(unit_gaps: np.ndarray, rate: float) -> np.ndarray:

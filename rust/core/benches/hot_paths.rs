@@ -30,6 +30,7 @@ fn closed_loop_plan(batch: u32) -> Plan {
             arrival_s: None,
             prompt_tokens: 32,
             output_tokens: 2000,
+            send_delay_s: 0.0,
         })
         .collect();
     b.pools[0].max_batch = 1024;

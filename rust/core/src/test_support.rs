@@ -14,6 +14,15 @@ use crate::plan::builder::{
 use crate::plan::Plan;
 
 /// Asserts `actual` is `expected` to 1e-12 relative.
+/// Hand count of an all-reduce of `m` bytes over `p` chips of one node (link bandwidth `bw`, latency `lat`): the
+/// fastest of a ring, a two-shot (direct reduce-scatter + all-gather) and a one-shot (read every peer).
+pub fn in_node_all_reduce(p: f64, m: f64, bw: f64, lat: f64) -> f64 {
+    let ring = 2.0 * (p - 1.0) / p * m / bw + 2.0 * (p - 1.0) * lat;
+    let two_shot = 2.0 * ((p - 1.0) / p * m / bw + lat);
+    let one_shot = (p - 1.0) * m / bw + lat;
+    ring.min(two_shot).min(one_shot)
+}
+
 pub fn close(actual: f64, expected: f64) {
     let tol = 1e-12 * expected.abs().max(1e-300);
     assert!(

@@ -10,6 +10,7 @@ from typing import Any
 from infera.calibrate import ProfileError, load_profile
 from infera.dsl import ast
 from infera.exceptions import CompileError
+from infera.plan.blocks.kernels import compile_kernels
 from infera.plan.fields import Fields, describe
 from infera.plan.scope import Scope, merged_items, only_items
 from infera.plan.specs import (
@@ -78,12 +79,13 @@ def compile_chip(scope: Scope, block: ast.ChipBlock) -> ChipSpec:
     f = Fields(where, items, block.loc)
     compute_eff = f.quantity("compute_efficiency", ("number",), DEFAULT_COMPUTE_EFFICIENCY)
     compute_energy = f.quantity("compute_energy", ("energy_per_flop",), 0.0, positive=False)
+    kernels, gemm_eff = compile_kernels(f)
     engines: list[tuple[str, str, float, float]] = []
     info: list[EngineInfo] = []
     for dt in DTYPES:
         rate = f.quantity(dt, ("flops",))
         if rate is not None:
-            engines.append(("tensor", dt, rate, compute_eff))
+            engines.append(("tensor", dt, rate, gemm_eff.get(dt, compute_eff)))
             info.append(EngineInfo("tensor", compute_energy))
     vector = f.quantity("vector", ("flops",))
     memory = f.quantity("memory", ("bytes",), positive=False)
@@ -204,4 +206,5 @@ def compile_chip(scope: Scope, block: ast.ChipBlock) -> ChipSpec:
         attention_route=routes[1],
         profile=_load_profile(profile_a, where) if profile_a is not None else [],
         kernel_overhead_s=kernel,
+        kernels=kernels,
     )

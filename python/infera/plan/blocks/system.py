@@ -8,6 +8,7 @@ import math
 from infera.dsl import ast
 from infera.exceptions import CompileError
 from infera.plan.checks import check_pool_shape
+from infera.plan.stacks import STACKS
 from infera.plan.fields import Fields, as_integer
 from infera.plan.scope import Scope, merged_items, only_items
 from infera.plan.specs import (
@@ -96,6 +97,15 @@ def _compile_network(where: str, subs: list[ast.SubBlock]) -> tuple[int, float, 
     return node, bw, lat
 
 
+#: Pool keys a stack profile gives defaults for (DSL spelling → PoolSpec field).
+_STACK_KEYS = {"max_batch": "max_batch", "max_batched_tokens": "max_batched_tokens",
+               "chunked_prefill": "chunked_prefill", "policy": "policy", "block_size": "block_size",
+               "memory_utilization": "memory_utilization", "step_overhead": "step_overhead_s",
+               "graph_max_tokens": "graph_max_tokens", "graph_prefill": "graph_prefill",
+               "graph_pad": "graph_pad_tokens",
+               "eager_launch": "eager_launch_s", "step_overhead_per_seq": "step_overhead_per_seq_s"}
+
+
 def _compile_pool(where: str, p: ast.Pool, network: tuple[int, float, float]) -> PoolSpec:
     pw = f"{where} pool '{p.name}'"
     pf = Fields(pw, p.options, p.loc)
@@ -104,6 +114,10 @@ def _compile_pool(where: str, p: ast.Pool, network: tuple[int, float, float]) ->
         raise CompileError(f"{pw}: a pool needs at least one chip", p.chips.loc)
     tp = pf.integer("tp", 1)
     role = pf.choice("role", ROLES, "mixed")
+    stack = pf.choice("stack", tuple(STACKS), "")
+    # Fields set here win over the stack's defaults, which depend on the chip and are filled in at lowering.
+    given = frozenset(_STACK_KEYS[k] for k in _STACK_KEYS if pf.has(k)) | (
+        frozenset({"max_batched_tokens", "chunked_prefill"}) if pf.has("chunked_prefill") else frozenset())
     max_batch = pf.integer("max_batch", DEFAULT_MAX_BATCH)
     mbt = pf.integer("max_batched_tokens", None)
     block_size = pf.integer("block_size", DEFAULT_BLOCK_SIZE)
@@ -123,6 +137,11 @@ def _compile_pool(where: str, p: ast.Pool, network: tuple[int, float, float]) ->
     if not 0 < mem_util <= 1:
         raise CompileError(f"{pw}: memory_utilization must be in (0, 1]", p.loc)
     overhead = pf.quantity("step_overhead", ("time",), DEFAULT_STEP_OVERHEAD_S, positive=False)
+    graph_max = pf.integer("graph_max_tokens", None, minimum=0)
+    graph_prefill = pf.boolean("graph_prefill", True)
+    graph_pad = pf.integer("graph_pad", 1)
+    eager = pf.quantity("eager_launch", ("time",), 0.0, positive=False)
+    per_seq = pf.quantity("step_overhead_per_seq", ("time",), 0.0, positive=False)
     max_queue = pf.integer("max_queue", 0, minimum=1)
     queue_timeout = pf.quantity("queue_timeout", ("time",), math.inf)
     pp = pf.integer("pp", 1, dims=("number",))
@@ -137,9 +156,11 @@ def _compile_pool(where: str, p: ast.Pool, network: tuple[int, float, float]) ->
     weights_in = pf.name("weights_in", required=False)
     kv_in = pf.name("kv_in", required=False)
     pf.done()
-    spec = PoolSpec(p.name, p.chips.chip.id, chips, tp, role, max_batch,
-                    mbt if mbt is not None else DEFAULT_MAX_BATCHED_TOKENS, block_size, chunked, policy,
+    budget = mbt if mbt is not None else DEFAULT_MAX_BATCHED_TOKENS
+    spec = PoolSpec(p.name, p.chips.chip.id, chips, tp, role, max_batch, budget, block_size, chunked, policy,
                     mem_util, overhead, p.loc, p.chips.chip.loc, max_queue, queue_timeout, pp, ep, microbatches,
-                    node_size, net_bw, net_lat, weights_in, kv_in, dp_attention=dp_attention)
+                    node_size, net_bw, net_lat, weights_in, kv_in, dp_attention=dp_attention, stack=stack,
+                    stack_given=given, graph_max_tokens=graph_max, graph_prefill=graph_prefill,
+                    graph_pad_tokens=graph_pad, eager_launch_s=eager, step_overhead_per_seq_s=per_seq)
     check_pool_shape(spec, pw, mb_a, dp_a)
     return spec

@@ -91,7 +91,7 @@ def compile_traffic(scope: Scope, block: ast.TrafficBlock) -> traffic_mod.Traffi
     f.done()
     v = arr.value
     func = v.func if isinstance(v, ast.Call) else v.id if isinstance(v, ast.Name) else None
-    kind, rate, users, think = "", 0.0, 0, 0.0
+    kind, rate, users, think, ramp_up, jitter = "", 0.0, 0, 0.0, 0.0, 0.0
     if func == "poisson":
         if not isinstance(v, ast.Call) or len(v.args) + len(v.kwargs) != 1:
             raise CompileError(f"{where}: poisson() takes one rate, e.g. poisson(8 /s)", v.loc)
@@ -122,6 +122,8 @@ def compile_traffic(scope: Scope, block: ast.TrafficBlock) -> traffic_mod.Traffi
         else:
             users = cf.integer("users", required=True)
         think = cf.quantity("think", ("time",), 0.0, positive=False)
+        ramp_up = cf.quantity("ramp_up", ("time",), traffic_mod.DEFAULT_RAMP_UP_S, positive=False)
+        jitter = cf.quantity("jitter", ("time",), traffic_mod.DEFAULT_JITTER_S, positive=False)
         cf.done()
         kind = "closed"
         if requests is None:
@@ -131,4 +133,4 @@ def compile_traffic(scope: Scope, block: ast.TrafficBlock) -> traffic_mod.Traffi
         raise CompileError(f"{where}: arrivals must be poisson(rate), burst or closed(users = N), "
                            f"got {describe(v)}", v.loc)
     return traffic_mod.TrafficSpec(block.name, kind, block.loc, rate, users, think, requests, duration, prompt,
-                                   output)
+                                   output, ramp_up_s=ramp_up, jitter_s=jitter)

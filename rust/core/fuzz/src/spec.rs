@@ -283,6 +283,7 @@ impl Spec {
                 power_idle_w: c.power_idle_w.of(100.0),
                 price_per_hour: c.price_per_hour.of(1.0),
                 kernel_overhead_s: c.kernel_overhead_s.0.map_or(0.0, |n| n.of(1e-6)),
+                ..Default::default()
             });
             for e in c.engines.take(MAX_ENGINES) {
                 b.engine(

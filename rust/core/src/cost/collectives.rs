@@ -6,11 +6,17 @@
 use super::StepCost;
 
 impl StepCost {
-    /// Ring all-reduce of `bytes` over the tensor-parallel group: each chip sends and receives 2 (p-1)/p of
-    /// the message, in 2 (p-1) steps. Within a node the ring runs over the chip link (bandwidth W, latency λ).
-    /// A group spanning nodes of K chips runs one ring per chip's network port (K channels, as NCCL does):
-    /// a step is as slow as its slowest edge, so the bandwidth is min(W, K × network bandwidth) and each of
-    /// the 2 (p-1) steps pays max(λ, network latency).
+    /// All-reduce of `bytes` over the tensor-parallel group, by the fastest of three algorithms, as the
+    /// serving stacks' all-reduce picks by message size (TensorRT-LLM's `AllReduceStrategy.AUTO`, vLLM's
+    /// custom all-reduce, NCCL's tuner):
+    /// - ring: each chip sends and receives 2 (p-1)/p of the message in 2 (p-1) steps;
+    /// - within a node, where every chip reaches every other directly (a switch or full mesh): two-shot, a
+    ///   direct reduce-scatter then all-gather (2 (p-1)/p of the message, 2 latencies), and one-shot, each chip
+    ///   reading all p-1 peers' messages at once ((p-1) messages, one latency), which wins for small messages.
+    ///
+    /// Within a node the link has bandwidth W and latency λ. A group spanning nodes of K chips runs one ring
+    /// per chip's network port (K channels, as NCCL does): a step is as slow as its slowest edge, so the
+    /// bandwidth is min(W, K × network bandwidth) and each of the 2 (p-1) steps pays max(λ, network latency).
     pub fn all_reduce_s(&self, bytes: f64) -> f64 {
         self.ring_s(bytes, self.tp, 2.0)
     }
@@ -20,27 +26,35 @@ impl StepCost {
         self.ring_s(bytes, p, 2.0)
     }
 
-    /// Ring all-gather over a group of `p` consecutive chips of a stage ending with `bytes` on every chip,
-    /// each contributing bytes / p: (p-1) steps of bytes / p, over the chip link or, for a group spanning
-    /// nodes, as [`StepCost::all_reduce_s`] does. A ring reduce-scatter of `bytes` costs the same, and the
-    /// two make one all-reduce.
+    /// All-gather over a group of `p` consecutive chips of a stage ending with `bytes` on every chip, each
+    /// contributing bytes / p: a ring of (p-1) steps of bytes / p or, within a node, a direct gather with one
+    /// latency, whichever is faster; for a group spanning nodes, the ring as [`StepCost::all_reduce_s`] runs
+    /// it. A reduce-scatter of `bytes` costs the same, and the two make one all-reduce.
     pub fn all_gather_s(&self, bytes: f64, p: f64) -> f64 {
         self.ring_s(bytes, p, 1.0)
     }
 
-    /// `passes` ring passes (1: all-gather or reduce-scatter, 2: all-reduce) of `bytes` over `p` chips.
+    /// `passes` passes (1: all-gather or reduce-scatter, 2: all-reduce) of `bytes` over `p` chips, by the
+    /// fastest algorithm the group's fabric allows.
     fn ring_s(&self, bytes: f64, p: f64, passes: f64) -> f64 {
         if p <= 1.0 || bytes <= 0.0 {
             return 0.0;
         }
-        let (bw, lat) = if p <= self.node_size {
-            (self.link_bw, self.link_latency_s)
-        } else {
-            (
-                self.link_bw.min(self.node_size * self.network_bw),
-                self.link_latency_s.max(self.network_latency_s),
-            )
-        };
+        if p <= self.node_size {
+            let (bw, lat) = (self.link_bw, self.link_latency_s);
+            let ring = passes * (p - 1.0) / p * bytes / bw + passes * (p - 1.0) * lat;
+            // Direct algorithms over a switch or full mesh: one latency per pass (two-shot for an
+            // all-reduce, a direct all-gather or reduce-scatter for one pass), and for an all-reduce the
+            // one-shot read of every peer's message.
+            let direct = passes * ((p - 1.0) / p * bytes / bw + lat);
+            let fastest = ring.min(direct);
+            if passes == 2.0 {
+                return fastest.min((p - 1.0) * bytes / bw + lat);
+            }
+            return fastest;
+        }
+        let bw = self.link_bw.min(self.node_size * self.network_bw);
+        let lat = self.link_latency_s.max(self.network_latency_s);
         passes * (p - 1.0) / p * bytes / bw + passes * (p - 1.0) * lat
     }
 

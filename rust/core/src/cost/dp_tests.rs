@@ -3,7 +3,7 @@
 use super::{StepCost, StepStats};
 use crate::plan::builder::{single_pool, ChipRow, ModelRow, OperatorRow, PoolRow};
 use crate::plan::{Plan, Pool};
-use crate::test_support::close;
+use crate::test_support::{close, in_node_all_reduce};
 
 const LINK_BW: f64 = 1e11;
 const LINK_LAT: f64 = 2e-6;
@@ -88,9 +88,11 @@ fn decode_step() -> StepStats {
     }
 }
 
-/// One ring all-gather (or reduce-scatter) of `bytes` over `p` chips of one node.
+/// One all-gather (or reduce-scatter) of `bytes` over `p` chips of one node: the faster of a ring and a
+/// direct gather with one latency.
 fn ring(bytes: f64, p: f64) -> f64 {
-    (p - 1.0) / p * bytes / LINK_BW + (p - 1.0) * LINK_LAT
+    let ring = (p - 1.0) / p * bytes / LINK_BW + (p - 1.0) * LINK_LAT;
+    ring.min((p - 1.0) / p * bytes / LINK_BW + LINK_LAT)
 }
 
 #[test]
@@ -125,7 +127,7 @@ fn mla_at_tp8_dp8_reads_each_ranks_kv_once_and_drops_the_attention_all_reduce() 
     // all 64 × 4096 context tokens (2 layers × 1e3 B) plus 1/8 of the weights.
     let tp = cost(&p, |_| {});
     let att_tp = (0.25 * 1e4 * 262_144.0 / 1e15_f64).max((0.25 * 8e6 + 2e3 * 262_144.0) / 1e12);
-    let ar = 2.0 * ring(bytes, 8.0);
+    let ar = in_node_all_reduce(8.0, bytes, LINK_BW, LINK_LAT);
     close(
         tp.step_seconds(&s),
         1e-4 + att_tp + 2.0 * ar + mlp + 2.0 * ar,
@@ -153,7 +155,7 @@ fn ranks_of_several_chips_all_reduce_within_the_rank_and_gather_back_their_token
     let att = (1e4 * 65_536.0 / 1e15_f64).max((8e6 + 1e3 * 65_536.0) / 1e12);
     let mlp = (0.25 * 1e9 * 64.0 / 1e15_f64).max((0.25 * 1e9 + 0.25 * 1e3 * 64.0) / 1e12);
     let bytes = 1e4 * 64.0;
-    let attn_ar = 2.0 * ring(bytes / 4.0, 2.0); // the rank's 16 tokens over its 2 chips
+    let attn_ar = in_node_all_reduce(2.0, bytes / 4.0, LINK_BW, LINK_LAT); // the rank's 16 tokens, 2 chips
     let hand_over = 2.0 * ring(bytes, 8.0) + ring(bytes / 4.0, 2.0);
     close(
         c.step_seconds(&s),

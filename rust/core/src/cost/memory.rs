@@ -4,11 +4,18 @@
 use crate::plan::Chip;
 
 /// Seconds per byte and joules per byte of tier `idx` of `chip` (`None`: the chip's one memory, which
-/// draws no per-byte energy).
-pub(super) fn tier(chip: &Chip, idx: Option<usize>) -> (f64, f64) {
+/// draws no per-byte energy), at sustained fraction `eff` of its bandwidth when given (the shaped kernels'
+/// read or copy efficiency), else at the tier's own efficiency.
+pub(super) fn tier_at(chip: &Chip, idx: Option<usize>, eff: Option<f64>) -> (f64, f64) {
     match idx.and_then(|i| chip.memories.get(i)) {
-        Some(m) => (1.0 / (m.bandwidth * m.efficiency), m.energy_per_byte),
-        None => (1.0 / (chip.memory_bw * chip.memory_efficiency), 0.0),
+        Some(m) => (
+            1.0 / (m.bandwidth * eff.unwrap_or(m.efficiency)),
+            m.energy_per_byte,
+        ),
+        None => (
+            1.0 / (chip.memory_bw * eff.unwrap_or(chip.memory_efficiency)),
+            0.0,
+        ),
     }
 }
 

@@ -11,11 +11,14 @@
 //! Pricing is O(number of operators), independent of the batch size.
 //!
 //! `operator.rs` prices one operator (roofline, memory tiers, operand conversion, kernel overhead), with
-//! `memory.rs` (tier rates, expert weights touched) and `profile.rs` (measured curves); `collectives.rs`
-//! prices communication, `step.rs` a whole step and `energy.rs` its energy.
+//! `efficiency.rs` (kernel efficiency by shape), `memory.rs` (tier rates, expert weights touched) and
+//! `profile.rs` (measured curves); `collectives.rs` prices communication, `launch.rs` whether a step replays
+//! a graph or waits on eager launches, `step.rs` a whole step and `energy.rs` its energy.
 
 mod collectives;
+mod efficiency;
 mod energy;
+mod launch;
 mod memory;
 mod operator;
 mod profile;
@@ -24,7 +27,11 @@ mod step;
 #[cfg(test)]
 mod dp_tests;
 #[cfg(test)]
+mod efficiency_tests;
+#[cfg(test)]
 mod hardware_tests;
+#[cfg(test)]
+mod launch_tests;
 #[cfg(test)]
 mod parallel_tests;
 #[cfg(test)]
@@ -34,6 +41,7 @@ pub use memory::touched_expert_share;
 pub use operator::OpHw;
 pub use profile::Curve;
 
+use launch::Launch;
 use operator::PricedOp;
 
 /// What one step of one instance processes, aggregated over its batch.
@@ -91,6 +99,10 @@ pub struct StepCost {
     boundaries_link: f64,
     boundaries_network: f64,
     overhead_s: f64,
+    /// CPU seconds per step for each scheduled sequence.
+    overhead_per_seq_s: f64,
+    /// Graph replay or eager launches ([`Launch`]).
+    launch: Launch,
     /// Busy power of the whole instance (all its `tp × pp` chips), watts.
     pub instance_power_w: f64,
     /// The chip gives energy per FLOP / per byte: a step's energy is static power × time plus each operator's

@@ -1,8 +1,9 @@
 //! Pricing one operator: its per-chip, per-stage coefficients of a step's statistics ([`PricedOp`]) and
 //! how it uses the chip's memory tiers, operand converters and energy ([`OpHw`]): the roofline
-//! `max(compute, memory, conversion)` plus a kernel overhead per occurrence, or a measured profile.
+//! `max(compute, memory, conversion)` plus a kernel overhead per occurrence, with the shape terms of
+//! `efficiency.rs`, or a measured profile.
 
-use super::memory::tier;
+use super::efficiency::{self, stream_rates, Shape};
 use super::profile::{profile_curve, Curve};
 use super::StepStats;
 use crate::plan::{Chip, Engine, Operator, Pool};
@@ -90,8 +91,25 @@ impl PricedOp {
         } else {
             None
         };
-        let inv_flops_rate = engine.map_or(0.0, |e| 1.0 / (e.flops * e.efficiency));
-        let hw = OpHw::new(chip, pool, model, op, engine, group);
+        let inv_flops_rate = engine.map_or(0.0, |e| efficiency::inv_flops_rate(chip, op, e));
+        let mut hw = OpHw::new(chip, pool, model, op, engine, group);
+        if let Some(e) = engine {
+            let coeffs = (
+                k * op.flops_per_token,
+                k * op.flops_per_sampled,
+                k * op.flops_per_attn_pair,
+            );
+            hw.shape = Shape::new(
+                chip,
+                op,
+                e,
+                op.count / pp,
+                coeffs,
+                inv_flops_rate,
+                hw.inv_weights,
+                hw.inv_kv,
+            );
+        }
         let comm = kind != OpKind::Compute;
         PricedOp {
             kind,
@@ -161,6 +179,8 @@ pub struct OpHw {
     /// Fixed seconds per occurrence added to the roofline (the chip's `kernel_overhead_s`). Only compute
     /// operators are priced through [`OpHw::seconds`]; communication keeps its own latency terms.
     kernel_s: f64,
+    /// Shape-dependent padding and fill terms (all zero on the plain roofline).
+    shape: Shape,
 }
 
 impl OpHw {
@@ -175,8 +195,7 @@ impl OpHw {
         group: u64,
     ) -> OpHw {
         let inv_mem = 1.0 / (chip.memory_bw * chip.memory_efficiency);
-        let (inv_weights, e_weights) = tier(chip, pool.weights_memory);
-        let (inv_kv, e_kv) = tier(chip, pool.kv_memory);
+        let (inv_weights, e_weights, inv_kv, e_kv) = stream_rates(chip, pool, engine);
         let (inv_conv, e_flop, e_conv) = match engine {
             Some(e) => (
                 if e.conversion_bw > 0.0 {
@@ -200,7 +219,15 @@ impl OpHw {
             e_conv,
             profile: profile_curve(chip, model, &op.name, group),
             kernel_s: chip.kernel_overhead_s,
+            shape: Shape::default(),
         }
+    }
+
+    /// Compute seconds the step's shape adds to the operator's FLOPs at peak (padded matmul rows and
+    /// attention keys; see `efficiency.rs`); `share` is the touched-expert share.
+    #[inline]
+    pub(super) fn pad_s(&self, s: &StepStats, share: f64) -> f64 {
+        self.shape.pad_s(s, share)
     }
 
     /// Seconds for `count` occurrences of the operator in a step with statistics `s`: the profile where it
@@ -227,7 +254,7 @@ impl OpHw {
             (weights + act) * self.inv_weights + kv * self.inv_kv
         } else {
             bytes * inv_mem
-        };
+        } + self.shape.fill_s;
         compute_s.max(mem).max(bytes * self.inv_conv) + count * self.kernel_s
     }
 

@@ -3,7 +3,7 @@
 use super::{touched_expert_share, StepCost, StepStats};
 use crate::plan::builder::{single_pool, ChipRow, ModelRow, OperatorRow, PoolRow};
 use crate::plan::{Plan, Pool};
-use crate::test_support::close;
+use crate::test_support::{close, in_node_all_reduce};
 
 const LINK_BW: f64 = 1e11;
 const LINK_LAT: f64 = 2e-6;
@@ -170,7 +170,7 @@ fn cross_node_tensor_parallel_all_reduce_is_hierarchical() {
     };
     let (intra, cross) = (at(16), at(8));
     let m = 1e4 * 100.0;
-    let flat = 2.0 * 15.0 / 16.0 * m / LINK_BW + 30.0 * LINK_LAT;
+    let flat = in_node_all_reduce(16.0, m, LINK_BW, LINK_LAT);
     // K = 8 chips per node over 2 nodes: 8 rings, one per network port; bandwidth min(W, 8 × 10 GB/s),
     // every step at the network latency.
     let hier = 2.0 * 15.0 / 16.0 * m / 8e10 + 30.0 * NET_LAT;
@@ -229,7 +229,7 @@ fn expert_parallel_step_adds_dispatch_and_combine_all_to_alls() {
     let ep4 = cost(&p, |q| q.ep = 4);
     let t = 64.0;
     // ep = 1: one all-reduce of the activations per MoE layer.
-    let ar = 2.0 * 3.0 / 4.0 * (1e4 * t) / LINK_BW + 6.0 * LINK_LAT;
+    let ar = in_node_all_reduce(4.0, 1e4 * t, LINK_BW, LINK_LAT);
     close(ep1.moe_comm_s(1e4, t, 2.0), ar);
     // ep = 4: each chip sends T·k·h·a / ep bytes in each of two all-to-alls, pairwise over 3 rounds.
     let per_chip = t * 2.0 * 1e4 / 4.0;

@@ -1,6 +1,7 @@
 //! A whole step: building a pool's pricing table from the plan, and a step's duration as the overhead
 //! plus its operators in order, with micro-batches flowing through the pipeline stages when pp > 1.
 
+use super::launch::Launch;
 use super::memory::touched_expert_share;
 use super::operator::{OpKind, PricedOp};
 use super::{StepCost, StepStats};
@@ -17,6 +18,12 @@ impl StepCost {
             .map(|op| PricedOp::new(&model.name, model.kv_heads, chip, pool, op, pp))
             .collect::<Vec<PricedOp>>();
         let energy_model = ops.iter().any(|op| op.hw.has_energy());
+        // Kernel launches per stage: every operator occurrence but the pipeline hand-off, which is priced per step.
+        let launches: f64 = ops
+            .iter()
+            .filter(|op| op.kind != OpKind::P2p)
+            .map(|op| op.count)
+            .sum();
         // Stage j of an instance holds chips [j·tp, (j+1)·tp), nodes are consecutive blocks of node_size
         // chips and an instance starts a node: the boundary before stage j crosses nodes when j·tp is a
         // multiple of node_size.
@@ -48,6 +55,8 @@ impl StepCost {
             boundaries_link: pp - 1.0 - crossing,
             boundaries_network: crossing,
             overhead_s: pool.step_overhead_s,
+            overhead_per_seq_s: pool.step_overhead_per_seq_s,
+            launch: Launch::new(pool, launches),
             instance_power_w: chip.power_busy_w * tp * pp,
             energy_model,
             static_power_w: chip.power_idle_w * tp * pp,
@@ -90,11 +99,12 @@ impl StepCost {
                 + op.flops_per_sampled * s.sampled
                 + op.flops_per_attn_pair * pairs;
             // Expert weights: only the experts this batch's tokens are routed to are read.
-            let weights = if op.experts > 0.0 {
-                op.fixed_bytes * touched_expert_share(op.experts, op.experts_per_token, s.tokens)
+            let share = if op.experts > 0.0 {
+                touched_expert_share(op.experts, op.experts_per_token, s.tokens)
             } else {
-                op.fixed_bytes
+                1.0
             };
+            let weights = op.fixed_bytes * share;
             let seq_bytes = op.bytes_per_seq * s.seqs;
             let bytes = weights
                 + op.bytes_per_token * s.tokens
@@ -103,7 +113,7 @@ impl StepCost {
                 + seq_bytes;
             let act = op.bytes_per_token * s.tokens + op.bytes_per_sampled * s.sampled + seq_bytes;
             let kv = op.bytes_per_kv_token * kv_tokens;
-            let compute_s = flops * op.inv_flops_rate;
+            let compute_s = flops * op.inv_flops_rate + op.hw.pad_s(s, share);
             total += op.hw.seconds(
                 s,
                 op.count,
@@ -138,8 +148,14 @@ impl StepCost {
         if s.tokens <= 0.0 {
             return 0.0;
         }
+        let s = &self.launch.padded(s);
+        // The CPU's share of a step: fixed, plus its work per scheduled sequence (inputs, sampling, outputs).
+        let overhead = self.overhead_s + self.overhead_per_seq_s * s.seqs;
         if self.pp <= 1.0 {
-            return self.stage_seconds(s, self.overhead_s);
+            if self.launch.is_graph_only() {
+                return self.stage_seconds(s, overhead);
+            }
+            return overhead + self.launch.stage_seconds(s, self.stage_seconds(s, 0.0));
         }
         let m = self.microbatches.min(s.tokens.floor()).max(1.0);
         let mb = s.split(m);
@@ -149,6 +165,7 @@ impl StepCost {
             .filter(|op| op.kind == OpKind::P2p)
             .map(|op| op.count * self.pipeline_transfer_s(op.bytes_per_token * mb.tokens))
             .sum();
-        self.overhead_s + (m + self.pp - 1.0) * self.stage_seconds(&mb, 0.0) + send
+        let stage = self.launch.stage_seconds(&mb, self.stage_seconds(&mb, 0.0));
+        overhead + (m + self.pp - 1.0) * stage + send
     }
 }

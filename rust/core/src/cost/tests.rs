@@ -32,6 +32,7 @@ fn plan(
         power_idle_w: 100.0,
         price_per_hour: 2.0,
         kernel_overhead_s: 0.0,
+        ..Default::default()
     };
     let model = ModelRow {
         kv_heads,
@@ -198,15 +199,21 @@ fn empty_step_costs_nothing_even_with_overhead() {
 }
 
 #[test]
-fn ring_all_reduce_time() {
+fn all_reduce_time_takes_the_fastest_algorithm() {
     let at = |tp: u32| cost(&[BF16_TENSOR], 8, vec![matmul()], tp, 0.0);
     let bytes = 4e6;
     assert_eq!(at(1).all_reduce_s(bytes), 0.0);
     assert_eq!(at(2).all_reduce_s(0.0), 0.0);
-    // 2 (p-1)/p × bytes / link_bw + 2 (p-1) × latency.
-    close(at(2).all_reduce_s(bytes), 1.0 * 4e6 / 1e11 + 2.0 * 2e-6);
-    close(at(4).all_reduce_s(bytes), 1.5 * 4e6 / 1e11 + 6.0 * 2e-6);
-    close(at(8).all_reduce_s(bytes), 1.75 * 4e6 / 1e11 + 14.0 * 2e-6);
+    // p = 2: one-shot, 1 × bytes / link_bw + latency (the ring and two-shot take 4.4e-5 s).
+    close(at(2).all_reduce_s(bytes), 4e6 / 1e11 + 2e-6);
+    // p = 4: two-shot, 2 × (3/4 × bytes / link_bw + latency) (ring 7.2e-5 s, one-shot 1.22e-4 s).
+    close(at(4).all_reduce_s(bytes), 2.0 * (0.75 * 4e6 / 1e11 + 2e-6));
+    // p = 8: two-shot again (ring 9.8e-5 s, one-shot 2.82e-4 s).
+    close(at(8).all_reduce_s(bytes), 2.0 * (0.875 * 4e6 / 1e11 + 2e-6));
+    // A small message: one-shot beats the ring's 2 (p-1) latencies (14 × 2e-6 s at p = 8).
+    close(at(8).all_reduce_s(1e3), 7.0 * 1e3 / 1e11 + 2e-6);
+    // A large one: the ring moves the least data per chip, and two-shot matches it with fewer latencies.
+    close(at(8).all_reduce_s(1e9), 2.0 * (0.875 * 1e9 / 1e11 + 2e-6));
 }
 
 #[test]
@@ -236,9 +243,10 @@ fn tensor_parallel_step_shards_work_and_adds_all_reduces() {
     let mm2 = (1e9 * tokens / 5e14_f64).max((1e6 + 1e3 * tokens) / 8e11);
     let at2 = (100.0 * 1e6 / 5e14_f64).max(1e3 * 2e5 / 8e11);
     // Four all-reduces of the full activations (1e4 B × 1000 tokens = 1e7 B), p = 2.
-    let ring = 2.0 * (2.0 - 1.0) / 2.0 * 1e7 / 1e11 + 2.0 * (2.0 - 1.0) * 2e-6;
-    close(two.step_seconds(&s), 1e-4 + mm2 + at2 + 4.0 * ring);
-    close(two.step_seconds(&s), 1e-4 + 2e-3 + 2.5e-4 + 4.0 * 1.04e-4);
+    // p = 2: one-shot, 1e7 / 1e11 + 2e-6 = 1.02e-4 s (the ring takes 1.04e-4 s).
+    let ar = 1e7 / 1e11 + 2e-6;
+    close(two.step_seconds(&s), 1e-4 + mm2 + at2 + 4.0 * ar);
+    close(two.step_seconds(&s), 1e-4 + 2e-3 + 2.5e-4 + 4.0 * 1.02e-4);
     assert_eq!(two.instance_power_w, 1400.0);
     assert_eq!(one.instance_power_w, 700.0);
 }

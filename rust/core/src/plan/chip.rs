@@ -51,6 +51,68 @@ pub struct ProfilePoint {
     pub seconds: f64,
 }
 
+/// How a chip's kernels fall short of its peaks as a function of their shape (the optional `chips` columns
+/// of the same names; every field 0: the plain roofline). `docs/cost-model.md`, "Kernel efficiency by
+/// shape", gives each curve and where its default comes from; `cost/efficiency.rs` prices them.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct KernelShape {
+    /// Tokens at which a weight matmul reaches half its peak FLOP rate (tile and wave quantisation).
+    pub gemm_half_tokens: f64,
+    /// Fraction of each memory's bandwidth that kernels which mostly read (matmuls, attention) sustain;
+    /// 0: the memory's own efficiency.
+    pub read_efficiency: f64,
+    /// Fraction that kernels writing as much as they read (vector-engine norms and activations) sustain;
+    /// 0: the memory's own efficiency.
+    pub copy_efficiency: f64,
+    /// Bytes at which a matmul's weight/activation stream reaches half its sustained bandwidth.
+    pub read_half_bytes: f64,
+    /// Fraction of the engine's peak that attention's query-key work reaches; 0: the engine's efficiency.
+    pub attention_efficiency: f64,
+    /// Keys per query at which attention's compute reaches half of `attention_efficiency`.
+    pub attention_half_context: f64,
+    /// KV-cache bytes at which attention's cache read reaches half its sustained bandwidth.
+    pub attention_half_bytes: f64,
+}
+
+impl KernelShape {
+    /// The optional `chips` columns, in the order of the fields.
+    pub const COLUMNS: [&'static str; 7] = [
+        "gemm_half_tokens",
+        "read_efficiency",
+        "copy_efficiency",
+        "read_half_bytes",
+        "attention_efficiency",
+        "attention_half_context",
+        "attention_half_bytes",
+    ];
+
+    /// Sets the field of column `col` (one of [`KernelShape::COLUMNS`]).
+    pub fn set(&mut self, col: &str, v: f64) {
+        match col {
+            "gemm_half_tokens" => self.gemm_half_tokens = v,
+            "read_efficiency" => self.read_efficiency = v,
+            "copy_efficiency" => self.copy_efficiency = v,
+            "read_half_bytes" => self.read_half_bytes = v,
+            "attention_efficiency" => self.attention_efficiency = v,
+            "attention_half_context" => self.attention_half_context = v,
+            _ => self.attention_half_bytes = v,
+        }
+    }
+
+    /// The field of column `col` (one of [`KernelShape::COLUMNS`]).
+    pub fn get(&self, col: &str) -> f64 {
+        match col {
+            "gemm_half_tokens" => self.gemm_half_tokens,
+            "read_efficiency" => self.read_efficiency,
+            "copy_efficiency" => self.copy_efficiency,
+            "read_half_bytes" => self.read_half_bytes,
+            "attention_efficiency" => self.attention_efficiency,
+            "attention_half_context" => self.attention_half_context,
+            _ => self.attention_half_bytes,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Chip {
     pub name: String,
@@ -74,6 +136,8 @@ pub struct Chip {
     /// Fixed seconds each compute operator occurrence (one kernel) costs on top of its roofline time:
     /// launch, ramp-up and tail of a kernel (optional `chips.kernel_overhead_s` column; 0 when absent).
     pub kernel_overhead_s: f64,
+    /// Shape-dependent efficiency curves (all zero: the plain roofline).
+    pub kernels: KernelShape,
 }
 
 impl Chip {

@@ -27,7 +27,7 @@ mod tests;
 
 use arrow_array::RecordBatch;
 
-pub use chip::{Chip, Engine, Memory, ProfilePoint, PROFILE_STATS};
+pub use chip::{Chip, Engine, KernelShape, Memory, ProfilePoint, PROFILE_STATS};
 pub use model::{KvShape, Model, Operator, COMM_ENGINES, OPERATOR_ENGINES};
 pub use precision::{fallbacks, PRECISIONS};
 pub use run::{Keep, Metric, Run, Slo};

@@ -96,4 +96,19 @@ pub struct Pool {
     pub weights_memory: Option<usize>,
     /// Index (into the chip's `memories`) of the tier holding the KV cache (optional column `kv_memory`).
     pub kv_memory: Option<usize>,
+    /// Largest step, in tokens, the serving stack replays as a captured graph (CUDA graphs); larger steps
+    /// launch every kernel from the CPU (optional column `graph_max_tokens`; absent: every step is a graph).
+    pub graph_max_tokens: u64,
+    /// Whether steps that carry prefill tokens may replay a graph too, or only decode-only steps do
+    /// (optional column `graph_prefill`, true when absent).
+    pub graph_prefill: bool,
+    /// CPU seconds to launch one operator's kernels when a step runs eagerly (not as a graph); the GPU cannot
+    /// finish an eager step before the CPU has launched it (optional column `eager_launch_s`, 0 when absent).
+    pub eager_launch_s: f64,
+    /// Captured graph sizes step by this many tokens; a decode batch is padded up to the next one (optional
+    /// column `graph_pad_tokens`, 1 when absent: every size captured).
+    pub graph_pad_tokens: u64,
+    /// CPU seconds each step adds per scheduled sequence: preparing its inputs, sampling, detokenizing and
+    /// streaming its token (optional column `step_overhead_per_seq_s`, 0 when absent).
+    pub step_overhead_per_seq_s: f64,
 }

@@ -16,4 +16,7 @@ pub struct Workload {
     pub invalid_arrival_row: Option<usize>,
     pub prompt_tokens: Vec<u32>,
     pub output_tokens: Vec<u32>,
+    /// Closed loop: seconds from a user being ready to send each request to the request reaching the system
+    /// (the benchmark client's ramp-up and jitter; optional column `requests.send_delay_s`, 0 when absent).
+    pub send_delay_s: Vec<f64>,
 }

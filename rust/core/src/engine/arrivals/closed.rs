@@ -1,5 +1,7 @@
 //! `closed` arrivals: a fixed number of users; each sends its first request at the start and its next one a
-//! think time after its last one leaves, until the workload's requests or its duration run out.
+//! think time after its last one leaves, until the workload's requests or its duration run out. Each request
+//! reaches the system its send delay later (the client's ramp-up and jitter, drawn by the compiler), which is
+//! what keeps identical requests from moving in lockstep as they would with an ideal client.
 
 use super::{Arrivals, Kind};
 use crate::error::{plan_err, Result};
@@ -37,12 +39,16 @@ struct Closed<'w> {
 }
 
 impl Closed<'_> {
-    /// The next request, issued at `t`, if the workload has one left and `t` is within its duration.
+    /// The next request, sent by a user ready at `t`: it arrives its send delay later, if the workload has
+    /// one left and that arrival is within its duration.
     fn issue(&mut self, t: f64) -> Option<(f64, u32)> {
-        if self.next < self.requests && t < self.wl.duration_s {
-            let r = self.next as u32;
-            self.next += 1;
-            return Some((t, r));
+        if self.next < self.requests {
+            let at = t + self.wl.send_delay_s[self.next];
+            if at < self.wl.duration_s {
+                let r = self.next as u32;
+                self.next += 1;
+                return Some((at, r));
+            }
         }
         None
     }

@@ -54,7 +54,7 @@ pub use rows::{
 pub use samples::{single_pool, tiny_dense_plan};
 
 use crate::error::Result;
-use crate::plan::{PLAN_VERSION, PLAN_VERSION_KEY};
+use crate::plan::{KernelShape, PLAN_VERSION, PLAN_VERSION_KEY};
 
 /// Collects the rows of every plan table and packs them into a plan batch.
 ///
@@ -170,6 +170,7 @@ impl PlanBuilder {
                 arrival_s,
                 prompt_tokens,
                 output_tokens,
+                send_delay_s: 0.0,
             },
         )
     }
@@ -221,18 +222,23 @@ impl PlanBuilder {
     /// one table (drop or retype a column) and [`pack`] the result.
     pub fn tables(&self) -> Vec<(&'static str, StructArray)> {
         let c = &self.chips;
-        let chips = table(vec![
-            ("name", utf8(c, |r| &r.name)),
-            ("memory_bytes", f64s(c, |r| r.memory_bytes)),
-            ("memory_bw", f64s(c, |r| r.memory_bw)),
-            ("memory_efficiency", f64s(c, |r| r.memory_efficiency)),
-            ("link_bw", f64s(c, |r| r.link_bw)),
-            ("link_latency_s", f64s(c, |r| r.link_latency_s)),
-            ("power_busy_w", f64s(c, |r| r.power_busy_w)),
-            ("power_idle_w", f64s(c, |r| r.power_idle_w)),
-            ("price_per_hour", f64s(c, |r| r.price_per_hour)),
-            ("kernel_overhead_s", f64s(c, |r| r.kernel_overhead_s)),
-        ]);
+        let chips = table(
+            vec![
+                ("name", utf8(c, |r| &r.name)),
+                ("memory_bytes", f64s(c, |r| r.memory_bytes)),
+                ("memory_bw", f64s(c, |r| r.memory_bw)),
+                ("memory_efficiency", f64s(c, |r| r.memory_efficiency)),
+                ("link_bw", f64s(c, |r| r.link_bw)),
+                ("link_latency_s", f64s(c, |r| r.link_latency_s)),
+                ("power_busy_w", f64s(c, |r| r.power_busy_w)),
+                ("power_idle_w", f64s(c, |r| r.power_idle_w)),
+                ("price_per_hour", f64s(c, |r| r.price_per_hour)),
+                ("kernel_overhead_s", f64s(c, |r| r.kernel_overhead_s)),
+            ]
+            .into_iter()
+            .chain(KernelShape::COLUMNS.map(|col| (col, f64s(c, |r| r.kernels.get(col)))))
+            .collect(),
+        );
         let e = &self.engines;
         let engines = table(vec![
             ("chip", u32s(e, |r| r.chip)),
@@ -286,6 +292,7 @@ impl PlanBuilder {
             ("arrival_s", f64s_opt(q, |r| r.arrival_s)),
             ("prompt_tokens", u32s(q, |r| r.prompt_tokens)),
             ("output_tokens", u32s(q, |r| r.output_tokens)),
+            ("send_delay_s", f64s(q, |r| r.send_delay_s)),
         ]);
         let r = &self.runs;
         let runs = table(vec![

@@ -1,5 +1,7 @@
 //! The rows of each plan table as the builder takes them, with defaults that form a valid plan.
 
+use crate::plan::KernelShape;
+
 /// A row of the `chips` table. The default is a valid, round-numbered chip (1 TB/s memory, 100 GB/s links,
 /// no link latency, no power or price) with no engines; add engines with
 /// [`PlanBuilder::engine`](super::PlanBuilder::engine).
@@ -16,6 +18,8 @@ pub struct ChipRow {
     pub price_per_hour: f64,
     /// Fixed seconds per compute kernel (`chips.kernel_overhead_s`).
     pub kernel_overhead_s: f64,
+    /// Shape-dependent efficiency (the `chips` columns of [`KernelShape::COLUMNS`]; default: roofline).
+    pub kernels: KernelShape,
 }
 
 impl Default for ChipRow {
@@ -31,6 +35,7 @@ impl Default for ChipRow {
             power_idle_w: 0.0,
             price_per_hour: 0.0,
             kernel_overhead_s: 0.0,
+            kernels: KernelShape::default(),
         }
     }
 }
@@ -154,13 +159,15 @@ impl Default for WorkloadRow {
     }
 }
 
-/// A row of the `requests` table. `arrival_s` is required for open-loop workloads and ignored for closed ones.
+/// A row of the `requests` table. `arrival_s` is required for open-loop workloads and ignored for closed ones;
+/// `send_delay_s` is a closed-loop request's client-side delay (its user's ramp-up offset plus jitter).
 #[derive(Debug, Clone, PartialEq)]
 pub struct RequestRow {
     pub workload: u32,
     pub arrival_s: Option<f64>,
     pub prompt_tokens: u32,
     pub output_tokens: u32,
+    pub send_delay_s: f64,
 }
 
 /// A row of the `runs` table. The default routes both stages round-robin.

@@ -68,6 +68,7 @@ pub fn tiny_dense_plan(requests: usize) -> PlanBuilder {
         power_idle_w: 100.0,
         price_per_hour: 1.0,
         kernel_overhead_s: 0.0,
+        ..Default::default()
     });
     b.engine(chip, "tensor", "bf16", 1e14, 1.0);
     b.engine(chip, "vector", "bf16", 1e13, 1.0);

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use arrow_array::RecordBatch;
 
 use crate::error::{plan_err, PlanResult};
-use crate::plan::chip::{Chip, Engine};
+use crate::plan::chip::{Chip, Engine, KernelShape};
 use crate::plan::table::with_table;
 
 /// The chips with their engines (memory tiers and profiles are added by their own tables).
@@ -38,6 +38,7 @@ pub fn decode(batch: &RecordBatch) -> PlanResult<Vec<Chip>> {
                 attention_route: Vec::new(),
                 profile: Vec::new(),
                 kernel_overhead_s: 0.0,
+                kernels: KernelShape::default(),
             })
             .collect::<Vec<_>>();
         for (i, c) in chips.iter().enumerate() {
@@ -99,6 +100,25 @@ fn hardware(batch: &RecordBatch, chips: &mut [Chip]) -> PlanResult<()> {
         if t.has("kernel_overhead_s") {
             for (i, v) in t.nonneg("kernel_overhead_s")?.into_iter().enumerate() {
                 chips[i].kernel_overhead_s = v;
+            }
+        }
+        for col in KernelShape::COLUMNS {
+            if !t.has(col) {
+                continue;
+            }
+            for (i, v) in t.nonneg(col)?.into_iter().enumerate() {
+                if col.ends_with("_efficiency") && v > 1.0 {
+                    return Err(t.in_cell(
+                        col,
+                        i,
+                        plan_err!(
+                            "chip '{}': {} must be in [0, 1] (0: unset)",
+                            chips[i].name,
+                            col
+                        ),
+                    ));
+                }
+                chips[i].kernels.set(col, v);
             }
         }
         for (col, matmul) in [("matmul_engine", true), ("attention_engine", false)] {

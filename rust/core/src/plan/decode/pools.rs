@@ -82,6 +82,31 @@ pub fn decode(batch: &RecordBatch, runs: usize, chips: usize) -> PlanResult<Vec<
         } else {
             vec![0.0; t.len()]
         };
+        let graph_max_tokens = if t.has("graph_max_tokens") {
+            t.int_in("graph_max_tokens", 0, u64::MAX)?
+        } else {
+            vec![u64::MAX; t.len()]
+        };
+        let graph_prefill = if t.has("graph_prefill") {
+            t.bools("graph_prefill")?
+        } else {
+            vec![true; t.len()]
+        };
+        let eager_launch = if t.has("eager_launch_s") {
+            t.nonneg("eager_launch_s")?
+        } else {
+            vec![0.0; t.len()]
+        };
+        let graph_pad = if t.has("graph_pad_tokens") {
+            t.int_in("graph_pad_tokens", 1, 1 << 20)?
+        } else {
+            vec![1; t.len()]
+        };
+        let per_seq = if t.has("step_overhead_per_seq_s") {
+            t.nonneg("step_overhead_per_seq_s")?
+        } else {
+            vec![0.0; t.len()]
+        };
         let role = if t.has("role") {
             t.parsed("role", Role::parse)?
         } else {
@@ -176,6 +201,11 @@ pub fn decode(batch: &RecordBatch, runs: usize, chips: usize) -> PlanResult<Vec<
                     network_latency_s: network_latency[i],
                     weights_memory: None,
                     kv_memory: None,
+                    graph_max_tokens: graph_max_tokens[i],
+                    graph_prefill: graph_prefill[i],
+                    eager_launch_s: eager_launch[i],
+                    step_overhead_per_seq_s: per_seq[i],
+                    graph_pad_tokens: graph_pad[i],
                 })
             })
             .collect::<PlanResult<Vec<_>>>()

@@ -37,6 +37,7 @@ pub fn decode(batch: &RecordBatch) -> PlanResult<Vec<Workload>> {
                     invalid_arrival_row: None,
                     prompt_tokens: Vec::new(),
                     output_tokens: Vec::new(),
+                    send_delay_s: Vec::new(),
                 })
             })
             .collect::<PlanResult<Vec<_>>>()
@@ -47,6 +48,11 @@ pub fn decode(batch: &RecordBatch) -> PlanResult<Vec<Workload>> {
         let arrival = t.f64_opt("arrival_s")?;
         let prompt = u32_tokens(t.int_in("prompt_tokens", 1, 100_000_000)?);
         let output = u32_tokens(t.int_in("output_tokens", 1, 100_000_000)?);
+        let delay = if t.has("send_delay_s") {
+            t.nonneg("send_delay_s")?
+        } else {
+            vec![0.0; t.len()]
+        };
         for i in 0..t.len() {
             let w = &mut workloads[wl[i]];
             // Whether the times must be valid is the arrival process's to say (`engine::arrivals`).
@@ -57,6 +63,7 @@ pub fn decode(batch: &RecordBatch) -> PlanResult<Vec<Workload>> {
             w.arrival_s.push(a);
             w.prompt_tokens.push(prompt[i]);
             w.output_tokens.push(output[i]);
+            w.send_delay_s.push(delay[i]);
         }
         Ok(())
     })?;

@@ -1,0 +1,47 @@
+"""vLLM's V1 engine (0.14–0.19), ``vllm serve`` with only a model and its parallelism flags."""
+
+from infera.plan.stacks.profile import Stack
+
+
+def _large(memory_gib: float) -> bool:
+    # vLLM keys its batch defaults on >= 70 GiB of device memory (A100s excepted, which infera cannot tell).
+    return memory_gib >= 70
+
+
+PROFILE = Stack(
+    name="vllm",
+    version="0.14-0.19 (V1 engine, async scheduling)",
+    max_batch=lambda mem, tp: 1024 if _large(mem) else 256,
+    max_batched_tokens=lambda mem, tp: 8192 if _large(mem) else 2048,
+    chunked_prefill=True,
+    policy="decode_first",
+    block_size=16,
+    memory_utilization=0.9,
+    step_overhead_s=2.9e-3,
+    step_overhead_per_seq_s=8.5e-6,
+    graph_max_tokens=512,
+    graph_prefill=True,
+    graph_pad_tokens=8,
+    eager_launch_s=100e-6,
+    sources=(
+        ("max_batch", "vllm/engine/arg_utils.py EngineArgs.get_batch_defaults: max_num_seqs 1024 on >= 70 GiB, "
+                      "else 256 (0.10.1.1-0.19.0)"),
+        ("max_batched_tokens", "vllm/engine/arg_utils.py EngineArgs.get_batch_defaults: API server 8192 on "
+                               ">= 70 GiB, else 2048"),
+        ("chunked_prefill", "vllm/config/scheduler.py: enable_chunked_prefill on for decoder models"),
+        ("policy", "vllm/v1/core/sched/scheduler.py Scheduler.schedule: running requests first, then waiting "
+                   "ones while the token budget lasts, in one step"),
+        ("block_size", "vllm/config/cache.py + platform check_and_update_config: 16 on CUDA"),
+        ("memory_utilization", "vllm/config/cache.py: gpu_memory_utilization 0.9"),
+        ("step_overhead_s", "async scheduling on by default from 0.14 (vllm/config/vllm.py) hides most of the "
+                            "CPU step; the remainder fitted on the development sets (docs/validation-serving.md)"),
+        ("step_overhead_per_seq_s", "fitted on the development sets' decode steps (docs/validation-serving.md)"),
+        ("graph_max_tokens", "vllm/config/vllm.py _set_cudagraph_sizes: max_cudagraph_capture_size "
+                             "min(2 x max_num_seqs, 512)"),
+        ("graph_prefill", "vllm/config/compilation.py: FULL_AND_PIECEWISE graphs (default from 0.11) cover "
+                          "mixed prefill/decode steps piecewise"),
+        ("graph_pad_tokens", "vllm/config/vllm.py _set_cudagraph_sizes: capture sizes 1, 2, 4, then every 8 up to 256 "
+                             "(every 16 above), padded up"),
+        ("eager_launch_s", "fitted on the development sets' short-prompt TTFT (docs/validation-serving.md)"),
+    ),
+)

@@ -1,0 +1,73 @@
+//! How a step's kernels reach the GPU: replayed as one captured graph (CUDA graphs), or launched one by one
+//! from the CPU (eager mode). Serving stacks capture graphs for a set of batch sizes up to a limit, often for
+//! decode-only batches alone; any other step runs eagerly, and then the GPU waits on the CPU whenever
+//! launching the kernels takes longer than running them. That is what sets the floor of a short prefill's
+//! latency on a large model (docs/cost-model.md, "Graphs and eager steps").
+
+use super::StepStats;
+use crate::plan::Pool;
+
+/// The launch mode of one pool's steps.
+#[derive(Debug, Clone)]
+pub(super) struct Launch {
+    /// Steps of at most this many tokens replay a graph.
+    graph_max_tokens: f64,
+    /// Whether a step with prefill tokens may replay a graph.
+    graph_prefill: bool,
+    /// Graphs are captured for batch sizes in steps of this many tokens: a decode batch replays the next
+    /// captured size up, its padding rows computed like real ones (1: every size is captured).
+    graph_pad: f64,
+    /// CPU seconds for all of one stage's operator launches in an eager step (operators × per-operator launch).
+    eager_s: f64,
+}
+
+impl Launch {
+    /// `launches` is how many operator occurrences one pipeline stage runs per step.
+    pub(super) fn new(pool: &Pool, launches: f64) -> Launch {
+        Launch {
+            graph_max_tokens: pool.graph_max_tokens as f64,
+            graph_prefill: pool.graph_prefill,
+            graph_pad: pool.graph_pad_tokens.max(1) as f64,
+            eager_s: launches * pool.eager_launch_s,
+        }
+    }
+
+    /// Whether no step ever waits on eager launches (the stack captures every step, or launching is free).
+    #[inline]
+    pub(super) fn is_graph_only(&self) -> bool {
+        self.eager_s == 0.0 || (self.graph_prefill && self.graph_max_tokens == u64::MAX as f64)
+    }
+
+    /// Whether the step runs as a graph. A step whose every token is sampled carries no prefill chunk (a
+    /// one-token prompt's prefill costs what a decode does, so counting it as one changes nothing).
+    #[inline]
+    fn graphed(&self, s: &StepStats) -> bool {
+        s.tokens <= self.graph_max_tokens && (self.graph_prefill || s.tokens <= s.sampled)
+    }
+
+    /// The step as the graph runs it: a decode-only batch replayed in a graph is padded up to the next
+    /// captured size (its tokens and LM-head rows; the padding rows attend to nothing).
+    #[inline]
+    pub(super) fn padded(&self, s: &StepStats) -> StepStats {
+        if self.graph_pad <= 1.0 || s.tokens > s.sampled || !self.graphed(s) {
+            return *s;
+        }
+        let up = (s.tokens / self.graph_pad).ceil() * self.graph_pad;
+        StepStats {
+            tokens: up,
+            sampled: up,
+            ..*s
+        }
+    }
+
+    /// Seconds of one stage whose kernels take `gpu_s` on the GPU: in eager mode, no less than the CPU needs
+    /// to launch them (launches run ahead of the GPU, so the longer of the two sets the time).
+    #[inline]
+    pub(super) fn stage_seconds(&self, s: &StepStats, gpu_s: f64) -> f64 {
+        if self.is_graph_only() || self.graphed(s) {
+            gpu_s
+        } else {
+            gpu_s.max(self.eager_s)
+        }
+    }
+}
