@@ -23,9 +23,10 @@ from infera.plan.hardware import (blocks_needed, engine_for, is_attention, kv_bl
 from infera.plan.specs import GB, MAX_INSTANCES, ChipSpec, PoolSpec, SystemSpec
 
 
-def check_pool_shape(pool: PoolSpec, where: str, microbatches: ast.Assign | None) -> None:
+def check_pool_shape(pool: PoolSpec, where: str, microbatches: ast.Assign | None,
+                     dp_attention: ast.Assign | None = None) -> None:
     """A pool's chips divide into instances of tp x pp, ``microbatches`` (when given) has a pipeline to split,
-    and ep divides tp."""
+    and ep and dp_attention divide tp."""
     tp, pp, ep = pool.tp, pool.pp, pool.ep
     if pool.chips % (tp * pp):
         shape = f"tp = {tp}" + (f" x pp = {pp}" if pp > 1 else "")
@@ -36,6 +37,10 @@ def check_pool_shape(pool: PoolSpec, where: str, microbatches: ast.Assign | None
     if tp % ep:
         raise CompileError(f"{where}: ep = {ep} must divide tp = {tp} (experts are spread over the chips of a "
                            f"pipeline stage)", pool.loc)
+    if tp % pool.dp_attention:
+        raise CompileError(f"{where}: dp_attention = {pool.dp_attention} must divide tp = {tp} (each attention "
+                           f"rank is tp / dp_attention chips of a pipeline stage)",
+                           dp_attention.loc if dp_attention is not None else pool.loc)
 
 
 def check_stream(spec: traffic_mod.TrafficSpec, arrival_s: np.ndarray) -> None:
@@ -94,6 +99,10 @@ def check_pool(shape: model_mod.ModelShape, chip: ChipSpec, pool: PoolSpec, wher
     if shape.cache_kv_heads % pool.tp and pool.tp % shape.cache_kv_heads:
         raise CompileError(f"{where}: tp = {pool.tp} and the {shape.kv_heads} KV heads of '{shape.name}' "
                            f"do not divide one another", pool.loc)
+    rank = pool.tp // pool.dp_attention
+    if shape.cache_kv_heads % rank and rank % shape.cache_kv_heads:
+        raise CompileError(f"{where}: an attention rank of tp / dp_attention = {rank} chips and the "
+                           f"{shape.kv_heads} KV heads of '{shape.name}' do not divide one another", pool.loc)
     check_parallelism(shape, chip, pool, where)
     if not pool.chunked_prefill and longest > pool.max_batched_tokens:
         raise CompileError(f"{where}: without chunked prefill, max_batched_tokens ({pool.max_batched_tokens}) "
@@ -101,13 +110,23 @@ def check_pool(shape: model_mod.ModelShape, chip: ChipSpec, pool: PoolSpec, wher
     blocks, usable, weights, kv_tok = kv_blocks_for(shape, chip, pool)
     state = state_blocks_for(shape, pool, kv_tok)
     need_kv = kv_need_bytes(shape, pool, longest, kv_tok, state)
-    if not tiered(chip, pool) and blocks < blocks_needed(shape, pool, longest, state):
+    d = pool.dp_attention
+    if not tiered(chip, pool) and blocks // d < blocks_needed(shape, pool, longest, state):
+        if d == 1:
+            raise CompileError(
+                f"{where}: model '{shape.name}' does not fit: weights {weights / GB:.2f} GB + KV cache for the "
+                f"longest request ({longest} tokens) {need_kv / GB:.2f} GB = {(weights + need_kv) / GB:.2f} GB, "
+                f"but an instance has {usable / GB:.2f} GB usable ({pool.instance_chips} x {chip.name} "
+                f"{chip.memory_bytes / GB:.2f} GB x memory_utilization {pool.memory_utilization:g}); short by "
+                f"{(weights + need_kv - usable) / GB:.2f} GB", pool.loc)
+        # A request's KV lives on one attention rank, which has 1/d of the room the weights leave.
+        room = max(0.0, usable - weights) / d
         raise CompileError(
-            f"{where}: model '{shape.name}' does not fit: weights {weights / GB:.2f} GB + KV cache for the "
-            f"longest request ({longest} tokens) {need_kv / GB:.2f} GB = {(weights + need_kv) / GB:.2f} GB, "
-            f"but an instance has {usable / GB:.2f} GB usable ({pool.instance_chips} x {chip.name} "
-            f"{chip.memory_bytes / GB:.2f} GB x memory_utilization {pool.memory_utilization:g}); short by "
-            f"{(weights + need_kv - usable) / GB:.2f} GB", pool.loc)
+            f"{where}: model '{shape.name}' does not fit: the KV cache of the longest request ({longest} "
+            f"tokens, {need_kv / GB:.2f} GB) must fit in one attention rank, which has {room / GB:.2f} GB left "
+            f"of the instance's {usable / GB:.2f} GB usable after the weights ({weights / GB:.2f} GB, the "
+            f"attention block's held by each of the {d} ranks); short by {(need_kv - room) / GB:.2f} GB",
+            pool.loc)
 
 
 def check_parallelism(shape: model_mod.ModelShape, chip: ChipSpec, pool: PoolSpec, where: str) -> None:

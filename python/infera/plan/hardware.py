@@ -102,7 +102,7 @@ def place_memory(shape: model_mod.ModelShape, chip: ChipSpec, pool: PoolSpec, lo
         return max(0.0, usable[i] - (weights if i == wt else 0.0))
 
     def kv_blocks(i: int) -> int:
-        return whole_blocks(left(i), kv_tok * pool.block_size)
+        return rank_blocks(left(i), kv_tok * pool.block_size, pool.dp_attention)
 
     need = kv_need_bytes(shape, pool, longest, kv_tok, state)
     need_blocks = blocks_needed(shape, pool, longest, state)
@@ -111,13 +111,13 @@ def place_memory(shape: model_mod.ModelShape, chip: ChipSpec, pool: PoolSpec, lo
     k_opt = pool.kv_in
     if k_opt is not None:
         kt = named(k_opt)
-        if kv_blocks(kt) < need_blocks:
+        if kv_blocks(kt) // pool.dp_attention < need_blocks:
             after = f" after the weights ({gb})" if kt == wt else ""
             raise CompileError(f"{where}: model '{shape.name}' does not fit: {what} needs more than the "
                                f"{_size(left(kt))} left in {tiers[kt].name}{after}; short by "
                                f"{_size(need - left(kt))}", pool.loc)
     else:
-        fits = [i for i in order if kv_blocks(i) >= need_blocks]
+        fits = [i for i in order if kv_blocks(i) // pool.dp_attention >= need_blocks]
         full = [i for i in fits if kv_blocks(i) * pool.block_size >= batch_tokens]
         if not fits:
             best = max(range(len(tiers)), key=left)
@@ -137,12 +137,20 @@ def kv_blocks_for(shape: model_mod.ModelShape, chip: ChipSpec, pool: PoolSpec) -
     sliced or spread whole by ``ep``) except the few every chip holds whole (norms, router, MLA's latent
     projections), counted ``tp`` times. KV heads are split too, but never finer than one head per chip
     (replicated beyond that; MLA's single latent head is replicated on every chip of a stage).
+
+    Under attention data parallelism (``dp_attention = d``) each of the d attention ranks of tp / d chips
+    holds the attention block's sharded weights whole (d - 1 more copies), and a token's KV lives only on its
+    request's rank, split over (and replicated beyond) that rank's chips; each rank has its own 1/d of the
+    room for blocks.
     """
     usable = pool.instance_chips * chip.memory_bytes * pool.memory_utilization
-    weights = shape.weight_bytes() + (pool.tp - 1) * model_mod.replicated_weight_bytes(shape)
-    replication = pool.tp / min(pool.tp, shape.cache_kv_heads)
+    d = pool.dp_attention
+    weights = (shape.weight_bytes() + (pool.tp - 1) * model_mod.replicated_weight_bytes(shape)
+               + (d - 1) * model_mod.attention_sharded_weight_bytes(shape))
+    rank = pool.tp // d
+    replication = rank / min(rank, shape.cache_kv_heads)
     kv_per_token = shape.kv_group_bytes_per_token() * replication
-    blocks = whole_blocks(max(0.0, usable - weights), kv_per_token * pool.block_size)
+    blocks = rank_blocks(max(0.0, usable - weights), kv_per_token * pool.block_size, d)
     return blocks, usable, weights, kv_per_token
 
 
@@ -153,10 +161,12 @@ def kv_blocks_for(shape: model_mod.ModelShape, chip: ChipSpec, pool: PoolSpec) -
 
 def state_blocks_for(shape: model_mod.ModelShape, pool: PoolSpec, kv_per_token: float) -> int:
     """KV blocks (of ``kv_per_token`` x ``block_size`` bytes per instance) holding one request's recurrent
-    state; value heads are split over tp like KV heads, replicated beyond one key head per chip."""
+    state; value heads are split over the chips of an attention rank (tp / dp_attention) like KV heads,
+    replicated beyond one key head per chip."""
     if not shape.linear_layers:
         return 0
-    replication = pool.tp / min(pool.tp, shape.linear_key_heads)
+    rank = pool.tp // pool.dp_attention
+    replication = rank / min(rank, shape.linear_key_heads)
     return math.ceil(shape.state_bytes() * replication / (kv_per_token * pool.block_size))
 
 
@@ -181,6 +191,14 @@ def kv_need_bytes(shape: model_mod.ModelShape, pool: PoolSpec, tokens: int, kv_p
 
 
 MAX_KV_BLOCKS = 2**32 - 1  # the plan's kv_blocks column is uint32
+
+
+def rank_blocks(room: float, block_bytes: float, ranks: int) -> int:
+    """KV blocks of an instance whose ``room`` is split evenly over ``ranks`` attention ranks, each holding
+    whole blocks of its own (at most :data:`MAX_KV_BLOCKS` in all)."""
+    if ranks == 1:
+        return whole_blocks(room, block_bytes)
+    return min(MAX_KV_BLOCKS, ranks * whole_blocks(room / ranks, block_bytes))
 
 
 def whole_blocks(room: float, block_bytes: float) -> int:

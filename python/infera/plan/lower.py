@@ -108,6 +108,7 @@ class _Writer:
                     chunked_prefill=pool.chunked_prefill, policy=pool.policy,
                     step_overhead_s=pool.step_overhead_s, max_queue=pool.max_queue,
                     queue_timeout_s=pool.queue_timeout_s, pp=pool.pp, ep=pool.ep,
+                    dp_attention=pool.dp_attention,
                     microbatches=pool.microbatches, node_size=pool.node_size, network_bw=pool.network_bw,
                     network_latency_s=pool.network_latency_s,
                     graph_max_tokens=GRAPH_ALWAYS if pool.graph_max_tokens is None else pool.graph_max_tokens,
@@ -160,7 +161,7 @@ class _Writer:
                          bytes_per_token=op.bytes_per_token, bytes_per_sampled=op.bytes_per_sampled,
                          bytes_per_kv_token=op.bytes_per_kv_token, tp_shard=op.tp_shard, experts=op.experts,
                          experts_per_token=op.experts_per_token, window=op.window,
-                         bytes_per_seq=op.bytes_per_seq)
+                         bytes_per_seq=op.bytes_per_seq, attention_dp=op.attention_dp)
         return self.model_rows[name]
 
     def chip(self, name: str) -> int:

@@ -261,6 +261,9 @@ class Operator:
     window: bool = False
     #: Bytes read and written once per sequence in the step (a linear layer's recurrent state).
     bytes_per_seq: float = 0.0
+    #: Part of the attention block: under a pool's ``dp_attention = d`` it runs on each attention rank's 1/d
+    #: of the batch, sharded over the rank's tp/d chips (docs/cost-model.md, "Attention data parallelism").
+    attention_dp: bool = False
 
 
 def _norm(name: str, count: float, width: int, wb: float, a: float) -> Operator:
@@ -389,7 +392,9 @@ def operators(m: ModelShape) -> list[Operator]:
     # Matmuls run at the compute precision (by default the weights': an fp8 model uses fp8 tensor cores; int4
     # weights run on an int4 engine if the chip has one, else at the core's fallback, see docs/plan.md).
     mm = m.matmul_dtype
-    ops = [
+    # The attention block, from the embedding of a request's tokens to the norm before the MLP, runs where
+    # the request lives: on its attention rank under attention data parallelism (its KV cache is there).
+    attention = [
         # Embedding lookup: one row of the table read per token.
         Operator("embedding", "vector", "bf16", 1, bytes_per_token=h * wb + h * a, tp_shard=False),
         _norm("attn_norm", L, h, wb, a),
@@ -398,6 +403,7 @@ def operators(m: ModelShape) -> list[Operator]:
         Operator("attn_allreduce", "collective", "bf16", L, bytes_per_token=h * a, tp_shard=False),
         _norm("mlp_norm", L, h, wb, a),
     ]
+    ops = [replace(op, attention_dp=True) for op in attention]
     dense = L - m.moe_layers
     if dense:
         ops += _mlp("", dense, h, m.intermediate, mm, wb, a)
@@ -429,3 +435,9 @@ def operators(m: ModelShape) -> list[Operator]:
 def replicated_weight_bytes(m: ModelShape) -> float:
     """Weights every chip of a tensor-parallel group holds whole (norms, router, MLA's latent projections)."""
     return sum(op.count * op.weight_bytes for op in operators(m) if not op.tp_shard)
+
+
+def attention_sharded_weight_bytes(m: ModelShape) -> float:
+    """Weights of the attention block sharded over the tensor-parallel group: under attention data
+    parallelism each attention rank holds them whole, sharded over its own chips."""
+    return sum(op.count * op.weight_bytes for op in operators(m) if op.tp_shard and op.attention_dp)

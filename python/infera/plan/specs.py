@@ -115,6 +115,9 @@ class PoolSpec:
     # the KV cache; None: placed automatically.
     weights_in: ast.Name | None = None
     kv_in: ast.Name | None = None
+    #: Attention data-parallel degree (divides tp): the attention block runs on dp_attention ranks of
+    #: tp / dp_attention chips, each with its own requests and KV cache.
+    dp_attention: int = 1
     # Serving stack imitated (docs/stacks.md; "" for none) and how its steps reach the chip: steps of at most
     # graph_max_tokens tokens (None: any) replay a captured graph, with prefill only if graph_prefill; others
     # launch each operator from the CPU in eager_launch_s.

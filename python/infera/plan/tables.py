@@ -106,6 +106,7 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("experts_per_token", f64),
             ("window", boolean),
             ("bytes_per_seq", f64),
+            ("attention_dp", boolean),
         ]
     ),
     "workloads": pa.schema(
@@ -157,6 +158,7 @@ SCHEMAS: dict[str, pa.Schema] = {
             # Parallelism and topology (docs/cost-model.md, "Parallelism").
             ("pp", u32),
             ("ep", u32),
+            ("dp_attention", u32),
             ("microbatches", u32),
             ("node_size", u32),
             ("network_bw", f64),

@@ -18,9 +18,11 @@ impl StepCost {
     /// Dynamic joules one chip of one pipeline stage spends on a batch with statistics `s`: per compute
     /// operator, FLOPs × J/FLOP of its engine + bytes × J/B of the tier each comes from + converted bytes ×
     /// the engine's conversion J/B. Communication draws no dynamic energy here.
-    pub fn stage_joules(&self, s: &StepStats) -> f64 {
+    pub fn stage_joules(&self, batch: &StepStats) -> f64 {
         let mut total = 0.0;
+        let rank = self.rank_share(batch);
         for op in self.ops.iter().filter(|op| op.kind == OpKind::Compute) {
+            let s = if op.rank_local { &rank } else { batch };
             let (pairs, kv_tokens) = op.pairs_and_kv(s);
             let flops = op.flops_per_token * s.tokens
                 + op.flops_per_sampled * s.sampled

@@ -25,6 +25,8 @@ mod profile;
 mod step;
 
 #[cfg(test)]
+mod dp_tests;
+#[cfg(test)]
 mod efficiency_tests;
 #[cfg(test)]
 mod hardware_tests;
@@ -84,6 +86,8 @@ pub struct StepCost {
     tp: f64,
     pp: f64,
     ep: f64,
+    /// Attention data-parallel degree (1: none): the attention block runs on dp ranks of tp / dp chips.
+    dp: f64,
     microbatches: f64,
     link_bw: f64,
     link_latency_s: f64,

@@ -41,6 +41,9 @@ pub(super) struct PricedOp {
     pub(super) bytes_per_seq: f64,
     /// A sliding-window layer's attention: priced on the step's windowed pairs and KV reads.
     pub(super) window: bool,
+    /// Runs on an attention rank (`attention_dp` with dp_attention > 1): priced on the rank's share of the
+    /// step and sharded over the rank's tp / dp_attention chips.
+    pub(super) rank_local: bool,
     /// Routed experts behind `fixed_bytes` (0: not an expert operator).
     pub(super) experts: f64,
     /// Experts per token (expert operators and the MoE communication).
@@ -52,18 +55,27 @@ pub(super) struct PricedOp {
 }
 
 impl PricedOp {
-    /// `op` of model `model` on `chip` in `pool`, with the pool's tensor- and pipeline-parallel degrees
-    /// `tp`, `pp` and the KV-head split `kv_split`. The plan has been validated, so a compute operator has
-    /// an engine.
+    /// `op` of model `model` (with `kv_heads` KV heads) on `chip` in `pool`, with the pool's pipeline
+    /// degree `pp`. An operator of the attention block under attention data parallelism is sharded over an
+    /// attention rank's tp / dp_attention chips, any other over the stage's tp. KV heads are split across
+    /// the operator's chips, but never finer than one head per chip: with more chips than KV heads, heads
+    /// are replicated. The plan has been validated, so a compute operator has an engine.
     pub(super) fn new(
         model: &str,
+        kv_heads: u64,
         chip: &Chip,
         pool: &Pool,
         op: &Operator,
-        tp: f64,
         pp: f64,
-        kv_split: f64,
     ) -> PricedOp {
+        let rank_local = op.attention_dp && pool.dp_attention > 1;
+        let group = if rank_local {
+            pool.tp / pool.dp_attention
+        } else {
+            pool.tp
+        };
+        let tp = group as f64;
+        let kv_split = (group.min(kv_heads)) as f64;
         let kind = match op.engine.as_str() {
             "collective" => OpKind::AllReduce,
             "alltoall" => OpKind::MoeComm,
@@ -80,7 +92,7 @@ impl PricedOp {
             None
         };
         let inv_flops_rate = engine.map_or(0.0, |e| efficiency::inv_flops_rate(chip, op, e));
-        let mut hw = OpHw::new(chip, pool, model, op, engine);
+        let mut hw = OpHw::new(chip, pool, model, op, engine, group);
         if let Some(e) = engine {
             let coeffs = (
                 k * op.flops_per_token,
@@ -125,6 +137,7 @@ impl PricedOp {
             },
             bytes_per_seq: k * op.bytes_per_seq,
             window: op.window,
+            rank_local,
             experts: op.experts,
             experts_per_token: op.experts_per_token,
             inv_flops_rate,
@@ -172,13 +185,14 @@ pub struct OpHw {
 
 impl OpHw {
     /// The hardware view of `op` (of model `model`) on `chip` in `pool`, run on `engine` (`None` for
-    /// communication operators).
+    /// communication operators) and sharded over `group` chips (its profile is the one measured there).
     pub fn new(
         chip: &Chip,
         pool: &Pool,
         model: &str,
         op: &Operator,
         engine: Option<&Engine>,
+        group: u64,
     ) -> OpHw {
         let inv_mem = 1.0 / (chip.memory_bw * chip.memory_efficiency);
         let (inv_weights, e_weights, inv_kv, e_kv) = stream_rates(chip, pool, engine);
@@ -203,7 +217,7 @@ impl OpHw {
             e_weights,
             e_kv,
             e_conv,
-            profile: profile_curve(chip, model, &op.name, pool.tp),
+            profile: profile_curve(chip, model, &op.name, group),
             kernel_s: chip.kernel_overhead_s,
             shape: Shape::default(),
         }

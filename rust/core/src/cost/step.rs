@@ -12,13 +12,10 @@ impl StepCost {
     pub fn new(model: &Model, chip: &Chip, pool: &Pool) -> StepCost {
         let tp = pool.tp as f64;
         let pp = pool.pp.max(1) as f64;
-        // KV heads are split across the tensor-parallel group, but never finer than one head per chip:
-        // with more chips than KV heads, heads are replicated.
-        let kv_split = (pool.tp.min(model.kv_heads)) as f64;
         let ops = model
             .operators
             .iter()
-            .map(|op| PricedOp::new(&model.name, chip, pool, op, tp, pp, kv_split))
+            .map(|op| PricedOp::new(&model.name, model.kv_heads, chip, pool, op, pp))
             .collect::<Vec<PricedOp>>();
         let energy_model = ops.iter().any(|op| op.hw.has_energy());
         // Kernel launches per stage: every operator occurrence but the pipeline hand-off, which is priced per step.
@@ -44,6 +41,7 @@ impl StepCost {
             tp,
             pp,
             ep: pool.ep.max(1) as f64,
+            dp: pool.dp_attention.max(1) as f64,
             microbatches: if pool.pp > 1 {
                 pool.microbatches.max(1) as f64
             } else {
@@ -67,14 +65,26 @@ impl StepCost {
 
     /// `start` plus the seconds one pipeline stage takes on a batch (all of the step when pp = 1; one
     /// micro-batch otherwise). Operators are added to `start` one by one, in order.
-    fn stage_seconds(&self, s: &StepStats, start: f64) -> f64 {
+    fn stage_seconds(&self, batch: &StepStats, start: f64) -> f64 {
         let mut total = start;
+        // One attention rank's share of the batch (the batch itself without attention data parallelism).
+        let rank = self.rank_share(batch);
         for op in &self.ops {
+            let s = if op.rank_local { &rank } else { batch };
             match op.kind {
                 OpKind::Compute => {}
-                // One all-reduce of the batch's activations per occurrence.
+                // One all-reduce of the batch's activations per occurrence: within an attention rank for
+                // the attention block's, the ranks' gather and scatter around a block run on the whole stage.
                 OpKind::AllReduce => {
-                    total += op.count * self.all_reduce_s(op.bytes_per_token * s.tokens);
+                    let bytes = op.bytes_per_token * s.tokens;
+                    total += op.count
+                        * if op.rank_local {
+                            self.all_reduce_over_s(bytes, self.tp / self.dp)
+                        } else if self.dp > 1.0 {
+                            self.dp_gather_scatter_s(bytes, self.dp)
+                        } else {
+                            self.all_reduce_s(bytes)
+                        };
                     continue;
                 }
                 OpKind::MoeComm => {
@@ -116,6 +126,16 @@ impl StepCost {
             );
         }
         total
+    }
+
+    /// One attention rank's share of a batch under attention data parallelism: 1/dp of every statistic
+    /// (the batch's requests spread evenly over the ranks); the batch itself when dp = 1.
+    pub(super) fn rank_share(&self, s: &StepStats) -> StepStats {
+        if self.dp > 1.0 {
+            s.split(self.dp)
+        } else {
+            *s
+        }
     }
 
     /// Seconds one step takes, overhead included. A step with no tokens costs nothing.

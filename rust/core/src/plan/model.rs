@@ -35,6 +35,10 @@ pub struct Operator {
     /// Bytes read and written once per sequence the step schedules, e.g. a linear-attention layer's
     /// recurrent state (optional column, 0 when absent).
     pub bytes_per_seq: f64,
+    /// Part of the attention block: under attention data parallelism it runs on each attention rank's
+    /// share of the batch, sharded over the rank's `tp / dp_attention` chips (optional column
+    /// `attention_dp`, false when absent).
+    pub attention_dp: bool,
 }
 
 impl Operator {

@@ -78,6 +78,10 @@ pub struct Pool {
     /// Expert-parallel degree: routed experts spread over `ep` of each stage's `tp` chips (divides `tp`;
     /// optional column, 1 when absent).
     pub ep: u64,
+    /// Attention data-parallel degree: each stage's `tp` chips form `dp_attention` attention ranks of
+    /// `tp / dp_attention` chips, each serving its share of the batch with its own KV cache (divides `tp`;
+    /// optional column, 1 when absent).
+    pub dp_attention: u64,
     /// Micro-batches a step is split into when `pp > 1` (optional column, `pp` when absent).
     pub microbatches: u64,
     /// Chips per node: groups within a node use the chip link, across nodes the network (optional column;

@@ -276,6 +276,7 @@ impl PlanBuilder {
             ("tp_shard", bools(o, |r| r.tp_shard)),
             ("window", bools(o, |r| r.window)),
             ("bytes_per_seq", f64s(o, |r| r.bytes_per_seq)),
+            ("attention_dp", bools(o, |r| r.attention_dp)),
         ]);
         let w = &self.workloads;
         let workloads = table(vec![

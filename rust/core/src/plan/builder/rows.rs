@@ -107,6 +107,8 @@ pub struct OperatorRow {
     pub window: bool,
     /// Bytes read and written once per scheduled sequence.
     pub bytes_per_seq: f64,
+    /// Part of the attention block (data-parallel under `dp_attention`).
+    pub attention_dp: bool,
 }
 
 impl Default for OperatorRow {
@@ -127,6 +129,7 @@ impl Default for OperatorRow {
             tp_shard: true,
             window: false,
             bytes_per_seq: 0.0,
+            attention_dp: false,
         }
     }
 }

@@ -104,6 +104,11 @@ pub fn decode(batch: &RecordBatch) -> PlanResult<Vec<Model>> {
         } else {
             vec![0.0; t.len()]
         };
+        let attention_dp = if t.has("attention_dp") {
+            t.bools("attention_dp")?
+        } else {
+            vec![false; t.len()]
+        };
         for i in 0..t.len() {
             if experts[i] > 0.0
                 && !(experts_per_token[i] > 0.0 && experts_per_token[i] <= experts[i])
@@ -144,6 +149,7 @@ pub fn decode(batch: &RecordBatch) -> PlanResult<Vec<Model>> {
                 experts_per_token: experts_per_token[i],
                 window: window[i],
                 bytes_per_seq: bytes_per_seq[i],
+                attention_dp: attention_dp[i],
             });
         }
         Ok(())

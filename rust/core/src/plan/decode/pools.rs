@@ -57,6 +57,11 @@ pub fn decode(batch: &RecordBatch, runs: usize, chips: usize) -> PlanResult<Vec<
         } else {
             ones()
         };
+        let dp_attention = if t.has("dp_attention") {
+            t.int_in("dp_attention", 1, 65_536)?
+        } else {
+            ones()
+        };
         let microbatches = if t.has("microbatches") {
             t.int_in("microbatches", 0, 1 << 20)?
         } else {
@@ -130,6 +135,18 @@ pub fn decode(batch: &RecordBatch, runs: usize, chips: usize) -> PlanResult<Vec<
                         plan_err!("pool '{}': ep={} must divide tp={}", name[i], ep[i], tp[i]),
                     ));
                 }
+                if tp[i] % dp_attention[i] != 0 {
+                    return Err(t.in_cell(
+                        "dp_attention",
+                        i,
+                        plan_err!(
+                            "pool '{}': dp_attention={} must divide tp={}",
+                            name[i],
+                            dp_attention[i],
+                            tp[i]
+                        ),
+                    ));
+                }
                 // 0 (or absent) node size: the whole instance is one node.
                 let node = if node_size[i] == 0 { tp[i] * pp[i] } else { node_size[i] };
                 if !(node % tp[i] == 0 || tp[i] % node == 0) {
@@ -177,6 +194,7 @@ pub fn decode(batch: &RecordBatch, runs: usize, chips: usize) -> PlanResult<Vec<
                     queue_timeout_s: queue_timeout[i],
                     pp: pp[i],
                     ep: ep[i],
+                    dp_attention: dp_attention[i],
                     microbatches: if pp[i] == 1 { 1 } else if microbatches[i] == 0 { pp[i] } else { microbatches[i] },
                     node_size: node,
                     network_bw: network_bw[i],
