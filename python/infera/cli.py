@@ -33,6 +33,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from infera.dsl import parse_file
     from infera.plan.compiler import compile_program, run_specs
 
+    if args.plot and not args.out:
+        raise InferaError("--plot writes its figures into the --out folder: give --out DIR")
+    if args.plot:
+        from infera.plot import altair
+
+        altair()  # a missing plotting extra is reported before the simulation, not after it
     program = parse_file(args.file)
     if any(isinstance(b, SweepBlock) for b in program.blocks):
         return _sweep(program, args)
@@ -42,6 +48,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.out:
         paths = results.write_parquet(args.out)
         print(f"wrote {', '.join(str(p) for p in paths)}")
+    if args.plot:
+        from infera.plot import Frames
+
+        _write_plots(args.out, Frames(summary=results.summary, requests=results.requests,
+                                      iterations=results.iterations, instances=results.instances))
     # Runs that ask for a capacity search get one after the plain simulation.
     runs, _ = run_specs(program)
     if any(r.search is not None for r in runs):
@@ -63,6 +74,10 @@ def _sweep(program: Program, args: argparse.Namespace) -> int:
     print(format_sweep(frame))
     if args.out:
         print(f"wrote {Path(args.out) / 'sweep.parquet'}")
+    if args.plot:
+        from infera.plot import Frames
+
+        _write_plots(args.out, Frames(summary=frame))
     return 0
 
 
@@ -141,6 +156,34 @@ def _cmd_catalog_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_plot(args: argparse.Namespace) -> int:
+    from infera.plot import load, save, write_standard
+
+    frames = load(args.source)
+    if args.kind is None:
+        paths = write_standard(frames, args.output, fmt=args.format)
+    else:
+        options: dict = {}
+        if args.kind in ("latency", "frontier", "goodput_cost") and args.by:
+            options["by"] = args.by
+        if args.kind in ("utilisation", "timeline"):
+            options.update({k: v for k, v in (("run", args.run), ("system", args.system)) if v is not None})
+        if args.kind == "timeline" and args.request is not None:
+            options["request_id"] = args.request
+        if args.kind == "goodput_cost" and args.cost:
+            options["cost"] = args.cost
+        paths = [save(frames.chart(args.kind, **options), args.output)]
+    print(f"wrote {', '.join(str(p) for p in paths)}")
+    return 0
+
+
+def _write_plots(out: str, frames) -> None:  # noqa: ANN001 - infera.plot.Frames, imported lazily
+    from infera.plot import write_standard
+
+    paths = write_standard(frames, out)
+    print(f"wrote {', '.join(str(p) for p in paths)}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="infera", description="Simulate LLM serving on described hardware.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -155,6 +198,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where a sweep's points run (default: worker processes on every core)")
     r.add_argument("--workers", type=int, help="local worker processes for a sweep (default: one per core)")
     r.add_argument("--no-progress", action="store_true", help="no progress bar for a sweep")
+    r.add_argument("--plot", action="store_true",
+                   help="also write the standard figures as SVG into --out (needs infera[plot])")
     r.set_defaults(func=_cmd_run)
 
     c = sub.add_parser("check", help="parse and compile without simulating")
@@ -186,6 +231,21 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("measurements", help="CSV of measurements (see docs/calibration.md)")
     cal.add_argument("-o", "--output", required=True, help="profile CSV to write (chip field: profile = \"...\")")
     cal.set_defaults(func=_cmd_calibrate)
+
+    pl_ = sub.add_parser("plot", help="draw figures from a results folder, a Parquet table or a .infera file")
+    pl_.add_argument("source", help="a folder from `infera run --out`, one of its .parquet files, or a .infera file")
+    pl_.add_argument("--kind", choices=["latency", "frontier", "goodput_cost", "utilisation", "timeline"],
+                     help="one figure, written to -o (default: every figure the source supports, into -o as a folder)")
+    pl_.add_argument("-o", "--output", required=True,
+                     help="the file (.svg, .png, .html or .json) with --kind, else the folder")
+    pl_.add_argument("--format", default="svg", choices=["svg", "png", "html", "json"],
+                     help="file type of the figures written without --kind (default svg)")
+    pl_.add_argument("--by", nargs="+", help="columns whose values make a series (latency, frontier, goodput_cost)")
+    pl_.add_argument("--cost", choices=["per_hour", "per_million_tokens"], help="goodput_cost's x axis")
+    pl_.add_argument("--run", help="utilisation/timeline: only this run")
+    pl_.add_argument("--system", help="utilisation/timeline: only this system")
+    pl_.add_argument("--request", type=int, nargs="+", help="timeline: the request id(s) (default: the median one)")
+    pl_.set_defaults(func=_cmd_plot)
 
     g = sub.add_parser("catalog", help="list the built-in chips and models, or import a model's config.json")
     g.set_defaults(func=_cmd_catalog)

@@ -56,6 +56,14 @@ class Results:
             self._summary = summarize(self.plan, self.stats, self.instances)
         return self._summary
 
+    @property
+    def plot(self):  # noqa: ANN201 - the accessor lives in the optional plotting module
+        """The figures of these results: ``results.plot.latency()``, ``.frontier()``, ``.goodput_cost()``,
+        ``.utilisation()``, ``.timeline(request_id)`` (Altair charts; see :mod:`infera.plot`)."""
+        from infera.plot.accessor import ResultsPlot
+
+        return ResultsPlot(self)
+
     def write_parquet(self, directory: str | Path) -> list[Path]:
         """Writes the five frames as Parquet files into ``directory`` (created if needed); a folder or file
         that cannot be made is a :class:`~infera.exceptions.FileError`."""
