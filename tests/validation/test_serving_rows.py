@@ -35,7 +35,7 @@ def test_inferencex_agg_row_is_one_worker_with_the_clients_lengths_and_prompts()
     assert d.users == 4 and d.requests == 40
     text = sr.program(d)
     assert "closed(users = 4)" in text and "prompt = uniform(min = 819, max = 1024)" in text
-    assert "requests = 40" in text and "# stack: trtllm" in text
+    assert "requests = 40" in text and "stack = trtllm" in text
     assert infera.compile_text(text)["requests"].num_rows == 40
     assert row.measured["ttft_p99"] == float(raw["p99_ttft"])
 
@@ -75,8 +75,8 @@ def test_aiconfigurator_disagg_row_is_prefill_and_decode_pools_with_the_kv_link(
     assert d.pools == (sr.PoolSpec("prefill", "prefill", 1, 4), sr.PoolSpec("decode", "decode", 4, 8))
     assert d.kv_link_gbs == pytest.approx(400 / 8 * 4)    # one 400 Gb/s NIC per prefill GPU
     text = sr.program(d)
-    assert "pool prefill: 4 x b200, role = prefill, tp = 4" in text
-    assert "pool decode: 32 x b200, role = decode, tp = 8" in text
+    assert "pool prefill: 4 x b200, role = prefill, stack = trtllm, tp = 4" in text
+    assert "pool decode: 32 x b200, role = decode, stack = trtllm, tp = 8" in text
     assert "link prefill -> decode { bandwidth = 200 GB/s }" in text
     plan = infera.compile_text(text)
     assert plan["requests"].num_rows == d.requests and plan["links"].num_rows == 1
@@ -89,13 +89,11 @@ def test_attention_dp_is_written_only_when_above_one() -> None:
 
 
 @pytest.mark.parametrize(("which", "change", "reason"), [
-    ("inferencex", {"model": "glm5"}, "model not in catalog (glm_5)"),
+    ("inferencex", {"model": "dsv4"}, "model not in catalog (deepseek_v4_pro)"),
     ("inferencex", {"model": "somethingelse"}, "model not in the name table"),
     ("inferencex", {"hardware": "tpu9"}, "chip not in the name table"),
     ("inferencex", {"spec_method": "mtp"}, "speculative decoding (mtp) not modelled"),
     ("inferencex", {"framework": "mystack"}, "serving stack not in the name table"),
-    ("aiconfigurator", {"system": "b300_sxm"}, "chip not in catalog (b300)"),
-    ("aiconfigurator", {"gemm_quant_mode": "nvfp4", "moe_quant_mode": "nvfp4"}, "precision unsupported (nvfp4)"),
     ("aiconfigurator", {"tp_size": "16"}, "multi-node instance (tp x pp over one scale-up domain)"),
     ("aiconfigurator", {"mode": "disagg", "prefill_num_workers": ""}, "worker count or layout not recorded"),
     ("aiconfigurator", {"silicon_data_source": "no count here", "batch_size": ""}, "concurrency not recorded"),
@@ -109,8 +107,17 @@ def test_each_reason_a_row_cannot_be_expressed(which: str, change: dict[str, str
                       gemm_quant_mode="fp8")
         row = sr.aiconfigurator_row({**base, **change})
     assert row.deployment is None and row.reason == reason
-    if reason.startswith("precision unsupported"):
-        assert "nvfp4" not in infera._core.PRECISIONS
+
+
+def test_a_chip_or_precision_the_catalog_lacks_is_a_reason(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Every chip and precision of the name table is in this build, so name ones that are not.
+    monkeypatch.setitem(sr.CHIPS, "b300_sxm", "b400")
+    monkeypatch.setitem(sr.PRECISIONS, "fp6", ("fp6", "fp6"))
+    base = _first("aiconfigurator", model_path="meta-llama/Llama-3.1-70B", system="b200_sxm", tp_size="8",
+                  gemm_quant_mode="fp8")
+    assert sr.aiconfigurator_row({**base, "system": "b300_sxm"}).reason == "chip not in catalog (b400)"
+    row = sr.aiconfigurator_row({**base, "gemm_quant_mode": "fp6", "moe_quant_mode": "fp6"})
+    assert row.reason == "precision unsupported (fp6)" and "fp6" not in infera._core.PRECISIONS
 
 
 def test_inferencex_layout_whose_gpus_disagree_with_tp_is_not_expressed() -> None:
