@@ -311,7 +311,7 @@ def test_cross_node_tensor_parallel_is_slower_by_the_documented_amount() -> None
     t = {n: infera.simulate(infera.compile_text(program(CROSS.replace("NODE", str(n))))).iterations.sort("step")
          ["duration_s"].to_list() for n in (4, 2)}
     p = 4
-    intra = lambda b: 2 * (p - 1) / p * b / 100e9 + 2 * (p - 1) * 1e-6  # noqa: E731
+    intra = lambda b: in_node_all_reduce(p, b, 100e9, 1e-6)  # noqa: E731
     # Two nodes of 2 chips: a ring per chip's network port, bandwidth min(100, 2 x 10) GB/s, 5 us per step.
     cross = lambda b: 2 * (p - 1) / p * b / 20e9 + 2 * (p - 1) * 5e-6  # noqa: E731
     for tokens, fast, slow in zip([100, 1, 1], t[4], t[2]):

@@ -138,7 +138,8 @@ run r { model = tiny, traffic = heavy, system = s }
 
 def test_closed_loop_keeps_at_most_users_in_flight() -> None:
     text = program("""
-traffic bench { arrivals = closed(users = 8), prompt = 200 tokens, output = 50 tokens, requests = 200 }
+traffic bench { arrivals = closed(users = 8, jitter = 0 s), prompt = 200 tokens, output = 50 tokens,
+                requests = 200 }
 system s { pool p: 1 x toy }
 run r { model = tiny, traffic = bench, system = s }
 """)
@@ -146,6 +147,7 @@ run r { model = tiny, traffic = bench, system = s }
     assert r.height == 200
     peak = most_in_flight(r["arrival_s"], r["finish_s"])
     assert peak == 8
+    # The ideal client (no jitter) sends every user's first request at time 0.
     assert (r["arrival_s"] == 0).sum() == 8
 
 

@@ -123,7 +123,8 @@ def markdown(outcomes: list[Outcome], figures: list[str]) -> str:
     lines += ["", "### Rows not simulated, by reason", "",
               f"{sum(reasons.values())} of {len(outcomes)} rows ({per_set}).",
               "", "| reason | aiconfigurator | inferencex | all |", "|---|---|---|---|"]
-    for reason in sorted({r for _, r in reasons}, key=lambda r: -sum(v for (_, k), v in reasons.items() if k == r)):
+    for reason in sorted({r for _, r in reasons},
+                         key=lambda r: (-sum(v for (_, k), v in reasons.items() if k == r), r)):
         a, x = reasons[("aiconfigurator", reason)], reasons[("inferencex", reason)]
         lines.append(f"| {reason} | {a} | {x} | {a + x} |")
     lines += ["", END]
