@@ -11,7 +11,7 @@ import pytest
 
 import infera
 from infera.cli import main
-from infera.plan.hf_config import import_config, map_config
+from infera.plan.hf_config import ConfigError, import_config, map_config
 from helpers import ROOT
 
 CONFIGS = ROOT / "python" / "infera" / "catalog" / "configs"
@@ -176,6 +176,22 @@ def test_kimi_k2_5_reads_the_text_model_and_its_int4_experts() -> None:
     f = import_config(CONFIGS / "kimi_k2_5.json").fields
     assert (f["experts"], f["dense_layers"], f["heads"], f["vocab"]) == (384, 1, 64, 163840)
     assert (f["weights"], f["compute"]) == ("int4", "bf16")
+
+
+def test_a_modelopt_nvfp4_checkpoint_maps_to_nvfp4_weights_and_an_fp8_kv_cache(tmp_path: Path) -> None:
+    config = json.loads((CONFIGS / "llama3_1_70b.json").read_text())
+    config["quantization_config"] = {"quant_method": "modelopt", "quant_algo": "NVFP4", "group_size": 16,
+                                     "kv_cache_quant_algo": "FP8", "exclude_modules": ["lm_head"],
+                                     "producer": {"name": "modelopt", "version": "0.29.0"}}
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    imported = import_config(path)
+    assert (imported.fields["weights"], imported.fields["kv"]) == ("nvfp4", "fp8")
+    assert any("lm_head" in n for n in imported.notes)
+    config["quantization_config"]["quant_algo"] = "W4A8_AWQ"
+    path.write_text(json.dumps(config))
+    with pytest.raises(ConfigError, match="quant_algo"):
+        import_config(path)
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -212,7 +212,8 @@ def _tail(k: _Keys, fields: dict[str, Field], notes: list[str], top: _Keys | Non
         q = quant.obj("quantization_config")
         assert q is not None
         fields.update(_quantization(q))
-        kept = [m for key in ("modules_to_not_convert", "ignore", "ignored_layers") for m in q.strings(key) or []]
+        kept = [m for key in ("modules_to_not_convert", "ignore", "ignored_layers", "exclude_modules")
+                for m in q.strings(key) or []]
         if kept:
             notes.append(f"quantization_config leaves {', '.join(map(str, kept))} unquantised: infera prices every "
                          f"weight at {fields['weights']}")
@@ -239,10 +240,32 @@ def _quantization(q: _Keys) -> dict[str, Field]:
         out = {"weights": "mxfp4"}
     elif method == "compressed-tensors":
         out = _compressed_tensors(q)
+    elif method == "modelopt":
+        out = _modelopt(q)
     else:
-        raise q.error("quant_method", f"'{method}' is not supported (fp8, mxfp4 or compressed-tensors int4/int8); "
-                      "set weights = ... to override")
+        raise q.error("quant_method", f"'{method}' is not supported (fp8, mxfp4, modelopt NVFP4/FP8 or "
+                      "compressed-tensors int4/int8); set weights = ... to override")
     q.done()
+    return out
+
+
+def _modelopt(q: _Keys) -> dict[str, Field]:
+    """NVIDIA ModelOpt checkpoints (the nvidia/*-NVFP4 and *-FP8 releases): ``quant_algo`` NVFP4 (16-element
+    blocks with FP8 scales) or FP8 weights and activations, and ``kv_cache_quant_algo`` FP8 for an FP8 KV
+    cache, which the serving stacks use as the checkpoint says."""
+    algo = q.string("quant_algo")
+    precisions = {"NVFP4": "nvfp4", "FP8": "fp8"}
+    if algo not in precisions:
+        raise q.error("quant_algo", f"'{algo}' is not supported (NVFP4 or FP8)")
+    if algo == "NVFP4" and q.has("group_size") and q.integer("group_size") != 16:
+        raise q.error("group_size", "NVFP4 blocks are 16 elements")
+    out: dict[str, Field] = {"weights": precisions[algo]}
+    if q.has("kv_cache_quant_algo") and q.data["kv_cache_quant_algo"] is not None:
+        kv = q.string("kv_cache_quant_algo")
+        if kv != "FP8":
+            raise q.error("kv_cache_quant_algo", f"'{kv}' is not supported (FP8)")
+        out["kv"] = "fp8"
+    q.allow("group_size", "kv_cache_quant_algo", "exclude_modules", "ignore", "producer")
     return out
 
 
