@@ -55,3 +55,10 @@ def test_expert_parallel_degrees_apply_to_moe_models_only() -> None:
     # ep 2 only where it divides tp: tp 1 x ep 1 (4 sizes), tp 2 x ep 1 and tp 2 x ep 2 (2 sizes each).
     assert len(sparse) == 4 + 2 + 2
     assert "mixed 4 x large tp2 ep2" in sparse
+
+
+def test_a_design_extends_another() -> None:
+    src = program() + "design wide extends d { budget = 2, modes = [mixed] }\n"
+    preps = plan(src, name="wide")
+    assert [f"{d.label}" for d in preps[0].designs] == [
+        "1 x small tp1", "2 x small tp1", "2 x small tp2", "1 x large tp1", "2 x large tp1", "2 x large tp2"]

@@ -14,7 +14,7 @@ from infera.dsl import ast
 from infera.exceptions import CompileError
 from infera.plan.blocks.traffic import compile_traffic
 from infera.plan.fields import Fields, as_integer, as_quantity, describe
-from infera.plan.scope import Scope, only_items
+from infera.plan.scope import Scope, merged_items, only_items
 
 MODES = ("mixed", "split")
 #: Tensor-parallel degrees tried when the block gives none: one chip up to an 8-GPU node.
@@ -49,7 +49,7 @@ class DesignSpec:
 
 def compile_design(scope: Scope, block: ast.DesignBlock) -> DesignSpec:
     where = f"design '{block.name}'"
-    items = list(block.items)
+    items = merged_items(scope, block)  # a design may extend another and change a few fields
     only_items(items, (ast.Assign,), where)
     f = Fields(where, items, block.loc)
     model = f.name("model")
