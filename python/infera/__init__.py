@@ -17,6 +17,8 @@ from infera.results import Results
 from infera.search import max_rate
 from infera.calibrate import calibrate
 from infera.sweeps import SweepInterrupted, sweep
+from infera import designs
+from infera.designs import design
 
 __all__ = [
     "__version__",
@@ -34,6 +36,8 @@ __all__ = [
     "check",
     "compile_file",
     "compile_text",
+    "design",
+    "designs",
     "max_rate",
     "model_from_config",
     "parse",

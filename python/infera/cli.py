@@ -1,5 +1,5 @@
-"""The `infera` command: run (a file's runs, or its sweeps), check, compile, simulate, capacity, calibrate
-and catalog (list, import).
+"""The `infera` command: run (a file's runs, or its sweeps), design (its design searches), check, compile,
+simulate, capacity, calibrate and catalog (list, import).
 
 Every command prints infera's own errors (with file:line:col where they have one) without a traceback and
 exits with status 2; a successful command exits 0.
@@ -96,6 +96,37 @@ def _capacity(source: Path | Program, run: str | None, attainment: float | None,
 
 def _cmd_capacity(args: argparse.Namespace) -> int:
     return _capacity(Path(args.file), args.run, args.attainment, args.tolerance, args.out)
+
+
+def _cmd_design(args: argparse.Namespace) -> int:
+    from infera.designs import cheapest, design, frontier
+    from infera.designs.report import format_designs
+    from infera.sweeps import SweepInterrupted
+
+    progress = False if args.no_progress else None
+    try:
+        frame = design(Path(args.file), name=args.name, backend=args.backend, workers=args.workers, out=args.out,
+                       progress=progress)
+    except SweepInterrupted as stop:
+        where = f"; kept in {Path(args.out) / 'design.parquet'}" if args.out else ""
+        print(f"interrupted: {stop.done} of {stop.total} designs finished{where}", file=sys.stderr)
+        return 130
+    for name, part in frame.group_by("design", maintain_order=True):
+        pruned = part.filter(~pl.col("fits")).height
+        failed = part.filter(pl.col("fits") & ~pl.col("simulated")).height
+        print(f"design '{name[0]}': {part.height} designs, {pruned} pruned (do not fit), "
+              f"{part.height - pruned - failed} simulated" + (f", {failed} failed in simulation" if failed else ""))
+    print("\nPareto frontier (throughput per chip against tokens/s per user):")
+    print(format_designs(frontier(frame)))
+    best = cheapest(frame)
+    if best.height:
+        print("\ncheapest design meeting the SLO:")
+        print(format_designs(best))
+    else:
+        print("\nno design meets the SLO at the target rate")
+    if args.out:
+        print(f"wrote {Path(args.out) / 'design.parquet'}")
+    return 0
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
@@ -201,6 +232,16 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--plot", action="store_true",
                    help="also write the standard figures as SVG into --out (needs infera[plot])")
     r.set_defaults(func=_cmd_run)
+
+    d = sub.add_parser("design", help="search a file's design blocks for the cheapest design meeting the SLO")
+    d.add_argument("file")
+    d.add_argument("--name", help="the design block to search (default: every one)")
+    d.add_argument("--out", help="directory to write design.parquet (and the simulated points, sweep.parquet)")
+    d.add_argument("--backend", default="local", choices=["local", "serial", "ray"],
+                   help="where the designs are simulated (default: worker processes on every core)")
+    d.add_argument("--workers", type=int, help="local worker processes (default: one per core)")
+    d.add_argument("--no-progress", action="store_true", help="no progress bar")
+    d.set_defaults(func=_cmd_design)
 
     c = sub.add_parser("check", help="parse and compile without simulating")
     c.add_argument("file")

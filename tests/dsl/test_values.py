@@ -288,7 +288,7 @@ def test_all_sub_block_kinds() -> None:
 
 
 def test_all_block_kinds_and_statement_order() -> None:
-    kinds = ["model", "chip", "traffic", "slo", "system", "run", "sweep"]
+    kinds = ["model", "chip", "traffic", "slo", "system", "run", "sweep", "design"]
     assert list(dsl_parser.grammar_alternatives("BLOCK_KIND")) == kinds
     text = "sweep w { }\nuse a.b\n" + "\n".join(f"{k} n_{k} {{ }}" for k in kinds) + "\nuse c.d.e, f.g"
     program = parse(text)

@@ -229,9 +229,18 @@ class SweepBlock(Block):
     kind: ClassVar[str] = "sweep"
 
 
+@dataclass(frozen=True)
+class DesignBlock(Block):
+    """``design d { model = m, traffic = t, slo = s, chips = [h100_sxm], budget = 16, rate = 20 /s }``: a
+    search over pool sizes, parallelism and chip types for the cheapest design meeting an SLO."""
+
+    kind: ClassVar[str] = "design"
+
+
 #: Block classes by the keyword that starts them, in the grammar's order (``BLOCK_KIND``).
 BLOCK_TYPES: dict[str, type[Block]] = {
-    cls.kind: cls for cls in (ModelBlock, ChipBlock, TrafficBlock, SloBlock, SystemBlock, RunBlock, SweepBlock)
+    cls.kind: cls for cls in (ModelBlock, ChipBlock, TrafficBlock, SloBlock, SystemBlock, RunBlock, SweepBlock,
+                              DesignBlock)
 }
 
 

@@ -17,6 +17,7 @@ from infera.dsl import ast
 from infera.exceptions import CompileError
 from infera.plan import traffic as traffic_mod
 from infera.plan.blocks import compile_blocks
+from infera.plan.blocks.design import DesignSpec, compile_design
 from infera.plan.blocks.run import compile_run
 from infera.plan.blocks.sweep import SweepSpec, compile_sweep
 from infera.plan.blocks.traffic import compile_traffic
@@ -25,7 +26,7 @@ from infera.plan.scope import Scope
 from infera.plan.specs import RunSpec
 from infera.plan.tables import Plan
 
-__all__ = ["Compiler", "compile_program", "run_specs", "sweep_specs"]
+__all__ = ["Compiler", "compile_program", "design_specs", "run_specs", "sweep_specs"]
 
 
 class Compiler:
@@ -49,6 +50,7 @@ class Compiler:
         # A sweep's paths are checked here, so `infera check` finds a bad one; the plan is the file's runs
         # as written (infera.sweep runs the points).
         sweep_specs(self.program, self.scope)
+        design_specs(self.program, self.scope)  # likewise a design block's fields (infera.design searches)
         specs = compile_blocks(self.scope)
         for name, rate in self.traffic_rates.items():
             if specs.traffics[name].arrivals != "poisson":
@@ -74,6 +76,12 @@ def sweep_specs(program: ast.Program, scope: Scope | None = None) -> list[SweepS
     """The program's sweep blocks, compiled (their paths checked against its blocks)."""
     scope = scope or Scope.of_program(program)
     return [compile_sweep(scope, b, program) for b in scope.all(ast.SweepBlock).values()]
+
+
+def design_specs(program: ast.Program, scope: Scope | None = None) -> list[DesignSpec]:
+    """The program's design blocks, compiled (their fields and the blocks they name checked)."""
+    scope = scope or Scope.of_program(program)
+    return [compile_design(scope, b) for b in scope.all(ast.DesignBlock).values()]
 
 
 def run_specs(program: ast.Program) -> tuple[list[RunSpec], dict[str, traffic_mod.TrafficSpec]]:
