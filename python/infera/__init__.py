@@ -17,6 +17,7 @@ from infera.results import Results
 from infera.search import max_rate
 from infera.calibrate import calibrate
 from infera.sweeps import SweepInterrupted, sweep
+from infera.reports import report
 
 __all__ = [
     "__version__",
@@ -38,6 +39,7 @@ __all__ = [
     "model_from_config",
     "parse",
     "parse_file",
+    "report",
     "run",
     "simulate",
     "sweep",
