@@ -18,6 +18,16 @@ ruff check python tests benches validation fuzz
 
 cargo test --locked -p infera-core
 python fuzz/run.py --seconds 30
+
+# tests/report/test_browser.py opens a report in headless Chromium to see its figures drawn; a fresh machine
+# rarely has a browser, and the OS package is one that runs headless with nothing else. Installed only when
+# missing and apt-get exists (as root, or with sudo that needs no password); otherwise that test skips and
+# says why.
+if ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null && command -v apt-get >/dev/null; then
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo -n"
+    { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium; } \
+        || echo "could not install chromium: the browser test of the report will skip" >&2
+fi
 python -m pytest -q
 
 # --- Rust fuzz targets (cargo-fuzz, docs/fuzzing.md) ------------------------------------------------------

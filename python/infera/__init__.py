@@ -19,6 +19,7 @@ from infera.calibrate import calibrate
 from infera.sweeps import SweepInterrupted, sweep
 from infera import designs
 from infera.designs import design
+from infera.reports import report
 
 __all__ = [
     "__version__",
@@ -42,6 +43,7 @@ __all__ = [
     "model_from_config",
     "parse",
     "parse_file",
+    "report",
     "run",
     "simulate",
     "sweep",

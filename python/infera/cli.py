@@ -39,6 +39,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
         from infera.plot import altair
 
         altair()  # a missing plotting extra is reported before the simulation, not after it
+    if args.report:
+        from infera.reports import require
+
+        require()
     program = parse_file(args.file)
     if any(isinstance(b, SweepBlock) for b in program.blocks):
         return _sweep(program, args)
@@ -53,6 +57,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
         _write_plots(args.out, Frames(summary=results.summary, requests=results.requests,
                                       iterations=results.iterations, instances=results.instances))
+    if args.report:
+        _write_report(results, args)
     # Runs that ask for a capacity search get one after the plain simulation.
     runs, _ = run_specs(program)
     if any(r.search is not None for r in runs):
@@ -78,6 +84,8 @@ def _sweep(program: Program, args: argparse.Namespace) -> int:
         from infera.plot import Frames
 
         _write_plots(args.out, Frames(summary=frame))
+    if args.report:
+        _write_report(frame, args)
     return 0
 
 
@@ -215,6 +223,12 @@ def _write_plots(out: str, frames) -> None:  # noqa: ANN001 - infera.plot.Frames
     print(f"wrote {', '.join(str(p) for p in paths)}")
 
 
+def _write_report(results, args: argparse.Namespace) -> None:  # noqa: ANN001 - Results or a sweep frame
+    from infera.reports import report
+
+    print(f"wrote {report(results, args.report, source=args.file)}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="infera", description="Simulate LLM serving on described hardware.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -231,6 +245,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--no-progress", action="store_true", help="no progress bar for a sweep")
     r.add_argument("--plot", action="store_true",
                    help="also write the standard figures as SVG into --out (needs infera[plot])")
+    r.add_argument("--report", metavar="HTML",
+                   help="also write one self-contained HTML page: tables, figures and inputs (needs infera[plot])")
     r.set_defaults(func=_cmd_run)
 
     d = sub.add_parser("design", help="search a file's design blocks for the cheapest design meeting the SLO")

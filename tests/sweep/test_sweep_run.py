@@ -34,6 +34,15 @@ def test_worker_processes_give_the_serial_frame(tmp_path: Path) -> None:
     assert not (tmp_path / "sweep.parts").exists()
 
 
+def test_a_worker_done_early_is_not_a_failure() -> None:
+    # The short point's worker has no more tasks and exits while the long point still runs; its end of
+    # output is its clean exit, not a worker that stopped.
+    uneven = program("sweep s { traffic.t.requests = [100, 100000] }")
+    local = infera.sweep(uneven, backend="local", workers=2, progress=False)
+    assert local.height == 4 and local["error"].null_count() == 4
+    assert local.sort("point", "system").equals(infera.sweep(uneven, backend="serial", progress=False))
+
+
 def test_cli_run_writes_sweep_parquet_and_prints_the_points(tmp_path: Path) -> None:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "python"), str(ROOT / "tests")]))
     proc = subprocess.run([sys.executable, "-m", "infera.cli", "run", str(ROOT / "examples/sweep_rate.infera"),

@@ -47,8 +47,9 @@ def local(program: ast.Program, tasks: list[Task], workers: int) -> Iterator[pl.
         for p in procs:
             assert p.stdin is not None and p.stdout is not None
             send(p.stdin, program)
-            busy += _feed(p, queue)
-            sel.register(p.stdout, selectors.EVENT_READ, p)
+            if _feed(p, queue):
+                busy += 1
+                sel.register(p.stdout, selectors.EVENT_READ, p)
         while busy:
             for key, _ in sel.select():
                 p = key.data
@@ -58,7 +59,10 @@ def local(program: ast.Program, tasks: list[Task], workers: int) -> Iterator[pl.
                     raise SimulationError(f"a sweep worker stopped (exit status {p.wait()})") from None
                 busy -= 1
                 yield frame
-                busy += _feed(p, queue)
+                if _feed(p, queue):
+                    busy += 1
+                else:  # its input is closed, so it exits: that end of its output is not a failure
+                    sel.unregister(p.stdout)
     finally:
         for p in procs:
             if p.poll() is None:
