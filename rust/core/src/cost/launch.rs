@@ -19,23 +19,28 @@ pub(super) struct Launch {
     graph_pad: f64,
     /// CPU seconds for all of one stage's operator launches in an eager step (operators × per-operator launch).
     eager_s: f64,
+    /// No step ever waits on eager launches (the stack captures every step, or launching is free): known per
+    /// pool, so the step loop tests one flag.
+    graph_only: bool,
 }
 
 impl Launch {
     /// `launches` is how many operator occurrences one pipeline stage runs per step.
     pub(super) fn new(pool: &Pool, launches: f64) -> Launch {
+        let eager_s = launches * pool.eager_launch_s;
         Launch {
             graph_max_tokens: pool.graph_max_tokens as f64,
             graph_prefill: pool.graph_prefill,
             graph_pad: pool.graph_pad_tokens.max(1) as f64,
-            eager_s: launches * pool.eager_launch_s,
+            eager_s,
+            graph_only: eager_s == 0.0 || (pool.graph_prefill && pool.graph_max_tokens == u64::MAX),
         }
     }
 
-    /// Whether no step ever waits on eager launches (the stack captures every step, or launching is free).
+    /// Whether no step ever waits on eager launches.
     #[inline]
     pub(super) fn is_graph_only(&self) -> bool {
-        self.eager_s == 0.0 || (self.graph_prefill && self.graph_max_tokens == u64::MAX as f64)
+        self.graph_only
     }
 
     /// Whether the step runs as a graph. A step whose every token is sampled carries no prefill chunk (a
