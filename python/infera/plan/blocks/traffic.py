@@ -4,11 +4,11 @@ loop or a replayed trace) and the prompt and output length distributions."""
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 from infera.dsl import ast
 from infera.exceptions import CompileError
 from infera.plan import traffic as traffic_mod
+from infera.plan.blocks.trace import compile_trace
 from infera.plan.fields import Fields, as_integer, as_quantity, describe
 from infera.plan.scope import Scope, merged_items, only_items
 from infera.plan.specs import MAX_REQUESTS, MAX_TOKENS
@@ -52,37 +52,13 @@ def _length_dist_unchecked(v: ast.Value, what: str) -> traffic_mod.LengthDist:
                        f"got {describe(v)}", v.loc)
 
 
-def _compile_trace(where: str, f: Fields, block: ast.TrafficBlock) -> traffic_mod.TrafficSpec:
-    """``trace = "file.csv"``: requests replayed from a file (CSV or Parquet), resolved next to the program."""
-    ta = f.require("trace")
-    if not isinstance(ta.value, ast.String):
-        raise CompileError(f"{where}: trace must be a quoted file name", ta.value.loc)
-    scale = f.quantity("time_scale", ("number",), 1.0)
-    requests = f.integer("requests")
-    duration = f.quantity("duration", ("time",))
-    for key in ("arrivals", "prompt", "output"):
-        if f.has(key):
-            raise CompileError(f"{where}: a trace gives arrivals and lengths itself; remove '{key}'",
-                               f.values[key].loc)
-    f.done()
-    path = Path(ta.value.value)
-    if not path.is_absolute() and not block.loc.file.startswith("<"):
-        path = Path(block.loc.file).resolve().parent / path
-    try:
-        stream = traffic_mod.load_trace(path, time_scale=scale, requests=requests, duration_s=duration)
-    except traffic_mod.TraceError as exc:
-        raise CompileError(f"{where}: {exc}", ta.value.loc) from None
-    return traffic_mod.TrafficSpec(block.name, "trace", block.loc, requests=len(stream.arrival_s), duration_s=duration,
-                                   trace=stream)
-
-
 def compile_traffic(scope: Scope, block: ast.TrafficBlock) -> traffic_mod.TrafficSpec:
     items = merged_items(scope, block)
     where = f"traffic '{block.name}'"
     only_items(items, (ast.Assign,), where)
     f = Fields(where, items, block.loc)
     if f.has("trace"):
-        return _compile_trace(where, f, block)
+        return compile_trace(where, f, block)
     arr = f.require("arrivals")
     requests = f.integer("requests")
     duration = f.quantity("duration", ("time",))
