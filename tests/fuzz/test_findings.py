@@ -132,3 +132,10 @@ def test_plan_file_the_binding_cannot_import_is_a_plan_error() -> None:
     plan = infera.Plan.load(INPUTS / "plan_binding_arrow_exception.arrow")
     with pytest.raises(infera.PlanError):
         infera.check(plan)
+
+
+def test_plan_file_with_a_nul_in_a_column_name_is_a_plan_error() -> None:
+    # The plan campaign renamed pools.chip to "chip\0\0": the core, reading names through the C data
+    # interface, still saw "chip" and simulated the plan, and the summary then failed with KeyError 'chip'.
+    with pytest.raises(infera.PlanError, match="pools: the name 'chip.x00.x00' holds a NUL character"):
+        infera.Plan.load(INPUTS / "plan_nul_column_name.arrow")

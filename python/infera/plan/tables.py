@@ -210,6 +210,12 @@ class Plan:
         missing = set(SCHEMAS) - set(tables) - OPTIONAL_TABLES
         if missing:
             raise PlanError(f"plan lacks tables: {', '.join(sorted(missing))}")
+        for name, table in tables.items():
+            for col in (name, *table.column_names):
+                # The Arrow C data interface carries names as C strings: the core would read "chip\0\0" as
+                # "chip" while Python reads another name, and the two would disagree about the plan.
+                if "\0" in col:
+                    raise PlanError(f"table {name}: the name {col!r} holds a NUL character")
         self.tables: dict[str, pa.Table] = dict(tables)
 
     @classmethod
