@@ -95,3 +95,28 @@ def test_simulated_sessions_are_deterministic() -> None:
     assert a.equals(b)
     _, c = simulate(CHAT, seed=6)
     assert not np.array_equal(a["arrival_s"].to_numpy()[:5], c["arrival_s"].to_numpy()[:5])
+
+
+def test_sessions_run_from_the_cli_and_survive_a_plan_file(tmp_path) -> None:
+    from infera.cli import main
+
+    src = tmp_path / "chat.infera"
+    src.write_text(program(f"""
+traffic t {{
+  {CHAT}
+}}
+{SYSTEM}
+run r {{ model = tiny, traffic = t, system = s, seed = 5, record = [requests] }}
+"""))
+    plan_file = tmp_path / "chat.arrow"
+    assert main(["compile", str(src), "-o", str(plan_file)]) == 0
+    loaded = infera.Plan.load(plan_file)
+    assert parents(loaded) == parents(infera.compile_file(src))
+    out = tmp_path / "out"
+    assert main(["run", str(src), "--out", str(out)]) == 0
+    import polars as pl
+
+    q = pl.read_parquet(out / "requests.parquet")
+    assert q.height == loaded["requests"].num_rows
+    _, direct = simulate(CHAT)
+    assert q.sort("request_id")["finish_s"].to_list() == direct["finish_s"].to_list()

@@ -103,6 +103,37 @@ def _salt(name: str, what: int) -> np.uint64:
     return np.uint64((zlib.crc32(name.encode()) << 8) | what)
 
 
+def _message_names(salt: str, index: np.ndarray) -> np.ndarray:
+    """Names of a block's messages (user messages, answers, tool results): one per index, never shared."""
+    return mix(np.full(len(index), _salt(salt, 1)), np.asarray(index, dtype=np.uint64))
+
+
+def _system_names(salt: str, variant: np.ndarray) -> np.ndarray:
+    """Names of a block's system prompts: one per variant, so every session that picks a variant shares it."""
+    return mix(np.full(len(variant), _salt(salt, 2)), np.asarray(variant, dtype=np.uint64))
+
+
+def _stream(salt_names: np.ndarray, seg_tokens: np.ndarray, offsets: np.ndarray, out_names: np.ndarray,
+            output: np.ndarray, arrival: np.ndarray, after_offsets: np.ndarray | None, after: np.ndarray | None,
+            think: np.ndarray | None) -> Stream:
+    """A stream from its requests' segments (names and tokens, CSR by ``offsets``) and answers."""
+    ids = chain(offsets, salt_names)
+    n = len(offsets) - 1
+    prompt = np.add.reduceat(seg_tokens.astype(np.int64), offsets[:-1]) if n else np.zeros(0, dtype=np.int64)
+    return Stream(
+        arrival_s=arrival,
+        prompt_tokens=prompt.astype(np.uint32),
+        output_tokens=np.asarray(output).astype(np.uint32),
+        after_offsets=after_offsets,
+        after=after,
+        think_s=think,
+        prefix_offsets=offsets,
+        prefix_ids=ids,
+        prefix_tokens=seg_tokens.astype(np.uint32),
+        output_prefix_id=mix(ids[offsets[1:] - 1], out_names) if n else np.zeros(0, np.uint64),
+    )
+
+
 class _Segments:
     """Messages (system prompts, user messages, answers, tool results) and the requests built from them."""
 
@@ -139,30 +170,18 @@ class _Segments:
 
     def stream(self) -> Stream:
         tokens = np.asarray(self.tokens, dtype=np.int64)
-        # A system prompt's name is its variant, so every session of the block that picks it shares it;
-        # every other message is its own.
-        names = mix(np.full(len(tokens), _salt(self.salt, 1)), np.arange(len(tokens), dtype=np.uint64))
+        names = _message_names(self.salt, np.arange(len(tokens)))
         for variant, m in self.system.items():
-            names[m] = mix(np.array([_salt(self.salt, 2)]), np.array([variant], dtype=np.uint64))[0]
+            names[m] = _system_names(self.salt, np.array([variant]))[0]
         offsets = np.asarray(self.seg_offsets, dtype=np.int64)
         segs = np.asarray(self.segs, dtype=np.int64)
-        seg_tokens = tokens[segs]
-        ids = chain(offsets, names[segs])
         out = np.asarray(self.out, dtype=np.int64)
-        prompt = np.add.reduceat(seg_tokens, offsets[:-1]) if len(out) else np.zeros(0, dtype=np.int64)
-        after = np.asarray(self.after, dtype=np.uint32)
-        return Stream(
-            arrival_s=np.asarray(self.arrival, dtype=np.float64),
-            prompt_tokens=prompt.astype(np.uint32),
-            output_tokens=tokens[out].astype(np.uint32),
-            after_offsets=np.asarray(self.after_offsets, dtype=np.int64) if len(after) else None,
-            after=after if len(after) else None,
-            think_s=np.asarray(self.think, dtype=np.float64) if len(after) else None,
-            prefix_offsets=offsets,
-            prefix_ids=ids,
-            prefix_tokens=seg_tokens.astype(np.uint32),
-            output_prefix_id=mix(ids[offsets[1:] - 1], names[out]) if len(out) else np.zeros(0, np.uint64),
-        )
+        waits = len(self.after) > 0
+        return _stream(names[segs], tokens[segs], offsets, names[out], tokens[out],
+                       np.asarray(self.arrival, dtype=np.float64),
+                       np.asarray(self.after_offsets, dtype=np.int64) if waits else None,
+                       np.asarray(self.after, dtype=np.uint32) if waits else None,
+                       np.asarray(self.think, dtype=np.float64) if waits else None)
 
 
 def _variants(system: SystemPrompt | None, rng: np.random.Generator, n: int) -> np.ndarray:
@@ -174,14 +193,15 @@ def with_system_prompt(stream: Stream, system: SystemPrompt, rng: np.random.Gene
     (system prompt, the request's own message)."""
     n = len(stream.arrival_s)
     variant = _variants(system, rng, n)
-    seg = _Segments(salt)
-    for i in range(n):
-        sp = seg.system_prompt(int(variant[i]), system.tokens)
-        seg.request([sp, seg.message(int(stream.prompt_tokens[i]))], seg.message(int(stream.output_tokens[i])),
-                    [], 0.0, float(stream.arrival_s[i]))
-    out = seg.stream()
-    return dataclasses.replace(out, arrival_s=stream.arrival_s, send_delay_s=stream.send_delay_s,
-                               klass=stream.klass)
+    names = np.empty(2 * n, dtype=np.uint64)
+    names[0::2] = _system_names(salt, variant)
+    names[1::2] = _message_names(salt, 2 * np.arange(n))
+    tokens = np.empty(2 * n, dtype=np.int64)
+    tokens[0::2] = system.tokens
+    tokens[1::2] = stream.prompt_tokens
+    out = _stream(names, tokens, 2 * np.arange(n + 1, dtype=np.int64), _message_names(salt, 2 * np.arange(n) + 1),
+                  stream.output_tokens, stream.arrival_s, None, None, None)
+    return dataclasses.replace(out, send_delay_s=stream.send_delay_s, klass=stream.klass)
 
 
 def build(starts: np.ndarray, session: SessionSpec, prompt: LengthDist, output: LengthDist,
@@ -192,34 +212,54 @@ def build(starts: np.ndarray, session: SessionSpec, prompt: LengthDist, output: 
     n = len(starts)
     steps = session.steps.sample(rng, n).astype(np.int64)
     variant = _variants(system, rng, n)
-    seg = _Segments(salt)
     if session.kind == "conversation":
         total = int(steps.sum())
         msg, ans, think = prompt.sample(rng, total), output.sample(rng, total), session.think.sample(rng, total)
-        _conversations(seg, starts, steps, variant, system, msg, ans, think, session.max_context)
-    else:
-        _agents(seg, starts, steps, variant, system, session, prompt, output, rng)
+        return _conversations(salt, starts, steps, variant, system, msg, ans, think, session.max_context)
+    seg = _Segments(salt)
+    _agents(seg, starts, steps, variant, system, session, prompt, output, rng)
     return seg.stream()
 
 
-def _conversations(seg: _Segments, starts: np.ndarray, turns: np.ndarray, variant: np.ndarray,
+def _conversations(salt: str, starts: np.ndarray, turns: np.ndarray, variant: np.ndarray,
                    system: SystemPrompt | None, msg: np.ndarray, ans: np.ndarray, think: np.ndarray,
-                   max_context: float) -> None:
-    first_draw = np.concatenate([[0], np.cumsum(turns)[:-1]]).astype(np.int64)
-    for s in range(len(starts)):
-        ctx = [seg.system_prompt(int(variant[s]), system.tokens)] if system is not None else []
-        ctx_tokens = system.tokens if system is not None else 0
-        prev = -1
-        for k in range(int(first_draw[s]), int(first_draw[s]) + int(turns[s])):
-            m, a = int(msg[k]), int(ans[k])
-            if ctx_tokens + m + a > max_context:
-                break  # the session ends here
-            mi, ai = seg.message(m), seg.message(a)
-            first = prev < 0
-            prev = seg.request(ctx + [mi], ai, [] if first else [prev], 0.0 if first else float(think[k]),
-                               float(starts[s]) if first else math.nan)
-            ctx = ctx + [mi, ai]
-            ctx_tokens += m + a
+                   max_context: float) -> Stream:
+    """Conversations, vectorised over turns: draw ``d`` is turn ``d - first[s]`` of session ``s``; its new
+    message is named ``2d`` and its answer ``2d + 1``."""
+    sys_tokens = system.tokens if system is not None else 0
+    first = np.concatenate([[0], np.cumsum(turns)[:-1]]).astype(np.int64)
+    session = np.repeat(np.arange(len(starts)), turns)
+    turn = np.arange(len(session)) - first[session]
+    added = msg.astype(np.int64) + ans
+    # Tokens of the history before each turn: the session's earlier messages and answers.
+    before = np.cumsum(added) - added
+    before -= before[first[session]]
+    # Turns only grow, so the turns that fit are a prefix of each session's.
+    keep = np.flatnonzero(sys_tokens + before + added <= max_context)
+    session, turn = session[keep], turn[keep]
+    n = len(keep)
+    has_sys = int(system is not None)
+    counts = has_sys + 2 * turn + 1
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    req = np.repeat(np.arange(n), counts)
+    q = np.arange(int(offsets[-1])) - offsets[req] - has_sys  # position after the system prompt
+    draw = first[session][req] + np.maximum(q, 0) // 2
+    is_answer = (np.maximum(q, 0) % 2) == 1
+    names = _message_names(salt, 2 * draw + is_answer)
+    tokens = np.where(is_answer, ans[draw], msg[draw]).astype(np.int64)
+    if system is not None:
+        at_sys = q < 0
+        names[at_sys] = _system_names(salt, variant[session[req[at_sys]]])
+        tokens[at_sys] = sys_tokens
+    waits = turn > 0
+    after_offsets = np.concatenate([[0], np.cumsum(waits)]).astype(np.int64)
+    d = first[session] + turn
+    any_wait = bool(waits.any())
+    return _stream(names, tokens, offsets, _message_names(salt, 2 * d + 1), ans[d],
+                   np.where(waits, np.nan, starts[session]),
+                   after_offsets if any_wait else None,
+                   (np.flatnonzero(waits) - 1).astype(np.uint32) if any_wait else None,
+                   np.where(waits, think[d], 0.0) if any_wait else None)
 
 
 def _agents(seg: _Segments, starts: np.ndarray, calls: np.ndarray, variant: np.ndarray,
