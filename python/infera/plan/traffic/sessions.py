@@ -113,11 +113,11 @@ def _system_names(salt: str, variant: np.ndarray) -> np.ndarray:
     return mix(np.full(len(variant), _salt(salt, 2)), np.asarray(variant, dtype=np.uint64))
 
 
-def _stream(salt_names: np.ndarray, seg_tokens: np.ndarray, offsets: np.ndarray, out_names: np.ndarray,
+def _stream(names: np.ndarray, seg_tokens: np.ndarray, offsets: np.ndarray, out_names: np.ndarray,
             output: np.ndarray, arrival: np.ndarray, after_offsets: np.ndarray | None, after: np.ndarray | None,
             think: np.ndarray | None) -> Stream:
     """A stream from its requests' segments (names and tokens, CSR by ``offsets``) and answers."""
-    ids = chain(offsets, salt_names)
+    ids = chain(offsets, names)
     n = len(offsets) - 1
     prompt = np.add.reduceat(seg_tokens.astype(np.int64), offsets[:-1]) if n else np.zeros(0, dtype=np.int64)
     return Stream(
