@@ -61,8 +61,8 @@ fn fan_out_sends_every_child_at_once_and_fan_in_waits_for_the_last_parent() {
     );
     let t = times(&b);
     let f0 = t[0].unwrap().1;
-    for c in 1..4 {
-        close(t[c].unwrap().0, f0 + 0.003, "fan-out child");
+    for child in &t[1..4] {
+        close(child.unwrap().0, f0 + 0.003, "fan-out child");
     }
     let last = (1..4).map(|c| t[c].unwrap().1).fold(0.0, f64::max);
     let first = (1..4)

@@ -62,8 +62,9 @@ pub fn decode(batch: &RecordBatch) -> PlanResult<Vec<Workload>> {
             // Whether the times must be valid is the arrival process's to say (`engine::arrivals`); a
             // request that waits for others has no time of its own.
             let a = arrival[i].unwrap_or(f64::NAN);
+            let valid = a.is_finite() && a >= 0.0;
             let waits = deps.as_ref().is_some_and(|off| off[i + 1] > off[i]);
-            if !waits && !(a.is_finite() && a >= 0.0) && w.invalid_arrival_row.is_none() {
+            if !valid && !waits && w.invalid_arrival_row.is_none() {
                 w.invalid_arrival_row = Some(i);
             }
             w.arrival_s.push(a);
