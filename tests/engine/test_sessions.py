@@ -5,6 +5,7 @@ away is never sent. The streams themselves are tested in tests/compile/test_sess
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 import infera
 from helpers import program
@@ -120,3 +121,18 @@ run r {{ model = tiny, traffic = t, system = s, seed = 5, record = [requests] }}
     assert q.height == loaded["requests"].num_rows
     _, direct = simulate(CHAT)
     assert q.sort("request_id")["finish_s"].to_list() == direct["finish_s"].to_list()
+
+
+def test_a_plan_with_a_bad_dependency_is_a_located_plan_error() -> None:
+    plan, _ = simulate(CHAT)
+    after = parents(plan)
+    i = next(k for k, ps in enumerate(after) if ps)
+    after[i] = [i]  # waits for itself
+    bad = plan.with_column("requests", "after", after)
+    with pytest.raises(infera.PlanError) as err:
+        infera.simulate(bad)
+    assert "requests.after" in str(err.value) and f"row {i}" in str(err.value)
+    think = plan["requests"]["think_s"].to_numpy().copy()
+    think[i] = -1.0
+    with pytest.raises(infera.PlanError, match="think_s"):
+        infera.simulate(plan.with_column("requests", "think_s", think))
