@@ -198,6 +198,13 @@ def test_bad_sessions_are_located_errors(fields: str, words: str) -> None:
     assert words in str(err) and "bad.infera:" in str(err)
 
 
+def test_prompts_past_the_token_limit_are_a_located_error() -> None:
+    text = source("session = conversation(turns = 200)", requests=5).replace("uniform(min = 20, max = 80)",
+                                                                 "1_000_000 tokens")
+    err = compile_error(text)
+    assert "max_context" in str(err) and "bad.infera:" in str(err)
+
+
 def test_sessions_need_open_arrivals() -> None:
     err = compile_error(source("session = conversation(turns = 3)", arrivals="closed(users = 4)"))
     assert "not closed()" in str(err)

@@ -27,7 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from infera.plan.traffic.lengths import LengthDist
+from infera.exceptions import CompileError
+from infera.plan.traffic.lengths import MAX_TOKENS, LengthDist
 from infera.plan.traffic.prefix import chain, mix
 from infera.plan.traffic.stream import Stream, TrafficSpec
 
@@ -90,13 +91,25 @@ def sample(spec: TrafficSpec, seed: int, plain: Callable[[TrafficSpec, int], Str
     """The stream of a block with a session or a shared system prompt; ``plain`` samples the block
     without them (its arrivals give the session starts, or the requests a system prompt is put before)."""
     rng = rng_for_sessions(spec.name, seed)
-    if spec.session is None:
-        assert spec.system_prompt is not None
-        return with_system_prompt(plain(dataclasses.replace(spec, system_prompt=None), seed), spec.system_prompt,
-                                  rng, spec.name)
-    fixed = LengthDist("fixed", value=1)
-    base = plain(dataclasses.replace(spec, session=None, system_prompt=None, prompt=fixed, output=fixed), seed)
-    return build(base.arrival_s, spec.session, spec.prompt, spec.output, spec.system_prompt, rng, spec.name)
+    try:
+        if spec.session is None:
+            assert spec.system_prompt is not None
+            return with_system_prompt(plain(dataclasses.replace(spec, system_prompt=None), seed),
+                                      spec.system_prompt, rng, spec.name)
+        fixed = LengthDist("fixed", value=1)
+        base = plain(dataclasses.replace(spec, session=None, system_prompt=None, prompt=fixed, output=fixed), seed)
+        return build(base.arrival_s, spec.session, spec.prompt, spec.output, spec.system_prompt, rng, spec.name)
+    except PromptTooLong as e:
+        raise CompileError(f"traffic '{spec.name}': a prompt reaches {e.tokens:_} tokens, more than the "
+                           f"{MAX_TOKENS:_} a request may have; bound the session with max_context", spec.loc) from None
+
+
+class PromptTooLong(ValueError):
+    """A prompt (a history and its new message) longer than a request may be."""
+
+    def __init__(self, tokens: int) -> None:
+        super().__init__(f"a prompt of {tokens} tokens")
+        self.tokens = tokens
 
 
 def _salt(name: str, what: int) -> np.uint64:
@@ -120,6 +133,8 @@ def _stream(names: np.ndarray, seg_tokens: np.ndarray, offsets: np.ndarray, out_
     ids = chain(offsets, names)
     n = len(offsets) - 1
     prompt = np.add.reduceat(seg_tokens.astype(np.int64), offsets[:-1]) if n else np.zeros(0, dtype=np.int64)
+    if n and int(prompt.max()) > MAX_TOKENS:
+        raise PromptTooLong(int(prompt.max()))
     return Stream(
         arrival_s=arrival,
         prompt_tokens=prompt.astype(np.uint32),
