@@ -1,6 +1,6 @@
 """Sessions and agents as sampled streams (docs/sessions.md): turns per session, every turn resending the
 history, agent fan-out and fan-in, shared system prompts, the context limit, and the prefix segments that
-make sharing exact. The core's timing of these streams is tested in tests/engine/test_sessions.py."""
+make sharing exact. The core's timing of these streams is tested in tests/engine/test_session_timing.py."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Sessions and agents simulated (docs/sessions.md): each turn is sent its think time after the turn it waits
 for finished, an agent's step waits for every call of the step before, and a turn whose parent was turned
-away is never sent. The streams themselves are tested in tests/compile/test_sessions.py."""
+away is never sent. The streams themselves are tested in tests/compile/test_session_streams.py."""
 
 from __future__ import annotations
 
