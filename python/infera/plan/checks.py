@@ -43,11 +43,14 @@ def check_pool_shape(pool: PoolSpec, where: str, microbatches: ast.Assign | None
                            dp_attention.loc if dp_attention is not None else pool.loc)
 
 
-def check_stream(spec: traffic_mod.TrafficSpec, arrival_s: np.ndarray) -> None:
-    """A traffic block's sampled stream has requests and finite arrival times."""
+def check_stream(spec: traffic_mod.TrafficSpec, arrival_s: np.ndarray, waits: np.ndarray | None = None) -> None:
+    """A traffic block's sampled stream has requests and finite arrival times (except the requests that
+    ``waits`` marks: they are sent when the requests they wait for have left)."""
     if len(arrival_s) == 0:
-        raise CompileError(f"traffic '{spec.name}' produces no requests (duration too short for its rate?)",
-                           spec.loc)
+        raise CompileError(f"traffic '{spec.name}' produces no requests (duration too short for its rate, or "
+                           f"no session fits its max_context?)", spec.loc)
+    if waits is not None:
+        arrival_s = arrival_s[~waits]
     if spec.arrivals != "closed" and not np.isfinite(arrival_s).all():
         why = (f"its rate ({spec.rate:g} /s) is too small" if spec.arrivals == "poisson" else
                "time_scale is too large")

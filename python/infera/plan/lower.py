@@ -13,6 +13,7 @@ import math
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
 from infera.exceptions import CompileError
 from infera.plan import model as model_mod
@@ -66,7 +67,10 @@ class _Writer:
                 "output_tokens": np.concatenate([s.output_tokens for _, s in parts]),
                 "send_delay_s": np.concatenate([s.delays() for _, s in parts]),
             }
-        return Plan.from_columns(columns)
+        plan = Plan.from_columns(columns)
+        if any(s.after is not None for s in self.streams.values()):
+            plan = _with_dependencies(plan, list(self.streams.values()))
+        return plan
 
     def run(self, run: RunSpec) -> None:
         specs = self.specs
@@ -76,7 +80,7 @@ class _Writer:
         # The longest request any seed could produce (distribution bounds), or of this stream when the
         # lengths are unbounded or replayed from a trace.
         bound = spec.prompt.upper + spec.output.upper
-        if spec.trace is None and math.isfinite(bound):
+        if spec.trace is None and spec.session is None and spec.system_prompt is None and math.isfinite(bound):
             longest = int(bound)
         else:
             stream = self.streams[wid]
@@ -132,7 +136,8 @@ class _Writer:
             except MemoryError:
                 raise CompileError(f"traffic '{spec.name}': not enough memory to sample its requests",
                                    spec.loc) from None
-            check_stream(spec, stream.arrival_s)
+            check_stream(spec, stream.arrival_s, None if stream.after_offsets is None else
+                         np.diff(stream.after_offsets) > 0)
             wid = self.add("workloads", name=spec.name, kind="closed" if spec.arrivals == "closed" else "open",
                            users=spec.users, think_time_s=spec.think_time_s,
                            duration_s=spec.duration_s if spec.duration_s is not None else math.inf)
@@ -188,3 +193,25 @@ class _Writer:
                 self.add("profiles", chip=cid, model=p["model"], operator=p["operator"], tp=p["tp"],
                          stat=p["stat"], x=p["x"], seconds=p["seconds"])
         return self.chip_rows[name]
+
+
+def _with_dependencies(plan: Plan, streams: list[traffic_mod.Stream]) -> Plan:
+    """``plan`` with the optional ``requests.after`` (each request's list of earlier requests of its workload
+    it waits for) and ``requests.think_s`` columns, from the streams in workload order. Written only when a
+    stream has dependencies, so every other plan stays as it was."""
+    offsets, values, think = [np.zeros(1, dtype=np.int64)], [], []
+    for s in streams:
+        n = len(s.arrival_s)
+        if s.after is None or s.after_offsets is None or s.think_s is None:
+            offsets.append(np.full(n, offsets[-1][-1], dtype=np.int64))
+            think.append(np.zeros(n))
+        else:
+            offsets.append(s.after_offsets[1:].astype(np.int64) + offsets[-1][-1])
+            values.append(s.after.astype(np.uint32))
+            think.append(s.think_s.astype(np.float64))
+    after = pa.LargeListArray.from_arrays(pa.array(np.concatenate(offsets), pa.int64()),
+                                          pa.array(np.concatenate(values) if values else [], pa.uint32()))
+    t = plan["requests"]
+    t = t.append_column(pa.field("after", after.type, nullable=False), after)
+    t = t.append_column(pa.field("think_s", pa.float64(), nullable=False), pa.array(np.concatenate(think)))
+    return Plan({**plan.tables, "requests": t})

@@ -8,6 +8,7 @@ import math
 from infera.dsl import ast
 from infera.exceptions import CompileError
 from infera.plan import traffic as traffic_mod
+from infera.plan.blocks.session import compile_session
 from infera.plan.blocks.trace import compile_trace
 from infera.plan.fields import Fields, as_integer, as_quantity, describe
 from infera.plan.scope import Scope, merged_items, only_items
@@ -64,6 +65,7 @@ def compile_traffic(scope: Scope, block: ast.TrafficBlock) -> traffic_mod.Traffi
     duration = f.quantity("duration", ("time",))
     prompt = _length_dist(f.require("prompt").value, f"{where}: prompt")
     output = _length_dist(f.require("output").value, f"{where}: output")
+    session, system_prompt = compile_session(where, f, _length_dist)
     f.done()
     v = arr.value
     func = v.func if isinstance(v, ast.Call) else v.id if isinstance(v, ast.Name) else None
@@ -108,5 +110,9 @@ def compile_traffic(scope: Scope, block: ast.TrafficBlock) -> traffic_mod.Traffi
     else:
         raise CompileError(f"{where}: arrivals must be poisson(rate), burst or closed(users = N), "
                            f"got {describe(v)}", v.loc)
+    if session is not None and kind == "closed":
+        raise CompileError(f"{where}: a session's turns are sent as earlier ones finish; its arrivals give "
+                           f"the session starts, so they must be poisson(rate) or burst, not closed()", v.loc)
     return traffic_mod.TrafficSpec(block.name, kind, block.loc, rate, users, think, requests, duration, prompt,
-                                   output, ramp_up_s=ramp_up, jitter_s=jitter)
+                                   output, ramp_up_s=ramp_up, jitter_s=jitter, session=session,
+                                   system_prompt=system_prompt)

@@ -11,6 +11,7 @@ import zlib
 
 import numpy as np
 
+from infera.plan.traffic import sessions
 from infera.plan.traffic.stream import Stream, TrafficSpec
 
 
@@ -22,6 +23,8 @@ def rng_for(traffic: str, seed: int) -> np.random.Generator:
 def sample(spec: TrafficSpec, seed: int) -> Stream:
     if spec.trace is not None:
         return spec.trace
+    if spec.session is not None or spec.system_prompt is not None:
+        return sessions.sample(spec, seed, sample)
     rng = rng_for(spec.name, seed)
     if spec.arrivals == "poisson":
         if spec.requests is not None:
@@ -77,6 +80,7 @@ def unit_gaps(spec: TrafficSpec, seed: int) -> np.ndarray | None:
     """The rate-1 gaps of a Poisson stream whose requests, apart from their spacing, do not depend on the
     rate (a fixed count and no duration), drawn as :func:`sample` draws them; ``None`` for any other stream
     (with a duration, the rate decides how many requests arrive in time and so what is drawn after)."""
-    if spec.arrivals != "poisson" or spec.requests is None or spec.duration_s is not None:
+    if (spec.arrivals != "poisson" or spec.requests is None or spec.duration_s is not None
+            or spec.session is not None or spec.system_prompt is not None):
         return None
     return rng_for(spec.name, seed).standard_exponential(spec.requests)

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from infera.dsl import ast
 from infera.plan.traffic.lengths import LengthDist
+
+if TYPE_CHECKING:
+    from infera.plan.traffic.sessions import SessionSpec, SystemPrompt
 
 #: Closed-loop benchmark clients (docs/dsl.md, "Closed-loop clients"): users start spread over this ramp-up,
 #: and each request reaches the system after a random client-side delay of this mean (exponential).
@@ -64,3 +68,8 @@ class TrafficSpec:
     ramp_up_s: float = 0.0
     #: Closed loop: mean of each request's exponential client-side delay.
     jitter_s: float = 0.0
+    #: Sessions and agents (:mod:`.sessions`): the arrivals give each session's start; ``requests`` and
+    #: ``duration`` bound the sessions started.
+    session: SessionSpec | None = None
+    #: Shared system prompts put before every session's (or request's) prompt.
+    system_prompt: SystemPrompt | None = None

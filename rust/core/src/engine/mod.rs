@@ -114,6 +114,8 @@ struct Sim<'p> {
     routing: Routing,
     transfers: Transfers,
     arrivals: Box<dyn arrivals::Arrivals + 'p>,
+    /// Scratch for the arrivals a departure sets off.
+    issue: Vec<(f64, u32)>,
     events: Events,
     iter_rows: IterationRows,
 }
@@ -195,6 +197,7 @@ impl<'p> Sim<'p> {
             routing,
             transfers,
             arrivals,
+            issue: Vec::new(),
             events: Events::default(),
             iter_rows: IterationRows::default(),
         })
@@ -287,11 +290,16 @@ impl<'p> Sim<'p> {
         }
     }
 
-    /// A request left the system at `t`: the arrival process may issue another.
-    fn departed(&mut self, t: f64) {
-        if let Some((at, r)) = self.arrivals.departed(t) {
-            self.events.push(at, Class::Arrival, r);
+    /// Request `r` left the system at `t` (`finished` or turned away): the arrival process may issue
+    /// others.
+    fn departed(&mut self, t: f64, r: u32, finished: bool) {
+        let mut issue = std::mem::take(&mut self.issue);
+        self.arrivals.departed(t, r, finished, &mut issue);
+        for &(at, c) in &issue {
+            self.events.push(at, Class::Arrival, c);
         }
+        issue.clear();
+        self.issue = issue;
     }
 
     /// Turns a request away: it leaves the system at `t` with `status`.
@@ -301,7 +309,7 @@ impl<'p> Sim<'p> {
         req.phase = Phase::Rejected;
         req.status = status;
         req.finish = t;
-        self.departed(t);
+        self.departed(t, r, false);
     }
 
     /// A request's queue timeout fired: if it is still waiting and was never admitted, it is rejected now.
@@ -391,7 +399,7 @@ impl<'p> Sim<'p> {
         if req.decode_instance == NONE {
             req.decode_instance = i as u32;
         }
-        self.departed(t);
+        self.departed(t, r, true);
         if !self.insts[i].incoming.is_empty() {
             self.try_transfers(i, t);
         }

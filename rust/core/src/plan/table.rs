@@ -408,4 +408,72 @@ impl<'a> Table<'a> {
             })
             .collect()
     }
+
+    /// A `list<integer>` column of row indices (nulls read as empty lists), flattened: `(offsets, values)`
+    /// with row `i`'s list at `values[offsets[i]..offsets[i + 1]]`. Each value must be a whole number below
+    /// 2^32.
+    pub fn u32_lists(&self, col: &str) -> PlanResult<(Vec<usize>, Vec<u32>)> {
+        let arr = self.column(col)?;
+        let (offsets, values): (Vec<usize>, &ArrayRef) = match arr.data_type() {
+            DataType::List(_) => {
+                let a = arr.as_list::<i32>();
+                (
+                    a.offsets().iter().map(|&o| o as usize).collect(),
+                    a.values(),
+                )
+            }
+            DataType::LargeList(_) => {
+                let a = arr.as_list::<i64>();
+                (
+                    a.offsets().iter().map(|&o| o as usize).collect(),
+                    a.values(),
+                )
+            }
+            other => {
+                return Err(self.in_column(
+                    col,
+                    plan_err!(
+                        "column '{}.{}' must be a list of integers, found {}",
+                        self.name,
+                        col,
+                        other
+                    ),
+                ))
+            }
+        };
+        let row_of = |k: usize| offsets.partition_point(|&o| o <= k).saturating_sub(1);
+        let bad = |k: usize, why: &str| {
+            let row = row_of(k);
+            self.in_cell(
+                col,
+                row,
+                plan_err!("column '{}.{}' row {}: {}", self.name, col, row, why),
+            )
+        };
+        let vals = values.as_ref();
+        let (first, last) = (offsets[0], offsets[offsets.len() - 1]);
+        let mut out = Vec::with_capacity(last - first);
+        for k in first..last {
+            if vals.is_null(k) {
+                return Err(bad(k, "holds a null"));
+            }
+            let v = match vals.data_type() {
+                DataType::UInt32 => vals.as_primitive::<UInt32Type>().value(k) as f64,
+                DataType::UInt64 => vals.as_primitive::<UInt64Type>().value(k) as f64,
+                DataType::Int64 => vals.as_primitive::<Int64Type>().value(k) as f64,
+                DataType::Int32 => vals.as_primitive::<Int32Type>().value(k) as f64,
+                DataType::UInt16 => vals.as_primitive::<UInt16Type>().value(k) as f64,
+                DataType::Int16 => vals.as_primitive::<Int16Type>().value(k) as f64,
+                DataType::UInt8 => vals.as_primitive::<UInt8Type>().value(k) as f64,
+                DataType::Int8 => vals.as_primitive::<Int8Type>().value(k) as f64,
+                other => return Err(bad(k, &format!("must hold integers, found {other}"))),
+            };
+            if !(0.0..=u32::MAX as f64).contains(&v) {
+                return Err(bad(k, &format!("{v} is not a row index")));
+            }
+            out.push(v as u32);
+        }
+        // Nulls are empty lists; their offsets already say so. A sliced array's offsets start past 0.
+        Ok((offsets.iter().map(|&o| o - first).collect(), out))
+    }
 }

@@ -19,4 +19,27 @@ pub struct Workload {
     /// Closed loop: seconds from a user being ready to send each request to the request reaching the system
     /// (the benchmark client's ramp-up and jitter; optional column `requests.send_delay_s`, 0 when absent).
     pub send_delay_s: Vec<f64>,
+    /// Sessions and agents (optional columns `requests.after` and `requests.think_s`): request `i` waits
+    /// for the requests `after[after_offsets[i]..after_offsets[i + 1]]` (earlier requests of this workload)
+    /// and is sent `think_s[i]` after the last of them left. All three are empty when the plan has no
+    /// dependencies.
+    pub after_offsets: Vec<usize>,
+    pub after: Vec<u32>,
+    pub think_s: Vec<f64>,
+}
+
+impl Workload {
+    /// Whether any request waits for others.
+    pub fn has_dependencies(&self) -> bool {
+        !self.after.is_empty()
+    }
+
+    /// The requests request `r` waits for (none without dependencies).
+    pub fn after_of(&self, r: usize) -> &[u32] {
+        if self.after.is_empty() {
+            &[]
+        } else {
+            &self.after[self.after_offsets[r]..self.after_offsets[r + 1]]
+        }
+    }
 }

@@ -4,5 +4,6 @@
 mod closed_loop;
 mod disaggregated;
 mod many_requests;
+mod sessions;
 mod single_request;
 mod sweep;

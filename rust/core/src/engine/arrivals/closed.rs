@@ -18,6 +18,16 @@ fn new(wl: &Workload) -> Box<dyn Arrivals + '_> {
 }
 
 fn check(wl: &Workload, row: usize) -> Result<()> {
+    if wl.has_dependencies() {
+        return Err(plan_err!(
+            "workload '{}': closed-loop users issue requests in order; requests.after (sessions) needs open arrivals (workloads.kind 'open')",
+            wl.name
+        )
+        .table("workloads")
+        .column("kind")
+        .row(row)
+        .into());
+    }
     if wl.users == 0 {
         return Err(plan_err!(
             "workload '{}': closed-loop traffic needs users >= 1",
@@ -65,7 +75,7 @@ impl Arrivals for Closed<'_> {
         None
     }
 
-    fn departed(&mut self, t: f64) -> Option<(f64, u32)> {
-        self.issue(t + self.wl.think_time_s)
+    fn departed(&mut self, t: f64, _r: u32, _finished: bool, issue: &mut Vec<(f64, u32)>) {
+        issue.extend(self.issue(t + self.wl.think_time_s));
     }
 }

@@ -2,6 +2,8 @@
 //!
 //! A process is one file here exporting `ENTRY` (a [`Kind`]) and one name in the `registry!` line.
 
+mod after;
+
 use super::registry::{lookup, registry};
 use crate::error::Result;
 use crate::plan::Workload;
@@ -15,9 +17,9 @@ pub trait Arrivals {
     /// order.
     fn scheduled(&mut self) -> Option<(f64, u32)>;
 
-    /// A request left the system at `t` (finished or turned away): the arrival this sets off, if any, to
-    /// be queued as an arrival event.
-    fn departed(&mut self, t: f64) -> Option<(f64, u32)>;
+    /// Request `r` left the system at `t`, `finished` or turned away: pushes the arrivals this sets off
+    /// onto `issue` (in request order), to be queued as arrival events.
+    fn departed(&mut self, t: f64, r: u32, finished: bool, issue: &mut Vec<(f64, u32)>);
 }
 
 /// An arrival process as registered.

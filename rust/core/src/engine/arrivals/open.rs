@@ -1,7 +1,9 @@
 //! `open` arrivals: each request arrives at its time in the requests table (Poisson, bursts, traces),
 //! whatever the system does. The times are known ahead, so they are merged into the event stream from a
-//! sorted array instead of going through the event heap.
+//! sorted array instead of going through the event heap. Requests that wait for others (sessions,
+//! `requests.after`) have no time of their own: they are sent as those leave (see `after`).
 
+use super::after::After;
 use super::{Arrivals, Kind};
 use crate::error::{plan_err, Result};
 use crate::plan::Workload;
@@ -9,9 +11,13 @@ use crate::plan::Workload;
 pub(super) const ENTRY: Kind = Kind { new, check };
 
 fn new(wl: &Workload) -> Box<dyn Arrivals + '_> {
+    let after = After::new(wl);
     // Requests arriving at or after the workload's duration are never issued.
     let mut order: Vec<u32> = (0..wl.arrival_s.len() as u32)
-        .filter(|&r| wl.arrival_s[r as usize] < wl.duration_s)
+        .filter(|&r| {
+            wl.arrival_s[r as usize] < wl.duration_s
+                && !after.as_ref().is_some_and(|a| a.waits(r as usize))
+        })
         .collect();
     let arr = &wl.arrival_s;
     order.sort_by(|&a, &b| arr[a as usize].total_cmp(&arr[b as usize]).then(a.cmp(&b)));
@@ -19,6 +25,7 @@ fn new(wl: &Workload) -> Box<dyn Arrivals + '_> {
         arrival_s: arr,
         order,
         next: 0,
+        after,
     })
 }
 
@@ -42,6 +49,7 @@ struct Open<'w> {
     /// Requests to issue, by arrival time (then request order).
     order: Vec<u32>,
     next: usize,
+    after: Option<After<'w>>,
 }
 
 impl Arrivals for Open<'_> {
@@ -55,7 +63,9 @@ impl Arrivals for Open<'_> {
         Some((self.arrival_s[r as usize], r))
     }
 
-    fn departed(&mut self, _t: f64) -> Option<(f64, u32)> {
-        None
+    fn departed(&mut self, t: f64, r: u32, finished: bool, issue: &mut Vec<(f64, u32)>) {
+        if let Some(after) = &mut self.after {
+            after.departed(t, r, finished, issue);
+        }
     }
 }

@@ -72,6 +72,9 @@ pub struct PlanBuilder {
     pub pools: Vec<PoolRow>,
     pub links: Vec<LinkRow>,
     pub slos: Vec<SloRow>,
+    /// Requests that wait for others, by request row: (rows waited for, think time). When any is set the
+    /// requests table gets the optional `after` and `think_s` columns.
+    pub after: Vec<(u32, Vec<u32>, f64)>,
 }
 
 fn push<T>(rows: &mut Vec<T>, row: T) -> u32 {
@@ -173,6 +176,13 @@ impl PlanBuilder {
                 send_delay_s: 0.0,
             },
         )
+    }
+
+    /// Makes request row `request` wait for the request rows `after` (of the same workload, added before
+    /// it) and be sent `think_s` after the last of them left; give it a `None` arrival. The plan's `after`
+    /// column counts each workload's own requests, as the core reads it; the rows are converted on build.
+    pub fn after(&mut self, request: u32, after: &[u32], think_s: f64) {
+        self.after.push((request, after.to_vec(), think_s));
     }
 
     /// Adds a run; returns its row index.
@@ -294,6 +304,11 @@ impl PlanBuilder {
             ("output_tokens", u32s(q, |r| r.output_tokens)),
             ("send_delay_s", f64s(q, |r| r.send_delay_s)),
         ]);
+        let requests = if self.after.is_empty() {
+            requests
+        } else {
+            self.with_after(requests)
+        };
         let r = &self.runs;
         let runs = table(vec![
             ("name", utf8(r, |r| &r.name)),
@@ -351,6 +366,46 @@ impl PlanBuilder {
             ("links", links),
             ("slos", slos),
         ]
+    }
+
+    /// The requests table with the `after` and `think_s` columns of [`PlanBuilder::after`].
+    fn with_after(&self, requests: StructArray) -> StructArray {
+        let q = &self.requests;
+        let mut local = vec![0u32; q.len()];
+        let mut count: HashMap<u32, u32> = HashMap::new();
+        for (i, r) in q.iter().enumerate() {
+            let c = count.entry(r.workload).or_insert(0);
+            local[i] = *c;
+            *c += 1;
+        }
+        let mut lists: Vec<Vec<u32>> = vec![Vec::new(); q.len()];
+        let mut think = vec![0.0; q.len()];
+        for (r, after, t) in &self.after {
+            lists[*r as usize] = after.iter().map(|&p| local[p as usize]).collect();
+            think[*r as usize] = *t;
+        }
+        let mut offsets = OffsetBufferBuilder::<i32>::new(q.len());
+        for l in &lists {
+            offsets.push_length(l.len());
+        }
+        let values = UInt32Array::from_iter_values(lists.into_iter().flatten());
+        let after = ListArray::new(
+            Arc::new(Field::new("item", arrow_schema::DataType::UInt32, false)),
+            offsets.finish(),
+            Arc::new(values),
+            None,
+        );
+        let (fields, mut cols, _) = requests.into_parts();
+        let mut fields: Vec<Field> = fields.iter().map(|f| f.as_ref().clone()).collect();
+        fields.push(Field::new("after", after.data_type().clone(), false));
+        fields.push(Field::new(
+            "think_s",
+            arrow_schema::DataType::Float64,
+            false,
+        ));
+        cols.push(Arc::new(after));
+        cols.push(Arc::new(Float64Array::from(think)));
+        StructArray::new(fields.into(), cols, None)
     }
 
     /// Packs the plan into one record batch: one row, a `list<struct>` column per table, and the

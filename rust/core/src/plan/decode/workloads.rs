@@ -3,7 +3,7 @@
 use arrow_array::RecordBatch;
 
 use crate::error::{plan_err, PlanResult};
-use crate::plan::table::with_table;
+use crate::plan::table::{with_table, Table};
 use crate::plan::workload::Workload;
 
 fn u32_tokens(v: Vec<u64>) -> Vec<u32> {
@@ -38,6 +38,9 @@ pub fn decode(batch: &RecordBatch) -> PlanResult<Vec<Workload>> {
                     prompt_tokens: Vec::new(),
                     output_tokens: Vec::new(),
                     send_delay_s: Vec::new(),
+                    after_offsets: Vec::new(),
+                    after: Vec::new(),
+                    think_s: Vec::new(),
                 })
             })
             .collect::<PlanResult<Vec<_>>>()
@@ -53,11 +56,15 @@ pub fn decode(batch: &RecordBatch) -> PlanResult<Vec<Workload>> {
         } else {
             vec![0.0; t.len()]
         };
+        let deps = dependencies(&t, &wl, &arrival, &mut workloads)?;
         for i in 0..t.len() {
             let w = &mut workloads[wl[i]];
-            // Whether the times must be valid is the arrival process's to say (`engine::arrivals`).
+            // Whether the times must be valid is the arrival process's to say (`engine::arrivals`); a
+            // request that waits for others has no time of its own.
             let a = arrival[i].unwrap_or(f64::NAN);
-            if !(a.is_finite() && a >= 0.0) && w.invalid_arrival_row.is_none() {
+            let valid = a.is_finite() && a >= 0.0;
+            let waits = deps.as_ref().is_some_and(|off| off[i + 1] > off[i]);
+            if !valid && !waits && w.invalid_arrival_row.is_none() {
                 w.invalid_arrival_row = Some(i);
             }
             w.arrival_s.push(a);
@@ -68,4 +75,86 @@ pub fn decode(batch: &RecordBatch) -> PlanResult<Vec<Workload>> {
         Ok(())
     })?;
     Ok(workloads)
+}
+
+/// The optional `requests.after` and `requests.think_s` columns, checked and split per workload (indices in
+/// `after` count the workload's own requests): every request waited for is an earlier request of the same
+/// workload, which also rules out cycles; think times are finite and >= 0; a waiting request has a null
+/// (or NaN) `arrival_s`. Returns the table's `after` offsets, so the caller can tell which rows wait.
+fn dependencies(
+    t: &Table<'_>,
+    wl: &[usize],
+    arrival: &[Option<f64>],
+    workloads: &mut [Workload],
+) -> PlanResult<Option<Vec<usize>>> {
+    if !t.has("after") {
+        if t.has("think_s") {
+            return Err(t.in_cell(
+                "think_s",
+                0,
+                plan_err!("column 'requests.think_s' is given without requests.after"),
+            ));
+        }
+        return Ok(None);
+    }
+    let (off, after) = t.u32_lists("after")?;
+    let think = if t.has("think_s") {
+        t.nonneg("think_s")?
+    } else {
+        vec![0.0; t.len()]
+    };
+    if after.is_empty() {
+        return Ok(None);
+    }
+    // Each request's index within its workload.
+    let mut local = vec![0u32; t.len()];
+    let mut count = vec![0u32; workloads.len()];
+    for (i, &w) in wl.iter().enumerate() {
+        local[i] = count[w];
+        count[w] += 1;
+    }
+    for (w, wk) in workloads.iter_mut().enumerate() {
+        wk.after_offsets = Vec::with_capacity(count[w] as usize + 1);
+        wk.after_offsets.push(0);
+        wk.think_s = Vec::with_capacity(count[w] as usize);
+    }
+    for i in 0..t.len() {
+        let parents = &after[off[i]..off[i + 1]];
+        let w = &mut workloads[wl[i]];
+        for &p in parents {
+            if p >= local[i] {
+                return Err(t.in_cell(
+                    "after",
+                    i,
+                    plan_err!(
+                        "column 'requests.after' row {}: waits for request {} of workload '{}', which is not an earlier request of it (it is request {}; a request may only wait for earlier ones, so there are no cycles)",
+                        i,
+                        p,
+                        w.name,
+                        local[i]
+                    ),
+                ));
+            }
+        }
+        if !parents.is_empty() && arrival[i].is_some_and(|a| !a.is_nan()) {
+            return Err(t.in_cell(
+                "arrival_s",
+                i,
+                plan_err!(
+                    "column 'requests.arrival_s' row {}: a request that waits for others (requests.after) is sent when they have left; its arrival_s must be null",
+                    i
+                ),
+            ));
+        }
+        w.after.extend_from_slice(parents);
+        w.after_offsets.push(w.after.len());
+        w.think_s.push(think[i]);
+    }
+    for w in workloads.iter_mut() {
+        if w.after.is_empty() {
+            w.after_offsets.clear();
+            w.think_s.clear();
+        }
+    }
+    Ok(Some(off))
 }
