@@ -10,7 +10,7 @@ from helpers import H100_8B, compile_error
 from infera.plan.stacks import FIELDS, STACKS
 
 COLUMNS = ("max_batch", "max_batched_tokens", "chunked_prefill", "policy", "block_size", "graph_max_tokens",
-           "graph_prefill", "eager_launch_s", "step_overhead_s")
+           "graph_prefill", "eager_launch_s", "step_overhead_s", "recv_interval")
 
 
 def pool_row(chip: str, options: str, tp: int = 1, model: str = "llama3_1_8b") -> dict:
@@ -95,3 +95,18 @@ run r {{ model = llama3_1_8b, traffic = t, system = s, record = [requests] }}
     eager = ttft(", graph_max_tokens = 512, eager_launch = 500 us")
     assert eager > graphed + 0.08
     assert ttft(", graph_max_tokens = 4096, eager_launch = 500 us") == graphed
+
+
+def test_every_stack_polls_for_new_requests_every_step_unless_told() -> None:
+    """`recv_interval` defaults to 1 in all three profiles (each reads its input before every step); a recipe's
+    `--scheduler-recv-interval` is set on the pool and wins; 0 is refused where it is written."""
+    for stack in STACKS:
+        assert pool_row("h200_sxm", f", stack = {stack}")["recv_interval"] == 1
+    assert pool_row("h200_sxm", "")["recv_interval"] == 1
+    assert pool_row("b200", ", stack = sglang, recv_interval = 30")["recv_interval"] == 30
+    err = compile_error(H100_8B + """
+traffic t { arrivals = poisson(1 /s), prompt = 128 tokens, output = 16 tokens, requests = 4 }
+system s { pool p: 1 x h100_sxm, stack = sglang, recv_interval = 0 }
+run r { model = llama3_1_8b, traffic = t, system = s }
+""")
+    assert "recv_interval" in str(err) and err.loc.line == 6

@@ -140,3 +140,24 @@ def test_client_metrics_follow_the_benchmark_definition() -> None:
     m = client_metrics(frame)
     assert m["ttft_mean"] == pytest.approx(0.3) and m["ttft_median"] == pytest.approx(0.2)
     assert m["tpot_p99"] == pytest.approx(0.02 + 0.98 * 0.01)   # numpy's linear interpolation, as vLLM
+
+
+def test_sglang_rows_poll_as_their_recipe_did_on_the_day_they_ran() -> None:
+    """InferenceX's DeepSeek-R1 B200 SGLang recipe passes --scheduler-recv-interval 10 below 16 users and 30
+    from 16 (validation/serving/serving_recipes.py); its H200 recipe and runs under attention DP leave 1."""
+    from serving_recipes import sglang_recv_interval
+
+    assert sglang_recv_interval("deepseek_r1", "b200", "fp8", 4, "2026-03-01", False) == 10
+    assert sglang_recv_interval("deepseek_r1", "b200", "fp8", 16, "2026-03-01", False) == 30
+    assert sglang_recv_interval("deepseek_r1", "b200", "fp8", 64, "2026-03-01", True) == 1
+    assert sglang_recv_interval("deepseek_r1", "h200_sxm", "fp8", 64, "2026-03-01", False) == 1
+    # Qwen3.5 FP8 on B200: none before the recipe landed, 30 from 16 users, then from 5 users after 2026-05-15.
+    assert sglang_recv_interval("qwen3_5_397b_a17b", "b200", "fp8", 8, "2026-02-01", False) == 1
+    assert sglang_recv_interval("qwen3_5_397b_a17b", "b200", "fp8", 8, "2026-04-01", False) == 10
+    assert sglang_recv_interval("qwen3_5_397b_a17b", "b200", "fp8", 8, "2026-05-20", False) == 30
+    raw = _first("inferencex", model="dsr1", hardware="b200", framework="sglang", precision="fp8", conc="64",
+                 spec_method="none", disagg="False", decode_dp_attention="False")
+    d = sr.inferencex_row(raw, 2).deployment
+    assert d is not None and d.recv_interval == 30 and "recv_interval = 30" in sr.program(d)
+    trt = sr.inferencex_row(_first("inferencex", framework="trt", spec_method="none", disagg="False"), 2)
+    assert trt.deployment is not None and "recv_interval" not in sr.program(trt.deployment)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import infera._core
 from infera import catalog
+from serving_recipes import sglang_recv_interval
 
 HERE = Path(__file__).resolve().parent
 
@@ -97,6 +98,7 @@ class Deployment:
     requests: int
     range_ratio: float
     kv_link_gbs: float | None = None    # prefill → decode bandwidth (disaggregated only)
+    recv_interval: int = 1              # SGLang's --scheduler-recv-interval, as the row's recipe set it
 
 
 @dataclass
@@ -149,7 +151,8 @@ def _layout_reason(pools: tuple[PoolSpec, ...], chip: str) -> str | None:
     return None
 
 
-def _deployment(model, chip, prec, stack, pools, isl, osl, users, client) -> tuple[Deployment | None, str | None]:
+def _deployment(model, chip, prec, stack, pools, isl, osl, users, client,
+                measured_on: str | None = None) -> tuple[Deployment | None, str | None]:
     weights, compute = PRECISIONS.get(prec, (None, None))
     reason = _catalog_reason(model, chip, weights) or _layout_reason(pools, chip)
     if reason is None and stack is None:
@@ -162,8 +165,12 @@ def _deployment(model, chip, prec, stack, pools, isl, osl, users, client) -> tup
     if any(p.role == "prefill" for p in pools):
         prefill_chips = sum(p.chips for p in pools if p.role == "prefill")
         link = KV_NIC_GBPS[chip] / 8 * prefill_chips
+    recv = 1
+    if stack == "sglang" and client is INFERENCEX_CLIENT and link is None:
+        recv = sglang_recv_interval(model, chip, weights, users, measured_on,
+                                    any(p.dp_attention > 1 for p in pools))
     return Deployment(model, chip, weights, compute, stack, pools, isl, osl, users,
-                      client["prompts_per_user"] * users, client["range_ratio"], link), None
+                      client["prompts_per_user"] * users, client["range_ratio"], link, recv), None
 
 
 def aiconfigurator_client(source: str) -> dict:
@@ -194,8 +201,10 @@ def aiconfigurator_row(r: dict[str, str]) -> Row:
     else:
         pools = (pool("prefill", "prefill", "prefill_", _int(r["prefill_num_workers"])),
                  pool("decode", "decode", "decode_", _int(r["decode_num_workers"])))
+    day = re.search(r"measured=(\d{4}-\d\d-\d\d)", r["silicon_data_source"])
     dep, reason = _deployment(model, chip, prec, STACKS.get(r["backend"]), pools, int(r["isl"]), int(r["osl"]),
-                              users, aiconfigurator_client(r["silicon_data_source"]))
+                              users, aiconfigurator_client(r["silicon_data_source"]),
+                              day.group(1) if day else None)
     measured = {"ttft_mean": float(r["silicon_ttft_ms"]) / 1e3, "tpot_mean": float(r["silicon_tpot_ms"]) / 1e3}
     return Row("aiconfigurator", r["id"], model or r["model_path"], chip or r["system"], r["backend"],
                prec or "bf16", r["mode"], measured, dep, reason)
@@ -224,7 +233,7 @@ def inferencex_row(r: dict[str, str], index: int) -> Row:
         dep, reason = None, f"speculative decoding ({r['spec_method']}) not modelled"
     else:
         dep, reason = _deployment(model, chip, prec, STACKS.get(r["framework"]), pools, int(r["isl"]),
-                                  int(r["osl"]), _int(r["conc"]), INFERENCEX_CLIENT)
+                                  int(r["osl"]), _int(r["conc"]), INFERENCEX_CLIENT, r["date"][:10] or None)
     measured = {f"{m}_{q}": float(r[f"{q}_{m}"]) for m in ("ttft", "tpot") for q in ("mean", "median", "p99")}
     return Row("inferencex", f"{r['source_file']}:{index}", model or r["model"], chip or r["hardware"],
                r["framework"], prec, "disagg" if disagg else "agg", measured, dep, reason)
@@ -250,12 +259,16 @@ def trtllm_token_budget(users: int, isl: int, osl: int) -> int:
     return max(8192, -(-(users + isl + 64) // 64) * 64, isl + osl)
 
 
-def pool_text(p: PoolSpec, chip: str, stack: str, max_batch: int, budget: int | None = None) -> str:
+def pool_text(p: PoolSpec, chip: str, stack: str, max_batch: int, budget: int | None = None,
+              recv_interval: int = 1) -> str:
     """One pool of the system, imitating ``stack``, the serving stack the row ran (docs/stacks.md); ``budget``
-    overrides the stack's step token budget where the benchmark recipe did."""
+    and ``recv_interval`` override the stack's step token budget and input polling where the benchmark recipe
+    did."""
     opts = [f"stack = {stack}", f"tp = {p.tp}", f"max_batch = {max_batch}"]
     if budget is not None:
         opts.append(f"max_batched_tokens = {budget}")
+    if recv_interval > 1:
+        opts.append(f"recv_interval = {recv_interval}")
     if p.role != "mixed":
         opts.insert(0, f"role = {p.role}")
     if p.pp > 1:
@@ -278,7 +291,7 @@ def program(d: Deployment) -> str:
     decode_workers = sum(p.workers for p in d.pools if p.role != "prefill")
     max_batch = max(256, math.ceil(d.users / decode_workers))
     budget = trtllm_token_budget(d.users, d.isl, d.osl) if d.stack == "trtllm" else None
-    pools = "\n".join(pool_text(p, d.chip, d.stack, max_batch, budget) for p in d.pools)
+    pools = "\n".join(pool_text(p, d.chip, d.stack, max_batch, budget, d.recv_interval) for p in d.pools)
     link = f"\n  link prefill -> decode {{ bandwidth = {d.kv_link_gbs:g} GB/s }}" if d.kv_link_gbs else ""
     return (f"use chips.{d.chip}, models.{d.model}\n"
             f"model m extends {d.model} {{ weights = {d.weights}, compute = {d.compute} }}\n"

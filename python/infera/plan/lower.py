@@ -118,7 +118,7 @@ class _Writer:
                     graph_max_tokens=GRAPH_ALWAYS if pool.graph_max_tokens is None else pool.graph_max_tokens,
                     graph_prefill=pool.graph_prefill, graph_pad_tokens=pool.graph_pad_tokens,
                     eager_launch_s=pool.eager_launch_s,
-                    step_overhead_per_seq_s=pool.step_overhead_per_seq_s,
+                    step_overhead_per_seq_s=pool.step_overhead_per_seq_s, recv_interval=pool.recv_interval,
                     weights_memory=mem0 + placement.weights_tier, kv_memory=mem0 + placement.kv_tier)
             for ln in system.links:
                 self.add("links", src=pool_rows[ln.src], dst=pool_rows[ln.dst], bandwidth=ln.bandwidth,

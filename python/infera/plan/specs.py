@@ -131,6 +131,9 @@ class PoolSpec:
     eager_launch_s: float = 0.0
     #: CPU seconds each step adds per scheduled sequence.
     step_overhead_per_seq_s: float = 0.0
+    #: The scheduler takes in new arrivals only every this many decode steps (SGLang's
+    #: ``--scheduler-recv-interval``); a step with prefill work or an idle scheduler takes them in at once.
+    recv_interval: int = 1
 
     @property
     def instance_chips(self) -> int:

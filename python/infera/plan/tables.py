@@ -172,6 +172,8 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("graph_pad_tokens", u32),
             ("eager_launch_s", f64),
             ("step_overhead_per_seq_s", f64),
+            # Steps between the scheduler's polls for new arrivals (docs/stacks.md).
+            ("recv_interval", u32),
         ]
     ),
     "links": pa.schema([("src", u32), ("dst", u32), ("bandwidth", f64), ("latency_s", f64)]),

@@ -103,7 +103,8 @@ _STACK_KEYS = {"max_batch": "max_batch", "max_batched_tokens": "max_batched_toke
                "memory_utilization": "memory_utilization", "step_overhead": "step_overhead_s",
                "graph_max_tokens": "graph_max_tokens", "graph_prefill": "graph_prefill",
                "graph_pad": "graph_pad_tokens",
-               "eager_launch": "eager_launch_s", "step_overhead_per_seq": "step_overhead_per_seq_s"}
+               "eager_launch": "eager_launch_s", "step_overhead_per_seq": "step_overhead_per_seq_s",
+               "recv_interval": "recv_interval"}
 
 
 def _compile_pool(where: str, p: ast.Pool, network: tuple[int, float, float]) -> PoolSpec:
@@ -142,6 +143,7 @@ def _compile_pool(where: str, p: ast.Pool, network: tuple[int, float, float]) ->
     graph_pad = pf.integer("graph_pad", 1)
     eager = pf.quantity("eager_launch", ("time",), 0.0, positive=False)
     per_seq = pf.quantity("step_overhead_per_seq", ("time",), 0.0, positive=False)
+    recv_interval = pf.integer("recv_interval", 1, dims=("number",))
     max_queue = pf.integer("max_queue", 0, minimum=1)
     queue_timeout = pf.quantity("queue_timeout", ("time",), math.inf)
     pp = pf.integer("pp", 1, dims=("number",))
@@ -161,6 +163,7 @@ def _compile_pool(where: str, p: ast.Pool, network: tuple[int, float, float]) ->
                     mem_util, overhead, p.loc, p.chips.chip.loc, max_queue, queue_timeout, pp, ep, microbatches,
                     node_size, net_bw, net_lat, weights_in, kv_in, dp_attention=dp_attention, stack=stack,
                     stack_given=given, graph_max_tokens=graph_max, graph_prefill=graph_prefill,
-                    graph_pad_tokens=graph_pad, eager_launch_s=eager, step_overhead_per_seq_s=per_seq)
+                    graph_pad_tokens=graph_pad, eager_launch_s=eager, step_overhead_per_seq_s=per_seq,
+                    recv_interval=recv_interval)
     check_pool_shape(spec, pw, mb_a, dp_a)
     return spec

@@ -32,6 +32,7 @@ PROFILE = Stack(
     graph_prefill=False,
     graph_pad_tokens=8,
     eager_launch_s=100e-6,
+    recv_interval=1,
     sources=(
         ("max_batch", "managers/tp_worker.py + model_executor/model_runner.py: max_running_requests derived from "
                       "the KV pool, request pool clamped to [2048, 4096]; the KV capacity binds first"),
@@ -52,5 +53,7 @@ PROFILE = Stack(
         ("graph_pad_tokens", "server_args.py _generate_cuda_graph_batch_sizes: 1, 2, 4, 8, 12, then every 8 up to 256; "
                              "cuda_graph_runner.py pads up (bisect)"),
         ("eager_launch_s", "fitted on the development sets' short-prompt TTFT (docs/validation-serving.md)"),
+        ("recv_interval", "server_args.py: scheduler_recv_interval 1, the scheduler reads its input socket before "
+                          "every step (managers/scheduler_recv_skipper.py is created only for a value above 1)"),
     ),
 )

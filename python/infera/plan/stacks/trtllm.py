@@ -17,6 +17,7 @@ PROFILE = Stack(
     graph_prefill=False,
     graph_pad_tokens=1,
     eager_launch_s=100e-6,
+    recv_interval=1,
     sources=(
         ("max_batch", "tensorrt_llm/commands/serve.py: max_batch_size from BuildConfig, 2048"),
         ("max_batched_tokens", "tensorrt_llm/commands/serve.py: max_num_tokens from BuildConfig, 8192"),
@@ -34,5 +35,7 @@ PROFILE = Stack(
         ("graph_pad_tokens", "llm_args.py CudaGraphConfig enable_padding False: a batch replays only a graph of "
                              "its exact size (1..31, 32, 64, 128 captured)"),
         ("eager_launch_s", "fitted on the development sets' short-prompt TTFT (docs/validation-serving.md)"),
+        ("recv_interval", "tensorrt_llm/_torch/pyexecutor/py_executor.py _executor_loop: "
+                          "_fetch_and_activate_new_requests at the top of every iteration"),
     ),
 )

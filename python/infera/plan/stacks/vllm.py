@@ -23,6 +23,7 @@ PROFILE = Stack(
     graph_prefill=True,
     graph_pad_tokens=8,
     eager_launch_s=100e-6,
+    recv_interval=1,
     sources=(
         ("max_batch", "vllm/engine/arg_utils.py EngineArgs.get_batch_defaults: max_num_seqs 1024 on >= 70 GiB, "
                       "else 256 (0.10.1.1-0.19.0)"),
@@ -43,5 +44,7 @@ PROFILE = Stack(
         ("graph_pad_tokens", "vllm/config/vllm.py _set_cudagraph_sizes: capture sizes 1, 2, 4, then every 8 up to 256 "
                              "(every 16 above), padded up"),
         ("eager_launch_s", "fitted on the development sets' short-prompt TTFT (docs/validation-serving.md)"),
+        ("recv_interval", "vllm/v1/engine/core.py EngineCoreProc.run_busy_loop: _process_input_queue drains the "
+                          "input queue before every engine step"),
     ),
 )

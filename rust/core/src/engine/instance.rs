@@ -11,6 +11,7 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 
 use super::kv_cache::KvCache;
+use super::recv::Inbox;
 use super::request::{Phase, Req};
 use crate::cost::StepStats;
 use crate::plan::{Model, Pool, Role};
@@ -68,6 +69,8 @@ pub(crate) struct Instance {
     pub busy_s: f64,
     /// Energy of the instance's steps (static and dynamic while busy), joules.
     pub busy_energy_j: f64,
+    /// Arrivals the scheduler has not taken in yet (pool column `recv_interval`).
+    pub inbox: Inbox,
 }
 
 impl Instance {
@@ -117,6 +120,7 @@ impl Instance {
             steps: 0,
             busy_s: 0.0,
             busy_energy_j: 0.0,
+            inbox: Inbox::new(pool.recv_interval),
         }
     }
 

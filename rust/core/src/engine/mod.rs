@@ -17,6 +17,7 @@ mod events;
 mod instance;
 mod kv_cache;
 mod options;
+mod recv;
 mod registry;
 mod request;
 mod step;
@@ -26,6 +27,8 @@ pub mod arrivals;
 pub mod router;
 pub mod scheduler;
 
+#[cfg(test)]
+mod recv_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
@@ -278,6 +281,18 @@ impl<'p> Sim<'p> {
     fn arrive(&mut self, r: u32, t: f64) {
         self.reqs[r as usize].arrival = t;
         let i = self.routing.pick_prefill();
+        // A scheduler that polls its input every few steps sees the request later (`recv`).
+        if self.insts[i].inbox.holds(self.insts[i].busy) {
+            self.reqs[r as usize].instance = i as u32;
+            self.insts[i].inbox.push(r);
+            return;
+        }
+        self.admit(r, i, t);
+    }
+
+    /// Instance `i`'s scheduler takes in request `r` at `t`: it queues it, or turns it away when the queue
+    /// is full. The queue timeout counts from the request's arrival.
+    fn admit(&mut self, r: u32, i: usize, t: f64) {
         if self.insts[i].waiting_live >= self.insts[i].max_queue {
             self.reqs[r as usize].instance = i as u32;
             self.reject(r, t, Status::QueueFull);
@@ -286,7 +301,8 @@ impl<'p> Sim<'p> {
         self.assign_prefill(r, i, t, false);
         let timeout = self.insts[i].queue_timeout_s;
         if timeout.is_finite() {
-            self.events.push(t + timeout, Class::Timeout, r);
+            let at = (self.reqs[r as usize].arrival + timeout).max(t);
+            self.events.push(at, Class::Timeout, r);
         }
     }
 

@@ -60,6 +60,11 @@ impl Sim<'_> {
         }
         if stats.tokens == 0.0 {
             self.insts[i].busy = false;
+            // An idle scheduler polls its input at once.
+            let pending = self.insts[i].inbox.drain();
+            if !pending.is_empty() {
+                self.take_in(i, pending, t);
+            }
             return Ok(());
         }
         self.insts[i].kv.check_accounting(i)?;
@@ -132,7 +137,12 @@ impl Sim<'_> {
                 self.join_decode(i, r, t);
             }
         }
+        let had_prefill = !chunks.is_empty();
         self.insts[i].chunks = chunks;
+        let received = self.insts[i].inbox.step_ended(had_prefill);
+        if !received.is_empty() {
+            self.take_in(i, received, t);
+        }
         if !self.insts[i].joining.is_empty() {
             let mut joining = std::mem::take(&mut self.insts[i].joining);
             for &r in &joining {

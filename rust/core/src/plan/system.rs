@@ -111,4 +111,8 @@ pub struct Pool {
     /// CPU seconds each step adds per scheduled sequence: preparing its inputs, sampling, detokenizing and
     /// streaming its token (optional column `step_overhead_per_seq_s`, 0 when absent).
     pub step_overhead_per_seq_s: f64,
+    /// The scheduler takes in newly arrived requests only every this many decode steps (a step with prefill
+    /// work, or an idle scheduler, takes them in at once): SGLang's `--scheduler-recv-interval` (optional
+    /// column `recv_interval`, 1 when absent: every step).
+    pub recv_interval: u64,
 }

@@ -107,6 +107,11 @@ pub fn decode(batch: &RecordBatch, runs: usize, chips: usize) -> PlanResult<Vec<
         } else {
             vec![0.0; t.len()]
         };
+        let recv_interval = if t.has("recv_interval") {
+            t.int_in("recv_interval", 1, 1 << 20)?
+        } else {
+            vec![1; t.len()]
+        };
         let role = if t.has("role") {
             t.parsed("role", Role::parse)?
         } else {
@@ -206,6 +211,7 @@ pub fn decode(batch: &RecordBatch, runs: usize, chips: usize) -> PlanResult<Vec<
                     eager_launch_s: eager_launch[i],
                     step_overhead_per_seq_s: per_seq[i],
                     graph_pad_tokens: graph_pad[i],
+                    recv_interval: recv_interval[i],
                 })
             })
             .collect::<PlanResult<Vec<_>>>()

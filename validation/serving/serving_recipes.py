@@ -1,0 +1,63 @@
+"""What the benchmark recipes launched SGLang with beyond its defaults, for the rows that ran them.
+
+InferenceX's SGLang recipes (``benchmarks/single_node/fixed_seq_len/*.sh`` of SemiAnalysisAI/InferenceX, and
+their earlier paths ``benchmarks/*_docker.sh`` and ``benchmarks/single_node/*.sh``) pass
+``--scheduler-recv-interval``: the scheduler reads new requests only every N decode steps (docs/stacks.md,
+``recv_interval``). Which value a row ran follows the recipe for its model, chip and precision as it stood on
+the day the row was measured, read from the repository's history:
+
+* DeepSeek-R1 (and the V3 rows, which the sets' sources name DeepSeek-R1) on B200, FP8 and FP4: 10 below 16
+  users, 30 from 16, since the recipes' first versions (2025-09-21 for FP4, 2025-09-23 for FP8,
+  ``dsr1_fp{4,8}_b200_docker.sh``); on B300 since the recipes landed on 2026-04-17.
+* Qwen3.5-397B on B200: BF16 since 2026-02-19, FP8 since 2026-03-03, FP4 since 2026-04-08, 10 / 30 at 16
+  users; FP8 and FP4 switch to 30 above 4 users on 2026-05-15. On B300 from 2026-04-17: BF16 and FP4 10 / 30
+  at 16 users, FP8 10 at every concurrency.
+* GLM-5 FP4: 10 on B200 from 2026-04-09 and on B300 from 2026-04-17.
+* Every other recipe (H100/H200, GLM-5 FP8, the disaggregated multi-node ones) leaves SGLang's default 1,
+  and ``dsr1_fp4_b200.sh`` sets 1 when attention DP is on (SGLang 0.5's ``SchedulerRecvSkipper`` asserts
+  that attention DP is off).
+
+aiconfigurator's own gap-analysis collection launched SGLang without the flag.
+"""
+
+from __future__ import annotations
+
+#: (model, chip, weights) → [(first day, users threshold, interval below, interval from)], oldest first; a
+#: threshold of 0 means the interval does not depend on the users.
+_RECV: dict[tuple[str, str, str], list[tuple[str, int, int, int]]] = {}
+
+
+def _add(models: tuple[str, ...], chips: tuple[str, ...], weights: tuple[str, ...], since: str, threshold: int,
+         below: int, at_or_above: int) -> None:
+    for m in models:
+        for c in chips:
+            for w in weights:
+                _RECV.setdefault((m, c, w), []).append((since, threshold, below, at_or_above))
+
+
+_DS = ("deepseek_r1", "deepseek_v3")
+_add(_DS, ("b200",), ("nvfp4",), "2025-09-21", 16, 10, 30)
+_add(_DS, ("b200",), ("fp8",), "2025-09-23", 16, 10, 30)
+_add(_DS, ("b300",), ("fp8", "nvfp4"), "2026-04-17", 16, 10, 30)
+_Q = ("qwen3_5_397b_a17b",)
+_add(_Q, ("b200",), ("bf16",), "2026-02-19", 16, 10, 30)
+_add(_Q, ("b200",), ("fp8",), "2026-03-03", 16, 10, 30)
+_add(_Q, ("b200",), ("nvfp4",), "2026-04-08", 16, 10, 30)
+_add(_Q, ("b200",), ("fp8", "nvfp4"), "2026-05-15", 5, 10, 30)
+_add(_Q, ("b300",), ("bf16", "nvfp4"), "2026-04-17", 16, 10, 30)
+_add(_Q, ("b300",), ("fp8",), "2026-04-17", 0, 10, 10)
+_add(("glm_5",), ("b200",), ("nvfp4",), "2026-04-09", 0, 10, 10)
+_add(("glm_5",), ("b300",), ("nvfp4",), "2026-04-17", 0, 10, 10)
+
+
+def sglang_recv_interval(model: str, chip: str, weights: str, users: int, measured_on: str | None,
+                         dp_attention: bool) -> int:
+    """The ``--scheduler-recv-interval`` an InferenceX SGLang recipe ran a row with (1: not set); ``measured_on``
+    is the row's day (``YYYY-MM-DD``; None: unknown, taken as the latest recipe)."""
+    if dp_attention:
+        return 1
+    value = 1
+    for since, threshold, below, at_or_above in _RECV.get((model, chip, weights), []):
+        if measured_on is None or measured_on >= since:
+            value = at_or_above if users >= threshold else below
+    return value
