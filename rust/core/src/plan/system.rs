@@ -111,4 +111,7 @@ pub struct Pool {
     /// CPU seconds each step adds per scheduled sequence: preparing its inputs, sampling, detokenizing and
     /// streaming its token (optional column `step_overhead_per_seq_s`, 0 when absent).
     pub step_overhead_per_seq_s: f64,
+    /// Most KV blocks of each instance its prefix cache may hold (optional column `prefix_cache_blocks`;
+    /// 0 when absent: no prefix caching). The cache shares the instance's `kv_blocks` with running requests.
+    pub prefix_cache_blocks: u64,
 }

@@ -83,7 +83,7 @@ impl<'a> Table<'a> {
         e.table(self.name).column(col).row(row)
     }
 
-    fn in_column(&self, col: &str, e: PlanError) -> PlanError {
+    pub fn in_column(&self, col: &str, e: PlanError) -> PlanError {
         e.table(self.name).column(col)
     }
 
@@ -407,5 +407,90 @@ impl<'a> Table<'a> {
                 }
             })
             .collect()
+    }
+    /// A list column of whole numbers in `[0, max]`, in CSR form: row `i`'s values are
+    /// `values[offsets[i]..offsets[i + 1]]`. A null row is an empty list; a null element is an error.
+    pub fn u64_lists(&self, col: &str, max: u64) -> PlanResult<(Vec<usize>, Vec<u64>)> {
+        let arr = self.column(col)?;
+        let (offsets, inner): (Vec<usize>, &ArrayRef) = match arr.data_type() {
+            DataType::List(_) => {
+                let l = arr.as_list::<i32>();
+                (
+                    l.offsets().iter().map(|&x| x as usize).collect(),
+                    l.values(),
+                )
+            }
+            DataType::LargeList(_) => {
+                let l = arr.as_list::<i64>();
+                (
+                    l.offsets().iter().map(|&x| x as usize).collect(),
+                    l.values(),
+                )
+            }
+            other => {
+                return Err(self.in_column(
+                    col,
+                    plan_err!(
+                        "column '{}.{}' must be a list of whole numbers, found {}",
+                        self.name,
+                        col,
+                        other
+                    ),
+                ))
+            }
+        };
+        let start = offsets[0];
+        let row_of = |k: usize| offsets.partition_point(|&o| o <= k).saturating_sub(1);
+        let bad = |k: usize, what: &str| {
+            let row = row_of(k);
+            self.in_cell(
+                col,
+                row,
+                plan_err!(
+                    "column '{}.{}' row {}: element {} {}",
+                    self.name,
+                    col,
+                    row,
+                    k - offsets[row],
+                    what
+                ),
+            )
+        };
+        let end = *offsets.last().unwrap_or(&start);
+        let mut values = Vec::with_capacity(end - start);
+        macro_rules! read {
+            ($t:ty, $conv:expr) => {{
+                let a = inner.as_primitive::<$t>();
+                for k in start..end {
+                    if a.is_null(k) {
+                        return Err(bad(k, "is null"));
+                    }
+                    let v: Option<u64> = $conv(a.value(k));
+                    match v {
+                        Some(v) if v <= max => values.push(v),
+                        _ => return Err(bad(k, &format!("must be a whole number in [0, {max}]"))),
+                    }
+                }
+            }};
+        }
+        match inner.data_type() {
+            DataType::UInt64 => read!(UInt64Type, |x: u64| Some(x)),
+            DataType::UInt32 => read!(UInt32Type, |x: u32| Some(x as u64)),
+            DataType::UInt16 => read!(UInt16Type, |x: u16| Some(x as u64)),
+            DataType::Int64 => read!(Int64Type, |x: i64| u64::try_from(x).ok()),
+            DataType::Int32 => read!(Int32Type, |x: i32| u64::try_from(x).ok()),
+            other => {
+                return Err(self.in_column(
+                    col,
+                    plan_err!(
+                        "column '{}.{}' must be a list of unsigned integers, found list<{}>",
+                        self.name,
+                        col,
+                        other
+                    ),
+                ))
+            }
+        }
+        Ok((offsets.iter().map(|&o| o - start).collect(), values))
     }
 }
