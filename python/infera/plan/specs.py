@@ -131,6 +131,10 @@ class PoolSpec:
     eager_launch_s: float = 0.0
     #: CPU seconds each step adds per scheduled sequence.
     step_overhead_per_seq_s: float = 0.0
+    #: Prefix caching (docs/prefix-caching.md): whether each instance keeps computed prompt prefixes in its
+    #: KV cache, and the most blocks they may hold (None: the whole KV cache).
+    prefix_cache: bool = True
+    prefix_cache_blocks: int | None = None
 
     @property
     def instance_chips(self) -> int:
@@ -154,6 +158,8 @@ class SystemSpec:
     prefill_router: str
     decode_router: str
     loc: ast.Loc
+    #: The prefix-aware router's price of a prefill token against a token of load (docs/prefix-caching.md).
+    prefix_weight: float = 1.0
 
 
 @dataclass

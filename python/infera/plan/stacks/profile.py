@@ -13,7 +13,7 @@ ByChip = Callable[[float, int], Any]
 #: The pool fields a profile sets, in the order docs/stacks.md lists them.
 FIELDS = ("max_batch", "max_batched_tokens", "chunked_prefill", "policy", "block_size", "memory_utilization",
           "step_overhead_s", "step_overhead_per_seq_s", "graph_max_tokens", "graph_prefill", "graph_pad_tokens",
-          "eager_launch_s")
+          "eager_launch_s", "prefix_cache")
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,8 @@ class Stack:
     graph_pad_tokens: int
     #: CPU seconds to launch one operator's kernels in an eager step.
     eager_launch_s: float
+    #: Whether computed prompt prefixes stay in the KV cache for later requests (docs/prefix-caching.md).
+    prefix_cache: bool = True
     #: Where each value comes from: field name → citation.
     sources: tuple[tuple[str, str], ...] = ()
 
