@@ -16,6 +16,30 @@
 //! maps and an intrusive list, no scan over the cache.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// Chained identities are already hashes (splitmix64 in the compiler), so one multiply spreads them over the
+/// map's buckets instead of a full SipHash; plans from elsewhere with small sequential ids stay well spread.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        (self.0 ^ (self.0 >> 32)).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ b as u64;
+        }
+    }
+
+    fn write_u64(&mut self, id: u64) {
+        self.0 = id;
+    }
+}
+
+type IdMap = HashMap<u64, u32, BuildHasherDefault<IdHasher>>;
 
 /// "No node".
 pub(crate) const NIL: u32 = u32::MAX;
@@ -67,7 +91,7 @@ pub(crate) struct PrefixCache {
     cap: u64,
     nodes: Vec<Node>,
     free_slots: Vec<u32>,
-    by_id: HashMap<u64, u32>,
+    by_id: IdMap,
     /// The LRU list of unreferenced nodes: `head` is evicted first.
     head: u32,
     tail: u32,
@@ -87,7 +111,7 @@ impl PrefixCache {
             cap,
             nodes: Vec::new(),
             free_slots: Vec::new(),
-            by_id: HashMap::new(),
+            by_id: IdMap::default(),
             head: NIL,
             tail: NIL,
             cached_blocks: 0,
