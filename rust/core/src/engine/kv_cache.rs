@@ -150,15 +150,16 @@ impl KvCache {
     pub fn cache_prompt(
         &mut self,
         mut node: u32,
-        mut segs: usize,
+        hit_segs: usize,
         ids: &[u64],
         tokens: &[u32],
     ) -> (u32, usize) {
+        let mut segs = hit_segs;
         if !self.prefix.enabled() {
             return (node, segs);
         }
         let mut cum: u64 = tokens[..segs].iter().map(|&t| t as u64).sum();
-        for j in segs..ids.len() {
+        for j in hit_segs..ids.len() {
             cum += tokens[j] as u64;
             let (k, blocks, dup) =
                 self.prefix
