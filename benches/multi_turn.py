@@ -6,7 +6,7 @@ the previous one. Every session opens with one of a few shared system prompts; t
 prompt, the k earlier messages and replies, and a new message, so its segments are the previous turn's
 segments plus the previous reply and the new message (identities chained by ``infera.plan.traffic.prefix``).
 
-    python benches/multi_turn.py bench 1000000      # with and without the prefix cache; prints both times
+    python benches/multi_turn.py bench 1000000      # without the prefix cache, with it, and with its router
     python benches/multi_turn.py example examples/traces/multi_turn_sample.parquet 400
 
 Until the sessions traffic lands, turns are issued at fixed times (open loop), not after the previous reply.
@@ -24,11 +24,14 @@ from infera.plan.traffic.prefix import chain, mix
 
 def multi_turn(requests: int, seed: int = 1, session_rate: float = 20.0, mean_turns: float = 4.0,
                think_s: float = 8.0, system_prompts: int = 4) -> dict[str, np.ndarray]:
-    """About ``requests`` requests (whole sessions) sorted by arrival, as arrays of the stream contract."""
+    """``requests`` requests sorted by arrival, as arrays of the stream contract."""
     rng = np.random.default_rng(seed)
     sessions = max(1, int(requests / mean_turns))
     turns = rng.geometric(1.0 / mean_turns, sessions)
+    while turns.sum() < requests:  # rarely: the draw came up short
+        turns = np.concatenate([turns, rng.geometric(1.0 / mean_turns, sessions)])
     turns = turns[: np.searchsorted(np.cumsum(turns), requests) + 1]
+    turns[-1] -= turns.sum() - requests  # exactly `requests` requests
     sessions = len(turns)
     start = np.cumsum(rng.exponential(1.0 / session_rate, sessions))
     sys_id = rng.integers(0, system_prompts, sessions)
@@ -95,11 +98,11 @@ def bench(n: int) -> None:
     from infera.plan.tables import Plan
 
     t0 = time.perf_counter()
-    traffic = multi_turn(n, session_rate=60.0)
+    traffic = multi_turn(n, session_rate=15.0)
     print(f"{len(traffic['arrival_s'])} requests, {len(traffic['prefix_ids'])} segments, "
           f"built in {time.perf_counter() - t0:.1f} s")
     offs = pa.array(traffic["prefix_offsets"], pa.int64())
-    for cache, router in (("false", "least_tokens"), ("true", "prefix_aware")):
+    for cache, router in (("false", "least_tokens"), ("true", "least_tokens"), ("true", "prefix_aware")):
         plan = infera.compile_text(BENCH.format(cache=cache, router=router))
         m = len(traffic["arrival_s"])
         requests = pa.table({
