@@ -64,8 +64,18 @@ def pool_table(plan: Plan, stats: pl.DataFrame, instances: pl.DataFrame) -> pl.D
         pl.col("steps").sum(), pl.col("utilization").mean(), pl.col("energy_j").sum(),
         (pl.col("price_per_hour").first() * pl.col("chips").first() * pl.col("duration_s").first() / 3600)
         .alias("cost_usd"),
+        *_prefix_aggs(inst),
     )
     return _per_output_token(out, stats)
+
+
+def _prefix_aggs(inst: pl.DataFrame) -> list[pl.Expr]:
+    """Per group of instances, the prefix caches' hit tokens and hit rate (hits over looked-up prompt tokens),
+    when the plan names prefixes (docs/prefix-caching.md); on a decode pool a hit is KV not transferred."""
+    if "prefix_hit_tokens" not in inst.columns:
+        return []
+    return [pl.col("prefix_hit_tokens").sum(),
+            (pl.col("prefix_hit_tokens").sum() / pl.col("prefix_lookup_tokens").sum()).alias("prefix_hit_rate")]
 
 
 def _per_output_token(pools: pl.DataFrame, stats: pl.DataFrame) -> pl.DataFrame:
@@ -106,6 +116,14 @@ def summarize(plan: Plan, stats: pl.DataFrame, instances: pl.DataFrame) -> pl.Da
         pl.col("utilization").mean(),
         pl.col("instance").len().alias("instances"),
     )
+    prefix_cols: list[str] = []
+    if "prefix_hit_tokens" in inst.columns:
+        # The prefill side's hits are the prefill tokens the caches saved.
+        saved = inst.filter(pl.col("role") != "decode").group_by(keys, maintain_order=True).agg(
+            pl.col("prefix_hit_tokens").sum().alias("saved_prefill_tokens"),
+            (pl.col("prefix_hit_tokens").sum() / pl.col("prefix_lookup_tokens").sum()).alias("prefix_hit_rate"))
+        per_sys = per_sys.join(saved, on=keys, how="left")
+        prefix_cols = ["prefix_hit_rate", "saved_prefill_tokens"]
     price = facts.group_by(keys, maintain_order=True).agg(
         pl.col("chips").sum(), (pl.col("chips") * pl.col("price_per_hour")).sum().alias("usd_per_hour"))
     out = agg.join(per_sys, on=keys, how="left").join(price, on=keys, how="left")
@@ -126,7 +144,7 @@ def summarize(plan: Plan, stats: pl.DataFrame, instances: pl.DataFrame) -> pl.Da
         "output_tokens_per_s", "tokens_per_s", "goodput_rps",
         "slo_attainment", "slo_pass",
         *[f"{m}_p{p}_s" for m in METRICS for p in PERCENTILES],
-        "preemptions", "kv_transfer_p50_s", "kv_transfer_p99_s", "kv_wait_p99_s",
+        "preemptions", "kv_transfer_p50_s", "kv_transfer_p99_s", "kv_wait_p99_s", *prefix_cols,
         "instances", "chips", "utilization", "throughput_rps_per_chip", "goodput_rps_per_chip",
         "energy_j", "joules_per_output_token", "cost_usd", "usd_per_million_output_tokens",
         "prompt_tokens", "output_tokens",

@@ -29,8 +29,11 @@ TINY = TINY_MODEL + TOY_CHIP  # the shared test model and chip (tests/helpers.py
 def _frame_digest(df: pl.DataFrame) -> str:
     h = hashlib.sha256()
     h.update(repr([(n, str(t)) for n, t in df.schema.items()]).encode())
-    # Categorical/enum columns hash by their text, not their physical codes.
-    h.update(df.with_columns(pl.col(pl.Categorical, pl.Enum).cast(pl.String)).write_csv().encode())
+    # Categorical/enum columns hash by their text, not their physical codes; list columns (a plan's prefix
+    # segments) by their elements' text, as CSV holds no nested values.
+    lists = [pl.col(n).cast(pl.List(pl.String)).list.join(" ") for n, t in df.schema.items()
+             if isinstance(t, pl.List)]
+    h.update(df.with_columns(pl.col(pl.Categorical, pl.Enum).cast(pl.String), *lists).write_csv().encode())
     return h.hexdigest()
 
 

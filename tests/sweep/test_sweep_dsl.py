@@ -143,6 +143,8 @@ def test_a_bad_path_is_located_and_named(axis: str, named: str) -> None:
     ("traffic.t.requests = []", "an empty list has no points"),
     ("traffic.t.requests = range(1, 5)", "write range(from, to, step = s)"),
     ("traffic.t.arrivals.rate = range(1 /s, 5 s, step = 1 /s)", "two numbers of the same unit"),
+    # Found by the mutation fuzzer: a subnormal step overflowed the point count to infinity (OverflowError).
+    ("traffic.t.arrivals.rate = range(10 /s, 60 /s, step = 1e-320 /s)", "gives more than 1,000,000 values"),
     ("", "no axes"),
     ("traffic.t.requests = [1]\n traffic.t.requests = [2]", "swept twice"),
 ])

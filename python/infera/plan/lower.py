@@ -67,6 +67,12 @@ class _Writer:
                 "output_tokens": np.concatenate([s.output_tokens for _, s in parts]),
                 "send_delay_s": np.concatenate([s.delays() for _, s in parts]),
             }
+        if any(s.prefix_ids is not None for s in self.streams.values()):
+            columns["requests"].update(_prefix_columns([s for _, s in self.streams.items()]))
+        else:
+            # No stream names prefixes: the plan is exactly what it was before prefix caching.
+            for table, col in (("pools", "prefix_cache_blocks"), ("runs", "prefix_weight")):
+                columns[table] = {k: v for k, v in columns[table].items() if k != col}
         plan = Plan.from_columns(columns)
         if any(s.after is not None for s in self.streams.values()):
             plan = _with_dependencies(plan, list(self.streams.values()))
@@ -92,7 +98,7 @@ class _Writer:
                            seed=run.seed, prefill_router=system.prefill_router,
                            decode_router=system.decode_router, keep_requests="requests" in run.record,
                            keep_iterations="iterations" in run.record,
-                           keep_token_stats="token_stats" in run.record)
+                           keep_token_stats="token_stats" in run.record, prefix_weight=system.prefix_weight)
             check_instances(system)
             pool_rows: dict[str, int] = {}
             for pool in system.pools:
@@ -119,7 +125,8 @@ class _Writer:
                     graph_prefill=pool.graph_prefill, graph_pad_tokens=pool.graph_pad_tokens,
                     eager_launch_s=pool.eager_launch_s,
                     step_overhead_per_seq_s=pool.step_overhead_per_seq_s, recv_interval=pool.recv_interval,
-                    weights_memory=mem0 + placement.weights_tier, kv_memory=mem0 + placement.kv_tier)
+                    weights_memory=mem0 + placement.weights_tier, kv_memory=mem0 + placement.kv_tier,
+                    prefix_cache_blocks=_prefix_cache_blocks(pool, placement.kv_blocks))
             for ln in system.links:
                 self.add("links", src=pool_rows[ln.src], dst=pool_rows[ln.dst], bandwidth=ln.bandwidth,
                          latency_s=ln.latency_s)
@@ -215,3 +222,38 @@ def _with_dependencies(plan: Plan, streams: list[traffic_mod.Stream]) -> Plan:
     t = t.append_column(pa.field("after", after.type, nullable=False), after)
     t = t.append_column(pa.field("think_s", pa.float64(), nullable=False), pa.array(np.concatenate(think)))
     return Plan({**plan.tables, "requests": t})
+
+
+def _prefix_cache_blocks(pool: Any, kv_blocks: int) -> int:
+    """Blocks of each instance's KV its prefix cache may hold: all of them unless the pool caps it, none when
+    it is switched off (docs/prefix-caching.md)."""
+    if not pool.prefix_cache:
+        return 0
+    return kv_blocks if pool.prefix_cache_blocks is None else min(pool.prefix_cache_blocks, kv_blocks)
+
+
+def _prefix_columns(streams: list[traffic_mod.Stream]) -> dict[str, Any]:
+    """The requests' prefix columns over every stream, in request order; a stream without prefixes gives
+    its requests no segments."""
+    offsets, ids, tokens, out = [np.zeros(1, dtype=np.int64)], [], [], []
+    base = 0
+    for s in streams:
+        n = len(s.arrival_s)
+        if s.prefix_ids is None or s.prefix_offsets is None or s.prefix_tokens is None:
+            offsets.append(np.full(n, base, dtype=np.int64))
+            out.append(np.zeros(n, dtype=np.uint64))
+            continue
+        offsets.append(np.asarray(s.prefix_offsets[1:], dtype=np.int64) + base)
+        ids.append(np.asarray(s.prefix_ids, dtype=np.uint64))
+        tokens.append(np.asarray(s.prefix_tokens, dtype=np.uint32))
+        base += len(s.prefix_ids)
+        out.append(np.zeros(n, dtype=np.uint64) if s.output_prefix_id is None
+                   else np.asarray(s.output_prefix_id, dtype=np.uint64))
+    offs = pa.array(np.concatenate(offsets), pa.int64())
+    flat_ids = np.concatenate(ids) if ids else np.zeros(0, dtype=np.uint64)
+    flat_tokens = np.concatenate(tokens) if tokens else np.zeros(0, dtype=np.uint32)
+    return {
+        "prefix_ids": pa.LargeListArray.from_arrays(offs, pa.array(flat_ids, pa.uint64())),
+        "prefix_tokens": pa.LargeListArray.from_arrays(offs, pa.array(flat_tokens, pa.uint32())),
+        "output_prefix_id": np.concatenate(out),
+    }

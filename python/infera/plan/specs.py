@@ -134,6 +134,10 @@ class PoolSpec:
     #: The scheduler takes in new arrivals only every this many decode steps (SGLang's
     #: ``--scheduler-recv-interval``); a step with prefill work or an idle scheduler takes them in at once.
     recv_interval: int = 1
+    #: Prefix caching (docs/prefix-caching.md): whether each instance keeps computed prompt prefixes in its
+    #: KV cache, and the most blocks they may hold (None: the whole KV cache).
+    prefix_cache: bool = True
+    prefix_cache_blocks: int | None = None
 
     @property
     def instance_chips(self) -> int:
@@ -157,6 +161,8 @@ class SystemSpec:
     prefill_router: str
     decode_router: str
     loc: ast.Loc
+    #: The prefix-aware router's price of a prefill token against a token of load (docs/prefix-caching.md).
+    prefix_weight: float = 1.0
 
 
 @dataclass

@@ -186,11 +186,31 @@ SCHEMAS: dict[str, pa.Schema] = {
 }
 
 
+#: Columns written only when a plan uses them (docs/plan.md lists each as optional): absent, the core behaves
+#: as it did before they existed, so a plan that does not need them is exactly what it was.
+OPTIONAL_COLUMNS: dict[str, list[tuple[str, pa.DataType]]] = {
+    # Shared prompt prefixes (docs/prefix-caching.md): chained segment identities, tokens per segment, and
+    # the identity of prompt + output (0: none).
+    "requests": [("prefix_ids", pa.large_list(pa.uint64())), ("prefix_tokens", pa.large_list(pa.uint32())),
+                 ("output_prefix_id", pa.uint64())],
+    # Most KV blocks of each instance its prefix cache may hold (0: no prefix caching).
+    "pools": [("prefix_cache_blocks", pa.uint64())],
+    # The prefix-aware router's weight on the prefill a cached prefix saves, against load.
+    "runs": [("prefix_weight", pa.float64())],
+}
+
 #: Tables a plan may lack (older plans, other producers); the core treats them as empty.
 #: ``pools.graph_max_tokens`` of a pool whose every step replays a graph (the core's "no limit").
 GRAPH_ALWAYS = 2**64 - 1
 
 OPTIONAL_TABLES = frozenset({"memories", "profiles"})
+
+def _array(values: Any, kind: pa.DataType) -> pa.Array:
+    """A column cast to its type; list columns may come ready-built as Arrow arrays."""
+    if isinstance(values, pa.Array):
+        return values.cast(kind)
+    return pa.array(values, type=kind)
+
 
 def _decode_names(fields: pa.Schema | pa.DataType) -> None:
     """Decodes every field name, nested ones too: pyarrow decodes a name from a file only when it is asked
@@ -226,7 +246,10 @@ class Plan:
         tables = {}
         for name, schema in SCHEMAS.items():
             cols = columns.get(name, {})
-            arrays = [pa.array(cols.get(f.name, []), type=f.type) for f in schema]
+            for col, kind in OPTIONAL_COLUMNS.get(name, []):
+                if col in cols:
+                    schema = schema.append(pa.field(col, kind))
+            arrays = [_array(cols.get(f.name, []), f.type) for f in schema]
             tables[name] = pa.Table.from_arrays(arrays, schema=schema)
         return cls(tables)
 

@@ -91,11 +91,14 @@ pub fn build(plan: &Plan, rows: SimRows) -> Result<SimOutput> {
     let system_names: Vec<String> = plan.runs.iter().map(|r| r.system.clone()).collect();
     let pool_names: Vec<String> = plan.pools.iter().map(|p| p.name.clone()).collect();
 
+    // The prefix cache's figures are reported only for plans that name prefixes, so that every other
+    // plan's frames are exactly what they were before prefix caching.
+    let prefixes = plan.workloads.iter().any(|w| w.prefixes.present);
     let r = rows.requests;
     let nullable_tpot = |v: Vec<Option<f64>>| -> ArrayRef { Arc::new(Float64Array::from(v)) };
     let statuses: Vec<String> = Status::ALL.iter().map(|s| s.as_str().to_string()).collect();
     let status_keys: Vec<u32> = r.status.iter().map(|s| *s as u32).collect();
-    let requests = batch(vec![
+    let mut request_cols = vec![
         ("run", dict(&r.run, &run_names)),
         ("system", dict(&r.run, &system_names)),
         ("request_id", Arc::new(UInt64Array::from(r.request_id))),
@@ -133,7 +136,14 @@ pub fn build(plan: &Plan, rows: SimRows) -> Result<SimOutput> {
         ("transfers", Arc::new(UInt32Array::from(r.transfers))),
         ("preemptions", Arc::new(UInt32Array::from(r.preemptions))),
         ("slo_met", Arc::new(BooleanArray::from(r.slo_met))),
-    ])?;
+    ];
+    if prefixes {
+        request_cols.push((
+            "cached_tokens",
+            Arc::new(UInt64Array::from(r.cached_tokens)),
+        ));
+    }
+    let requests = batch(request_cols)?;
 
     let it = rows.iterations;
     let iterations = batch(vec![
@@ -161,7 +171,7 @@ pub fn build(plan: &Plan, rows: SimRows) -> Result<SimOutput> {
     ])?;
 
     let ins = rows.instances;
-    let instances = batch(vec![
+    let mut instance_cols = vec![
         ("run", dict(&ins.run, &run_names)),
         ("system", dict(&ins.run, &system_names)),
         ("pool", dict(&ins.pool, &pool_names)),
@@ -170,7 +180,25 @@ pub fn build(plan: &Plan, rows: SimRows) -> Result<SimOutput> {
         ("steps", Arc::new(UInt64Array::from(ins.steps))),
         ("busy_s", f64s(ins.busy_s)),
         ("busy_energy_j", f64s(ins.busy_energy_j)),
-    ])?;
+    ];
+    if prefixes {
+        let rate: Vec<Option<f64>> = ins
+            .prefix_hit_tokens
+            .iter()
+            .zip(&ins.prefix_lookup_tokens)
+            .map(|(&h, &l)| (l > 0).then(|| h as f64 / l as f64))
+            .collect();
+        instance_cols.push((
+            "prefix_lookup_tokens",
+            Arc::new(UInt64Array::from(ins.prefix_lookup_tokens)),
+        ));
+        instance_cols.push((
+            "prefix_hit_tokens",
+            Arc::new(UInt64Array::from(ins.prefix_hit_tokens)),
+        ));
+        instance_cols.push(("prefix_hit_rate", Arc::new(Float64Array::from(rate))));
+    }
+    let instances = batch(instance_cols)?;
     let st = rows.stats;
     let u64s = |v: Vec<u64>| -> ArrayRef { Arc::new(UInt64Array::from(v)) };
     let mut cols: Vec<(String, ArrayRef)> = vec![

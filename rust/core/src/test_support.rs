@@ -50,7 +50,7 @@ pub fn table(cols: Vec<(&str, ArrayRef)>) -> StructArray {
     StructArray::new(fields, cols.into_iter().map(|(_, a)| a).collect(), None)
 }
 
-fn extend(sa: &StructArray, extra: &[(&str, ArrayRef)]) -> StructArray {
+pub fn extend(sa: &StructArray, extra: &[(&str, ArrayRef)]) -> StructArray {
     let mut fields: Vec<Arc<Field>> = sa.fields().iter().cloned().collect();
     let mut cols: Vec<ArrayRef> = sa.columns().to_vec();
     for (n, a) in extra {

@@ -131,7 +131,10 @@ def _spaced(v: ast.Call, what: str) -> tuple[ast.Value, ...]:
         raise CompileError(f"{what}: {v.func}() runs from low to high", v.loc)
     if kw.key == "step" and v.func == "range":
         step = as_quantity(kw.value, dims, f"{what}: step")
-        n = math.floor((b - a) / step * (1 + 1e-12)) + 1
+        span = (b - a) / step * (1 + 1e-12)  # a subnormal step overflows this to infinity
+        if not span < MAX_POINTS:
+            raise CompileError(f"{what}: a step of {step:g} gives more than {MAX_POINTS:,} values", v.loc)
+        n = math.floor(span) + 1
         if n > MAX_POINTS:
             raise CompileError(f"{what}: {n} values is more than {MAX_POINTS:,}", v.loc)
         xs = [a + i * step for i in range(n)]

@@ -35,6 +35,7 @@ def compile_system(scope: Scope, block: ast.SystemBlock) -> SystemSpec:
     router = f.choice("router", ROUTERS, "round_robin")
     prefill_router = f.choice("prefill_router", ROUTERS, router)
     decode_router = f.choice("decode_router", ROUTERS, router)
+    prefix_weight = f.quantity("prefix_weight", ("number",), 1.0, positive=False)
     f.done()
     network = _compile_network(where, [i for i in items if isinstance(i, ast.SubBlock)])
     pools = []
@@ -71,7 +72,7 @@ def compile_system(scope: Scope, block: ast.SystemBlock) -> SystemSpec:
                                f"(add: link {p.name} -> DECODE_POOL {{ bandwidth = ... }})", p.loc)
         if p.role == "decode" and not any(ln.dst == p.name for ln in links):
             raise CompileError(f"{where}: decode pool '{p.name}' has no link from a prefill pool", p.loc)
-    return SystemSpec(block.name, pools, links, prefill_router, decode_router, block.loc)
+    return SystemSpec(block.name, pools, links, prefill_router, decode_router, block.loc, prefix_weight)
 
 
 def _compile_network(where: str, subs: list[ast.SubBlock]) -> tuple[int, float, float]:
@@ -104,7 +105,7 @@ _STACK_KEYS = {"max_batch": "max_batch", "max_batched_tokens": "max_batched_toke
                "graph_max_tokens": "graph_max_tokens", "graph_prefill": "graph_prefill",
                "graph_pad": "graph_pad_tokens",
                "eager_launch": "eager_launch_s", "step_overhead_per_seq": "step_overhead_per_seq_s",
-               "recv_interval": "recv_interval"}
+               "recv_interval": "recv_interval", "prefix_cache": "prefix_cache"}
 
 
 def _compile_pool(where: str, p: ast.Pool, network: tuple[int, float, float]) -> PoolSpec:
@@ -157,6 +158,8 @@ def _compile_pool(where: str, p: ast.Pool, network: tuple[int, float, float]) ->
     net_lat = pf.quantity("network_latency", ("time",), network[2], positive=False)
     weights_in = pf.name("weights_in", required=False)
     kv_in = pf.name("kv_in", required=False)
+    prefix_cache = pf.boolean("prefix_cache", True)
+    prefix_cache_blocks = pf.integer("prefix_cache_blocks", None, minimum=0)
     pf.done()
     budget = mbt if mbt is not None else DEFAULT_MAX_BATCHED_TOKENS
     spec = PoolSpec(p.name, p.chips.chip.id, chips, tp, role, max_batch, budget, block_size, chunked, policy,
@@ -164,6 +167,6 @@ def _compile_pool(where: str, p: ast.Pool, network: tuple[int, float, float]) ->
                     node_size, net_bw, net_lat, weights_in, kv_in, dp_attention=dp_attention, stack=stack,
                     stack_given=given, graph_max_tokens=graph_max, graph_prefill=graph_prefill,
                     graph_pad_tokens=graph_pad, eager_launch_s=eager, step_overhead_per_seq_s=per_seq,
-                    recv_interval=recv_interval)
+                    recv_interval=recv_interval, prefix_cache=prefix_cache, prefix_cache_blocks=prefix_cache_blocks)
     check_pool_shape(spec, pw, mb_a, dp_a)
     return spec

@@ -33,7 +33,9 @@ PROFILE = Stack(
     graph_pad_tokens=8,
     eager_launch_s=100e-6,
     recv_interval=1,
+    prefix_cache=True,
     sources=(
+        ("prefix_cache", "server_args.py: disable_radix_cache False (the radix cache is on unless disabled)"),
         ("max_batch", "managers/tp_worker.py + model_executor/model_runner.py: max_running_requests derived from "
                       "the KV pool, request pool clamped to [2048, 4096]; the KV capacity binds first"),
         ("max_batched_tokens", "server_args.py _handle_gpu_memory_settings: chunked_prefill_size 2048 (< 35 GB), "

@@ -18,7 +18,10 @@ PROFILE = Stack(
     graph_pad_tokens=1,
     eager_launch_s=100e-6,
     recv_interval=1,
+    prefix_cache=True,
     sources=(
+        ("prefix_cache", "tensorrt_llm/llmapi/llm_args.py KvCacheConfig: enable_block_reuse True (KV cache block "
+                         "reuse across requests, docs/source/features/kvcache.md)"),
         ("max_batch", "tensorrt_llm/commands/serve.py: max_batch_size from BuildConfig, 2048"),
         ("max_batched_tokens", "tensorrt_llm/commands/serve.py: max_num_tokens from BuildConfig, 8192"),
         ("chunked_prefill", "tensorrt_llm/commands/serve.py: --enable_chunked_prefill off"),

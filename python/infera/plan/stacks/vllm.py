@@ -24,7 +24,10 @@ PROFILE = Stack(
     graph_pad_tokens=8,
     eager_launch_s=100e-6,
     recv_interval=1,
+    prefix_cache=True,
     sources=(
+        ("prefix_cache", "vllm/config/cache.py: enable_prefix_caching on by default in the V1 engine (automatic "
+                         "prefix caching, docs/design/prefix_caching.md)"),
         ("max_batch", "vllm/engine/arg_utils.py EngineArgs.get_batch_defaults: max_num_seqs 1024 on >= 70 GiB, "
                       "else 256 (0.10.1.1-0.19.0)"),
         ("max_batched_tokens", "vllm/engine/arg_utils.py EngineArgs.get_batch_defaults: API server 8192 on "

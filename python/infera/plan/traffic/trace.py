@@ -9,6 +9,7 @@ import numpy as np
 
 from infera.exceptions import FileError
 from infera.files import input_path, utf8_position
+from infera.plan.traffic.prefix_trace import read_prefixes
 from infera.plan.traffic.stream import Stream
 
 
@@ -113,7 +114,10 @@ def load_trace(path: Path | str, *, time_scale: float = 1.0, requests: int | Non
         idx = idx[:requests]
     if len(idx) == 0:
         raise TraceError(path, "has no request left after the duration/requests limits")
-    return Stream(arrival[idx], prompt[idx], output[idx])
+    def fail(message: str, row: int | None) -> None:
+        raise TraceError(path, message, None if row is None else row + 2)
+
+    return Stream(arrival[idx], prompt[idx], output[idx], **read_prefixes(df, order[idx], prompt[idx], fail))
 
 
 def _unreadable(path: Path, exc: BaseException) -> str:

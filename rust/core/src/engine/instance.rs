@@ -14,7 +14,7 @@ use super::kv_cache::KvCache;
 use super::recv::Inbox;
 use super::request::{Phase, Req};
 use crate::cost::StepStats;
-use crate::plan::{Model, Pool, Role};
+use crate::plan::{Model, Pool, Prefixes, Role};
 
 /// The decoders whose context is shorter than the sliding window: their windowed KV still grows.
 #[derive(Default)]
@@ -92,7 +92,13 @@ impl Instance {
             chunked: pool.chunked_prefill,
             max_queue: pool.max_queue,
             queue_timeout_s: pool.queue_timeout_s,
-            kv: KvCache::new(pool.block_size, pool.kv_blocks, model.kv, pool.state_blocks),
+            kv: KvCache::new(
+                pool.block_size,
+                pool.kv_blocks,
+                model.kv,
+                pool.state_blocks,
+                pool.prefix_cache_blocks,
+            ),
             waiting: VecDeque::new(),
             waiting_live: 0,
             prefilling: VecDeque::new(),
@@ -150,7 +156,7 @@ impl Instance {
     }
 
     /// Whether a prefill chunk could be scheduled now with the full token budget.
-    pub fn can_prefill(&mut self, reqs: &[Req]) -> bool {
+    pub fn can_prefill(&mut self, reqs: &[Req], prefixes: &Prefixes) -> bool {
         self.drop_stale_head(reqs);
         if !self.prefilling.is_empty() {
             return true;
@@ -160,9 +166,10 @@ impl Instance {
             Some(&h) => {
                 let req = &reqs[h as usize];
                 let len = req.prompt as u64 + req.generated as u64;
+                let hit = self.kv.lookup(prefixes.of(h as usize).0, len);
                 self.kv.running() < self.max_batch
-                    && self.kv.blocks_for(len) <= self.kv.free_blocks
-                    && (self.chunked || len <= self.max_batched_tokens)
+                    && self.kv.blocks_for(len) - hit.blocks <= self.kv.available_with(&hit)
+                    && (self.chunked || len - hit.tokens <= self.max_batched_tokens)
             }
         }
     }
@@ -194,6 +201,11 @@ impl Instance {
         req.g0 = g0;
         self.finish_heap.push(Reverse((rf, r, req.epoch)));
         r0
+    }
+
+    /// A decoding request's context now, in tokens.
+    pub fn context(&self, req: &Req) -> u64 {
+        req.c0 + (self.round - req.r0)
     }
 
     /// Removes a decoding request from the decode aggregates; returns its KV blocks.
@@ -236,7 +248,7 @@ impl Instance {
     /// number of decoders.
     pub fn take_decode_round(&mut self, stats: &mut StepStats) -> u64 {
         let need = self.round_blocks();
-        self.kv.free_blocks -= need;
+        self.kv.take(need);
         let n_dec = self.n_dec;
         stats.tokens += n_dec as f64;
         stats.sampled += n_dec as f64;
@@ -255,11 +267,14 @@ impl Instance {
 
     /// Fills `budget` tokens of the next step (this instance is `i`, the time `t`) with prefill chunks into
     /// `chunks`: admitted prefills continue in admission order, then requests are admitted from the queue
-    /// head (FCFS) while blocks and batch room last. Adds them to `stats`; returns the prefill tokens.
+    /// head (FCFS) while blocks and batch room last. A request starts from the longest prefix of its prompt
+    /// in the prefix cache (`prefixes`): those tokens are not computed but are attended to. Adds the chunks to
+    /// `stats`; returns the prefill tokens.
     pub fn form_prefill(
         &mut self,
         i: u32,
         reqs: &mut [Req],
+        prefixes: &Prefixes,
         mut budget: u64,
         t: f64,
         stats: &mut StepStats,
@@ -285,25 +300,37 @@ impl Instance {
             };
             let req = &reqs[h as usize];
             let len = req.prompt as u64 + req.generated as u64;
-            let blocks = self.kv.blocks_for(len);
-            if blocks > self.kv.free_blocks || (!self.chunked && len > budget) {
+            let hit = self.kv.lookup(prefixes.of(h as usize).0, len);
+            let blocks = self.kv.blocks_for(len) - hit.blocks;
+            if blocks > self.kv.available_with(&hit) || (!self.chunked && len - hit.tokens > budget)
+            {
                 break;
             }
             self.waiting.pop_front();
             self.waiting_live -= 1;
-            self.kv.free_blocks -= blocks;
+            if hit.node != super::request::NONE {
+                self.kv.prefix.acquire(hit.node);
+            }
+            self.kv.take(blocks);
+            if self.kv.prefix.enabled() {
+                self.kv.prefix.lookup_tokens += len;
+                self.kv.prefix.hit_tokens += hit.tokens;
+            }
             let seq = self.kv.admit(h);
             self.prefilling.push_back(h);
             let req = &mut reqs[h as usize];
             req.phase = Phase::Prefilling;
             req.seq = seq;
             req.prefill_len = len as u32;
-            req.prefilled = 0;
+            req.prefilled = hit.tokens as u32;
+            req.cached_tokens += hit.tokens;
+            req.node = hit.node;
+            req.node_segs = hit.segs as u32;
             req.prefill_instance = i;
             if req.first_sched.is_nan() {
                 req.first_sched = t;
             }
-            let c = len.min(budget);
+            let c = (len - hit.tokens).min(budget);
             chunks.push((h, c as u32));
             budget -= c;
         }

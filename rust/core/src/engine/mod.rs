@@ -18,6 +18,7 @@ mod instance;
 mod kv_cache;
 mod options;
 mod recv;
+mod prefix_cache;
 mod registry;
 mod request;
 mod step;
@@ -29,6 +30,8 @@ pub mod scheduler;
 
 #[cfg(test)]
 mod recv_tests;
+#[cfg(test)]
+mod prefix_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
@@ -48,7 +51,7 @@ pub use step::IterationRows;
 
 use crate::cost::StepCost;
 use crate::error::{InferaError, Result};
-use crate::plan::{Plan, Role};
+use crate::plan::{Plan, Prefixes, Role};
 
 /// Checks that every router, scheduling policy and arrival process `plan` names is registered, and that
 /// each workload has what its arrival process needs, without simulating.
@@ -119,6 +122,8 @@ struct Sim<'p> {
     arrivals: Box<dyn arrivals::Arrivals + 'p>,
     /// Scratch for the arrivals a departure sets off.
     issue: Vec<(f64, u32)>,
+    /// The workload's prompt segments, for the prefix caches and the prefix-aware router.
+    prefixes: &'p Prefixes,
     events: Events,
     iter_rows: IterationRows,
 }
@@ -184,6 +189,7 @@ impl<'p> Sim<'p> {
             (prefill_set, prefill_router),
             (decode_sets, decode_router),
             run.seed,
+            run.prefix_weight,
         );
         let reqs = (0..wl.prompt_tokens.len())
             .map(|i| Req::new(wl.prompt_tokens[i], wl.output_tokens[i], wl.arrival_s[i]))
@@ -201,6 +207,7 @@ impl<'p> Sim<'p> {
             transfers,
             arrivals,
             issue: Vec::new(),
+            prefixes: &wl.prefixes,
             events: Events::default(),
             iter_rows: IterationRows::default(),
         })
@@ -280,7 +287,7 @@ impl<'p> Sim<'p> {
 
     fn arrive(&mut self, r: u32, t: f64) {
         self.reqs[r as usize].arrival = t;
-        let i = self.routing.pick_prefill();
+        let i = self.pick_prefill(r);
         // A scheduler that polls its input every few steps sees the request later (`recv`).
         if self.insts[i].inbox.holds(self.insts[i].busy) {
             self.reqs[r as usize].instance = i as u32;
@@ -304,6 +311,17 @@ impl<'p> Sim<'p> {
             let at = (self.reqs[r as usize].arrival + timeout).max(t);
             self.events.push(at, Class::Timeout, r);
         }
+    }
+
+    /// The prefill-capable instance that takes request `r` (the prefix-aware router sees how much of its
+    /// prompt each candidate has cached).
+    fn pick_prefill(&mut self, r: u32) -> usize {
+        let req = &self.reqs[r as usize];
+        let len = req.prompt as u64 + req.generated as u64;
+        let ids = self.prefixes.of(r as usize).0;
+        let insts = &self.insts;
+        self.routing
+            .pick_prefill(len, &mut |i| insts[i].kv.lookup(ids, len).tokens)
     }
 
     /// Request `r` left the system at `t` (`finished` or turned away): the arrival process may issue
@@ -388,13 +406,15 @@ impl<'p> Sim<'p> {
         };
         let inst = &mut self.insts[i];
         let req = &mut self.reqs[r as usize];
-        inst.kv.free_blocks += blocks;
+        inst.kv.leave_prefix(req.node, blocks, None);
+        req.node = NONE;
+        req.node_segs = 0;
         inst.kv.leave(req.seq);
         req.epoch += 1;
         req.preemptions += 1;
         if inst.role == Role::Decode {
             // A decode instance cannot recompute: the request goes back to the prefill stage.
-            let p = self.routing.pick_prefill();
+            let p = self.pick_prefill(r);
             self.assign_prefill(r, p, t, true);
         } else {
             req.phase = Phase::Waiting;
@@ -402,12 +422,19 @@ impl<'p> Sim<'p> {
         }
     }
 
-    /// Request `r` emitted its last token on instance `i` at `t`, freeing `blocks` KV blocks.
-    fn finish(&mut self, i: usize, r: u32, t: f64, blocks: u64) {
+    /// Request `r` emitted its last token on instance `i` at `t`, with a context of `ctx` tokens in its KV
+    /// cache: its blocks are freed, or kept as cached prompt and output when the workload names them.
+    fn finish(&mut self, i: usize, r: u32, t: f64, ctx: u64) {
         self.release(r);
         let inst = &mut self.insts[i];
         let req = &mut self.reqs[r as usize];
-        inst.kv.free_blocks += blocks;
+        let out_id = self.prefixes.output_of(r as usize);
+        let output =
+            (out_id != 0).then(|| (out_id, ctx.min(req.prompt as u64 + req.output as u64)));
+        let blocks = inst.kv.blocks_for(ctx);
+        inst.kv.leave_prefix(req.node, blocks, output);
+        req.node = NONE;
+        req.node_segs = 0;
         inst.kv.leave(req.seq);
         req.phase = Phase::Done;
         req.generated = req.output;
@@ -423,13 +450,27 @@ impl<'p> Sim<'p> {
 
     /// A prefill instance finished a request's prefill: hand its KV cache to a decode instance.
     fn begin_transfer(&mut self, src: usize, r: u32, t: f64) {
-        let dst = self.routing.pick_decode(self.insts[src].local_pool);
+        let req = &self.reqs[r as usize];
+        let len = req.prefill_len as u64;
+        let ids = self.prefixes.of(r as usize).0;
+        let insts = &self.insts;
+        let dst = self
+            .routing
+            .pick_decode(self.insts[src].local_pool, len, &mut |i| {
+                insts[i].kv.lookup(ids, len).tokens
+            });
         let req = &self.reqs[r as usize];
         let remaining = (req.output - req.generated) as u64;
-        let blocks = self.insts[src].kv.blocks_for(req.prefill_len as u64) as u32;
+        let kv = &self.insts[src].kv;
+        let blocks =
+            (kv.blocks_for(req.prefill_len as u64) - kv.prefix.path_blocks(req.node)) as u32;
         self.charge(r, dst, remaining);
         let req = &mut self.reqs[r as usize];
         self.insts[src].kv.leave(req.seq);
+        // The prompt's cached blocks stay referenced on the prefill side until the transfer has read them.
+        req.src_node = req.node;
+        req.node = NONE;
+        req.node_segs = 0;
         req.phase = Phase::PendingTransfer;
         req.instance = dst as u32;
         req.src_blocks = blocks;
@@ -444,6 +485,7 @@ impl<'p> Sim<'p> {
             &mut self.insts[d],
             &mut self.reqs,
             &self.pool_of,
+            self.prefixes,
             t,
             &mut self.events,
         );
@@ -459,7 +501,16 @@ impl<'p> Sim<'p> {
             req.src_blocks as u64,
         );
         req.src_blocks = 0;
-        self.insts[src].kv.free_blocks += blocks;
+        let src_node = std::mem::replace(&mut req.src_node, NONE);
+        self.insts[src].kv.leave_prefix(src_node, blocks, None);
+        // The decode instance now holds the prompt's KV: it caches it for later turns.
+        let (ids, tokens) = self.prefixes.of(r as usize);
+        if !ids.is_empty() {
+            let kv = &mut self.insts[dst].kv;
+            let (node, segs) = kv.cache_prompt(req.node, req.node_segs as usize, ids, tokens);
+            req.node = node;
+            req.node_segs = segs as u32;
+        }
         self.wake(src, t);
         // The request keeps its reserved batch slot until it joins the decode set.
         if self.insts[dst].busy {

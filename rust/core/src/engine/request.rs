@@ -68,6 +68,14 @@ pub(crate) struct Req {
     pub epoch: u32,
     /// KV blocks still held on the prefill instance while the cache waits for or crosses the link.
     pub src_blocks: u32,
+    /// The deepest prefix-cache node this request references on the instance holding its KV (`NONE`:
+    /// none), and how many of its prompt segments that node covers.
+    pub node: u32,
+    pub node_segs: u32,
+    /// The node it references on its prefill instance while its KV cache crosses the link.
+    pub src_node: u32,
+    /// Prompt tokens its prefills found in a prefix cache and did not compute.
+    pub cached_tokens: u64,
     /// Tokens charged to `charge_inst` for the routers.
     pub charge: u64,
     pub charge_inst: u32,
@@ -106,6 +114,10 @@ impl Req {
             seq: 0,
             epoch: 0,
             src_blocks: 0,
+            node: NONE,
+            node_segs: 0,
+            src_node: NONE,
+            cached_tokens: 0,
             charge: 0,
             charge_inst: NONE,
             first_sched: f64::NAN,

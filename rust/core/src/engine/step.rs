@@ -27,9 +27,9 @@ impl Sim<'_> {
     /// Forms and prices the next step of instance `i` at time `t`; leaves it idle if there is no work.
     pub(super) fn start_step(&mut self, i: usize, t: f64) -> Result<()> {
         let inst = &mut self.insts[i];
-        let reqs = &self.reqs;
+        let (reqs, prefixes) = (&self.reqs, self.prefixes);
         let decode = self.schedulers[inst.local_pool]
-            .carries_decodes(inst.n_dec, &mut || inst.can_prefill(reqs));
+            .carries_decodes(inst.n_dec, &mut || inst.can_prefill(reqs, prefixes));
         let mut stats = StepStats::default();
         let mut budget = self.insts[i].max_batched_tokens;
         let mut n_dec = 0;
@@ -39,7 +39,7 @@ impl Sim<'_> {
             loop {
                 let inst = &self.insts[i];
                 let need = inst.round_blocks();
-                if need <= inst.kv.free_blocks {
+                if need <= inst.kv.available() {
                     break;
                 }
                 let Some(victim) = inst.kv.victim() else {
@@ -52,8 +52,14 @@ impl Sim<'_> {
             n_dec = self.insts[i].take_decode_round(&mut stats);
             budget = budget.saturating_sub(n_dec);
         }
-        let prefill_tokens =
-            self.insts[i].form_prefill(i as u32, &mut self.reqs, budget, t, &mut stats);
+        let prefill_tokens = self.insts[i].form_prefill(
+            i as u32,
+            &mut self.reqs,
+            self.prefixes,
+            budget,
+            t,
+            &mut stats,
+        );
         // Blocks left after this step's allocations go to KV caches waiting to move here.
         if !self.insts[i].incoming.is_empty() {
             self.try_transfers(i, t);
@@ -103,10 +109,11 @@ impl Sim<'_> {
         if self.insts[i].step_decodes > 0 {
             let r = self.insts[i].end_round(t, self.opts.token_stats);
             while let Some(req) = self.insts[i].pop_finished(r, &self.reqs) {
-                let blocks = self.insts[i].leave_decode(&self.reqs[req as usize]);
+                let ctx = self.insts[i].context(&self.reqs[req as usize]);
+                self.insts[i].leave_decode(&self.reqs[req as usize]);
                 let round = self.insts[i].round;
                 self.emissions.close(&mut self.reqs[req as usize], round);
-                self.finish(i, req, t, blocks);
+                self.finish(i, req, t, ctx);
             }
         }
         let chunks = std::mem::take(&mut self.insts[i].chunks);
@@ -119,7 +126,14 @@ impl Sim<'_> {
             if req.prefilled < req.prefill_len {
                 continue;
             }
-            // Prefill complete: it samples the next token.
+            // Prefill complete: it samples the next token, and its prompt's KV joins the prefix cache.
+            let (ids, tokens) = self.prefixes.of(r as usize);
+            if !ids.is_empty() {
+                let kv = &mut self.insts[i].kv;
+                let (node, segs) = kv.cache_prompt(req.node, req.node_segs as usize, ids, tokens);
+                req.node = node;
+                req.node_segs = segs as u32;
+            }
             self.insts[i].prefilling.pop_front();
             req.generated += 1;
             req.prefills += 1;
@@ -128,8 +142,8 @@ impl Sim<'_> {
             }
             self.emissions.single(req, t);
             if req.generated >= req.output {
-                let blocks = self.insts[i].kv.blocks_for(req.prefill_len as u64);
-                self.finish(i, r, t, blocks);
+                let ctx = req.prefill_len as u64;
+                self.finish(i, r, t, ctx);
             } else if self.insts[i].role == Role::Prefill {
                 self.begin_transfer(i, r, t);
             } else {

@@ -70,7 +70,12 @@ fn names_are_the_registries_in_order() {
     assert_eq!(names(router::REGISTRY), router::NAMES);
     assert_eq!(
         router::NAMES,
-        ["round_robin", "least_tokens", "power_of_two"]
+        [
+            "round_robin",
+            "least_tokens",
+            "power_of_two",
+            "prefix_aware"
+        ]
     );
     assert_eq!(names(scheduler::REGISTRY), scheduler::NAMES);
     assert_eq!(scheduler::NAMES, ["decode_first", "prefill_first"]);

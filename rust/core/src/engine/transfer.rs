@@ -8,7 +8,7 @@
 use super::events::{Class, Events};
 use super::instance::Instance;
 use super::request::{Phase, Req};
-use crate::plan::{KvShape, Link};
+use crate::plan::{KvShape, Link, Prefixes};
 
 /// A link between two of the run's pools: one channel, transfers served in order.
 struct LinkState {
@@ -63,17 +63,32 @@ impl Transfers {
         dst: &mut Instance,
         reqs: &mut [Req],
         pool_of: &[usize],
+        prefixes: &Prefixes,
         t: f64,
         events: &mut Events,
     ) {
         while let Some(&r) = dst.incoming.front() {
             let req = &mut reqs[r as usize];
-            let blocks = dst.kv.blocks_for(req.prefill_len as u64);
-            if blocks > dst.kv.free_blocks || dst.kv.running() + dst.kv.reserved >= dst.max_batch {
+            let len = req.prefill_len as u64;
+            // Whatever of the prompt the decode instance has cached itself need not cross the link.
+            let hit = dst.kv.lookup(prefixes.of(r as usize).0, len);
+            let blocks = dst.kv.blocks_for(len) - hit.blocks;
+            if blocks > dst.kv.available_with(&hit)
+                || dst.kv.running() + dst.kv.reserved >= dst.max_batch
+            {
                 break;
             }
             dst.incoming.pop_front();
-            dst.kv.free_blocks -= blocks;
+            if hit.node != super::request::NONE {
+                dst.kv.prefix.acquire(hit.node);
+            }
+            dst.kv.take(blocks);
+            if dst.kv.prefix.enabled() {
+                dst.kv.prefix.lookup_tokens += len;
+                dst.kv.prefix.hit_tokens += hit.tokens;
+            }
+            req.node = hit.node;
+            req.node_segs = hit.segs as u32;
             dst.kv.reserved += 1;
             let (src_pool, dst_pool) = (pool_of[req.prefill_instance as usize], dst.local_pool);
             let link = self
@@ -81,9 +96,7 @@ impl Transfers {
                 .iter_mut()
                 .find(|l| l.src_pool == src_pool && l.dst_pool == dst_pool)
                 .expect("decode set only holds linked pools");
-            let bytes = self
-                .kv
-                .bytes(req.prefill_len as u64, self.kv_bytes_per_token);
+            let bytes = self.kv.bytes(len - hit.tokens, self.kv_bytes_per_token);
             let start = t.max(link.busy_until);
             link.busy_until = start + bytes / link.bandwidth;
             let end = link.busy_until + link.latency_s;

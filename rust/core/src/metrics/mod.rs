@@ -30,6 +30,9 @@ pub struct InstanceRows {
     pub busy_s: Vec<f64>,
     /// Energy of the instance's steps (static and dynamic while busy), joules.
     pub busy_energy_j: Vec<f64>,
+    /// Prompt tokens looked up in the instance's prefix cache at admissions, and of them found cached.
+    pub prefix_lookup_tokens: Vec<u64>,
+    pub prefix_hit_tokens: Vec<u64>,
 }
 
 /// Results of simulating every run of a plan, as column vectors.
@@ -114,5 +117,7 @@ fn collect(plan: &Plan, run_idx: usize, o: &Outcome, out: &mut SimRows) {
         rows.steps.push(inst.steps);
         rows.busy_s.push(inst.busy_s);
         rows.busy_energy_j.push(inst.busy_energy_j);
+        rows.prefix_lookup_tokens.push(inst.kv.prefix.lookup_tokens);
+        rows.prefix_hit_tokens.push(inst.kv.prefix.hit_tokens);
     }
 }

@@ -26,6 +26,8 @@ pub struct RequestRows {
     pub tpot_mean_s: Vec<Option<f64>>,
     pub tpot_p99_s: Vec<Option<f64>>,
     pub slo_met: Vec<bool>,
+    /// Prompt tokens found in a prefix cache instead of computed (reported when the plan has prefixes).
+    pub cached_tokens: Vec<u64>,
 }
 
 /// What a request row says beyond the request's own state.
@@ -59,6 +61,7 @@ impl RequestRows {
         self.tpot_mean_s.reserve(n);
         self.tpot_p99_s.reserve(n);
         self.slo_met.reserve(n);
+        self.cached_tokens.reserve(n);
     }
 
     /// Appends request `id` of run `run`; `place` gives an instance's (pool, index within the pool).
@@ -104,5 +107,6 @@ impl RequestRows {
         self.tpot_mean_s.push(d.tpot_mean);
         self.tpot_p99_s.push(d.tpot_p99);
         self.slo_met.push(d.slo_met);
+        self.cached_tokens.push(req.cached_tokens);
     }
 }

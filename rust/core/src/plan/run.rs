@@ -61,6 +61,9 @@ pub struct Run {
     /// Routers, by their names in the engine's registry (`infera_core::engine::router`).
     pub prefill_router: String,
     pub decode_router: String,
+    /// The prefix-aware router's weight on the prefill tokens a cached prefix saves, against the load in
+    /// tokens (optional column `prefix_weight`, 1 when absent).
+    pub prefix_weight: f64,
     /// Which outputs the run keeps (all by default).
     pub keep: Keep,
     pub pools: Vec<usize>,

@@ -115,4 +115,7 @@ pub struct Pool {
     /// work, or an idle scheduler, takes them in at once): SGLang's `--scheduler-recv-interval` (optional
     /// column `recv_interval`, 1 when absent: every step).
     pub recv_interval: u64,
+    /// Most KV blocks of each instance its prefix cache may hold (optional column `prefix_cache_blocks`;
+    /// 0 when absent: no prefix caching). The cache shares the instance's `kv_blocks` with running requests.
+    pub prefix_cache_blocks: u64,
 }

@@ -83,7 +83,7 @@ impl<'a> Table<'a> {
         e.table(self.name).column(col).row(row)
     }
 
-    fn in_column(&self, col: &str, e: PlanError) -> PlanError {
+    pub fn in_column(&self, col: &str, e: PlanError) -> PlanError {
         e.table(self.name).column(col)
     }
 
@@ -408,32 +408,30 @@ impl<'a> Table<'a> {
             })
             .collect()
     }
-
-    /// A `list<integer>` column of row indices (nulls read as empty lists), flattened: `(offsets, values)`
-    /// with row `i`'s list at `values[offsets[i]..offsets[i + 1]]`. Each value must be a whole number below
-    /// 2^32.
-    pub fn u32_lists(&self, col: &str) -> PlanResult<(Vec<usize>, Vec<u32>)> {
+    /// A list column of whole numbers in `[0, max]`, in CSR form: row `i`'s values are
+    /// `values[offsets[i]..offsets[i + 1]]`. A null row is an empty list; a null element is an error.
+    pub fn u64_lists(&self, col: &str, max: u64) -> PlanResult<(Vec<usize>, Vec<u64>)> {
         let arr = self.column(col)?;
-        let (offsets, values): (Vec<usize>, &ArrayRef) = match arr.data_type() {
+        let (offsets, inner): (Vec<usize>, &ArrayRef) = match arr.data_type() {
             DataType::List(_) => {
-                let a = arr.as_list::<i32>();
+                let l = arr.as_list::<i32>();
                 (
-                    a.offsets().iter().map(|&o| o as usize).collect(),
-                    a.values(),
+                    l.offsets().iter().map(|&x| x as usize).collect(),
+                    l.values(),
                 )
             }
             DataType::LargeList(_) => {
-                let a = arr.as_list::<i64>();
+                let l = arr.as_list::<i64>();
                 (
-                    a.offsets().iter().map(|&o| o as usize).collect(),
-                    a.values(),
+                    l.offsets().iter().map(|&x| x as usize).collect(),
+                    l.values(),
                 )
             }
             other => {
                 return Err(self.in_column(
                     col,
                     plan_err!(
-                        "column '{}.{}' must be a list of integers, found {}",
+                        "column '{}.{}' must be a list of whole numbers, found {}",
                         self.name,
                         col,
                         other
@@ -441,39 +439,64 @@ impl<'a> Table<'a> {
                 ))
             }
         };
+        let start = offsets[0];
         let row_of = |k: usize| offsets.partition_point(|&o| o <= k).saturating_sub(1);
-        let bad = |k: usize, why: &str| {
+        let bad = |k: usize, what: &str| {
             let row = row_of(k);
             self.in_cell(
                 col,
                 row,
-                plan_err!("column '{}.{}' row {}: {}", self.name, col, row, why),
+                plan_err!(
+                    "column '{}.{}' row {}: element {} {}",
+                    self.name,
+                    col,
+                    row,
+                    k - offsets[row],
+                    what
+                ),
             )
         };
-        let vals = values.as_ref();
-        let (first, last) = (offsets[0], offsets[offsets.len() - 1]);
-        let mut out = Vec::with_capacity(last - first);
-        for k in first..last {
-            if vals.is_null(k) {
-                return Err(bad(k, "holds a null"));
-            }
-            let v = match vals.data_type() {
-                DataType::UInt32 => vals.as_primitive::<UInt32Type>().value(k) as f64,
-                DataType::UInt64 => vals.as_primitive::<UInt64Type>().value(k) as f64,
-                DataType::Int64 => vals.as_primitive::<Int64Type>().value(k) as f64,
-                DataType::Int32 => vals.as_primitive::<Int32Type>().value(k) as f64,
-                DataType::UInt16 => vals.as_primitive::<UInt16Type>().value(k) as f64,
-                DataType::Int16 => vals.as_primitive::<Int16Type>().value(k) as f64,
-                DataType::UInt8 => vals.as_primitive::<UInt8Type>().value(k) as f64,
-                DataType::Int8 => vals.as_primitive::<Int8Type>().value(k) as f64,
-                other => return Err(bad(k, &format!("must hold integers, found {other}"))),
-            };
-            if !(0.0..=u32::MAX as f64).contains(&v) {
-                return Err(bad(k, &format!("{v} is not a row index")));
-            }
-            out.push(v as u32);
+        let end = *offsets.last().unwrap_or(&start);
+        let mut values = Vec::with_capacity(end - start);
+        macro_rules! read {
+            ($t:ty, $conv:expr) => {{
+                let a = inner.as_primitive::<$t>();
+                for k in start..end {
+                    if a.is_null(k) {
+                        return Err(bad(k, "is null"));
+                    }
+                    let v: Option<u64> = $conv(a.value(k));
+                    match v {
+                        Some(v) if v <= max => values.push(v),
+                        _ => return Err(bad(k, &format!("must be a whole number in [0, {max}]"))),
+                    }
+                }
+            }};
         }
-        // Nulls are empty lists; their offsets already say so. A sliced array's offsets start past 0.
-        Ok((offsets.iter().map(|&o| o - first).collect(), out))
+        match inner.data_type() {
+            DataType::UInt64 => read!(UInt64Type, |x: u64| Some(x)),
+            DataType::UInt32 => read!(UInt32Type, |x: u32| Some(x as u64)),
+            DataType::UInt16 => read!(UInt16Type, |x: u16| Some(x as u64)),
+            DataType::Int64 => read!(Int64Type, |x: i64| u64::try_from(x).ok()),
+            DataType::Int32 => read!(Int32Type, |x: i32| u64::try_from(x).ok()),
+            other => {
+                return Err(self.in_column(
+                    col,
+                    plan_err!(
+                        "column '{}.{}' must be a list of unsigned integers, found list<{}>",
+                        self.name,
+                        col,
+                        other
+                    ),
+                ))
+            }
+        }
+        Ok((offsets.iter().map(|&o| o - start).collect(), values))
+    }
+
+    /// A `list<integer>` column of row indices below 2^32, in the CSR form of [`Table::u64_lists`].
+    pub fn u32_lists(&self, col: &str) -> PlanResult<(Vec<usize>, Vec<u32>)> {
+        let (offsets, values) = self.u64_lists(col, u32::MAX as u64)?;
+        Ok((offsets, values.into_iter().map(|v| v as u32).collect()))
     }
 }

@@ -26,6 +26,9 @@ pub struct Workload {
     pub after_offsets: Vec<usize>,
     pub after: Vec<u32>,
     pub think_s: Vec<f64>,
+    /// Each request's leading prompt segments with chained identities (optional columns
+    /// `requests.prefix_ids`, `prefix_tokens`, `output_prefix_id`; empty when absent).
+    pub prefixes: Prefixes,
 }
 
 impl Workload {
@@ -40,6 +43,40 @@ impl Workload {
             &[]
         } else {
             &self.after[self.after_offsets[r]..self.after_offsets[r + 1]]
+        }
+    }
+}
+
+/// The shared-prefix segments of a workload's requests, in CSR form over the workload's own request
+/// indices: request `i`'s segments are `ids[offsets[i]..offsets[i + 1]]` of `tokens[..]` tokens each.
+/// Identities are chained: equal j-th ids mean equal first j segments (docs/prefix-caching.md).
+#[derive(Debug, Clone, Default)]
+pub struct Prefixes {
+    /// Whether the plan carried the columns (results then report the cache's figures).
+    pub present: bool,
+    pub offsets: Vec<u32>,
+    pub ids: Vec<u64>,
+    pub tokens: Vec<u32>,
+    /// The identity of request `i`'s prompt followed by its output (0: none).
+    pub output_id: Vec<u64>,
+}
+
+impl Prefixes {
+    /// Request `i`'s segments: (chained ids, tokens per segment).
+    pub fn of(&self, i: usize) -> (&[u64], &[u32]) {
+        if !self.present {
+            return (&[], &[]);
+        }
+        let (a, b) = (self.offsets[i] as usize, self.offsets[i + 1] as usize);
+        (&self.ids[a..b], &self.tokens[a..b])
+    }
+
+    /// The identity of request `i`'s prompt and output (0: none).
+    pub fn output_of(&self, i: usize) -> u64 {
+        if self.present {
+            self.output_id[i]
+        } else {
+            0
         }
     }
 }

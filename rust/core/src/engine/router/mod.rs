@@ -25,12 +25,33 @@ pub trait Router {
 
     /// The load of the candidate at position `pos` is now `load`.
     fn load_changed(&mut self, _pos: usize, _load: u64) {}
+
+    /// Whether the router weighs how much of a request's prompt each candidate has in its prefix cache;
+    /// such a router is asked through `pick_cached` instead of `pick`.
+    fn uses_prefixes(&self) -> bool {
+        false
+    }
+
+    /// Picks one of `candidates` for a request of `prompt` prompt tokens, of which candidate `k` has
+    /// `cached[k]` in its prefix cache; `weight` is the run's price of a prefill token against a token of
+    /// load. Returns its position in `candidates`.
+    fn pick_cached(
+        &mut self,
+        candidates: &[usize],
+        loads: &[u64],
+        _prompt: u64,
+        _cached: &[u64],
+        _weight: f64,
+        rng: &mut Rng,
+    ) -> usize {
+        self.pick(candidates, loads, rng)
+    }
 }
 
 /// Makes the router of a set of `candidates` instances.
 pub type NewRouter = fn(candidates: usize) -> Box<dyn Router>;
 
-registry!(NewRouter: round_robin, least_tokens, power_of_two);
+registry!(NewRouter: round_robin, least_tokens, power_of_two, prefix_aware);
 
 /// The router a run names in its column `col` (`prefill_router` or `decode_router`) of row `row`.
 pub(crate) fn resolve(name: &str, col: &str, row: usize) -> Result<NewRouter> {
@@ -61,6 +82,9 @@ pub(crate) struct Routing {
     /// 1 + pool = that pool's decode set).
     slots: Vec<Vec<(usize, usize)>>,
     rng: Rng,
+    /// The prefix-aware router's weight, and its scratch of cached tokens per candidate.
+    prefix_weight: f64,
+    cached: Vec<u64>,
 }
 
 impl Routing {
@@ -69,6 +93,7 @@ impl Routing {
         prefill: (Vec<usize>, NewRouter),
         decode: (Vec<Vec<usize>>, NewRouter),
         seed: u64,
+        prefix_weight: f64,
     ) -> Routing {
         let prefill = Candidates::new(prefill.0, prefill.1);
         let decode: Vec<Candidates> = decode
@@ -90,19 +115,57 @@ impl Routing {
             loads: vec![0; instances],
             slots,
             rng: Rng::seed_from_u64(seed),
+            prefix_weight,
+            cached: Vec::new(),
         }
     }
 
-    /// The instance that takes a new request (or one going back to prefill).
-    pub fn pick_prefill(&mut self) -> usize {
+    /// The instance that takes a new request (or one going back to prefill) of `prompt` tokens;
+    /// `cached(i)` tells how many of them instance `i` has in its prefix cache (asked only of routers
+    /// that use it).
+    pub fn pick_prefill(&mut self, prompt: u64, cached: &mut dyn FnMut(usize) -> u64) -> usize {
         let set = &mut self.prefill;
-        set.instances[set.router.pick(&set.instances, &self.loads, &mut self.rng)]
+        let pos = if set.router.uses_prefixes() {
+            self.cached.clear();
+            self.cached.extend(set.instances.iter().map(|&i| cached(i)));
+            set.router.pick_cached(
+                &set.instances,
+                &self.loads,
+                prompt,
+                &self.cached,
+                self.prefix_weight,
+                &mut self.rng,
+            )
+        } else {
+            set.router.pick(&set.instances, &self.loads, &mut self.rng)
+        };
+        set.instances[pos]
     }
 
-    /// The decode instance a request prefilled in pool `pool` moves to.
-    pub fn pick_decode(&mut self, pool: usize) -> usize {
+    /// The decode instance a request of `prompt` tokens prefilled in pool `pool` moves to (`cached` as for
+    /// `pick_prefill`: a decode instance's own cache saves part of the transfer).
+    pub fn pick_decode(
+        &mut self,
+        pool: usize,
+        prompt: u64,
+        cached: &mut dyn FnMut(usize) -> u64,
+    ) -> usize {
         let set = &mut self.decode[pool];
-        set.instances[set.router.pick(&set.instances, &self.loads, &mut self.rng)]
+        let pos = if set.router.uses_prefixes() {
+            self.cached.clear();
+            self.cached.extend(set.instances.iter().map(|&i| cached(i)));
+            set.router.pick_cached(
+                &set.instances,
+                &self.loads,
+                prompt,
+                &self.cached,
+                self.prefix_weight,
+                &mut self.rng,
+            )
+        } else {
+            set.router.pick(&set.instances, &self.loads, &mut self.rng)
+        };
+        set.instances[pos]
     }
 
     pub fn add_load(&mut self, i: usize, tokens: u64) {

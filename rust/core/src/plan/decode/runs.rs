@@ -35,6 +35,11 @@ pub fn decode(batch: &RecordBatch, models: usize, workloads: usize) -> PlanResul
             flag("keep_iterations")?,
             flag("keep_token_stats")?,
         );
+        let prefix_weight = if t.has("prefix_weight") {
+            t.nonneg("prefix_weight")?
+        } else {
+            vec![1.0; t.len()]
+        };
         Ok((0..t.len())
             .map(|i| Run {
                 name: name[i].clone(),
@@ -44,6 +49,7 @@ pub fn decode(batch: &RecordBatch, models: usize, workloads: usize) -> PlanResul
                 seed: seed[i],
                 prefill_router: prefill_router[i].clone(),
                 decode_router: decode_router[i].clone(),
+                prefix_weight: prefix_weight[i],
                 keep: Keep {
                     requests: keep_req[i],
                     iterations: keep_it[i],

@@ -4,7 +4,7 @@ use arrow_array::RecordBatch;
 
 use crate::error::{plan_err, PlanResult};
 use crate::plan::table::{with_table, Table};
-use crate::plan::workload::Workload;
+use crate::plan::workload::{Prefixes, Workload};
 
 fn u32_tokens(v: Vec<u64>) -> Vec<u32> {
     v.into_iter().map(|x| x as u32).collect()
@@ -41,6 +41,7 @@ pub fn decode(batch: &RecordBatch) -> PlanResult<Vec<Workload>> {
                     after_offsets: Vec::new(),
                     after: Vec::new(),
                     think_s: Vec::new(),
+                    prefixes: Prefixes::default(),
                 })
             })
             .collect::<PlanResult<Vec<_>>>()
@@ -72,7 +73,7 @@ pub fn decode(batch: &RecordBatch) -> PlanResult<Vec<Workload>> {
             w.output_tokens.push(output[i]);
             w.send_delay_s.push(delay[i]);
         }
-        Ok(())
+        prefixes(&t, &wl, &prompt, &mut workloads)
     })?;
     Ok(workloads)
 }
@@ -157,4 +158,81 @@ fn dependencies(
         }
     }
     Ok(Some(off))
+}
+
+/// The optional prefix columns: all three or none; per row as many token counts as ids, and segments
+/// that fit in the prompt.
+fn prefixes(t: &Table, wl: &[usize], prompt: &[u32], workloads: &mut [Workload]) -> PlanResult<()> {
+    let cols = ["prefix_ids", "prefix_tokens", "output_prefix_id"];
+    let given: Vec<bool> = cols.iter().map(|c| t.has(c)).collect();
+    if !given.iter().any(|&g| g) {
+        return Ok(());
+    }
+    if let Some(k) = given.iter().position(|&g| !g) {
+        let with = cols[given.iter().position(|&g| g).expect("one is given")];
+        return Err(t.in_column(
+            cols[k],
+            plan_err!(
+                "table 'requests' has column '{}' but not '{}' (the prefix columns come together)",
+                with,
+                cols[k]
+            ),
+        ));
+    }
+    let (id_off, ids) = t.u64_lists("prefix_ids", u64::MAX)?;
+    let (tok_off, toks) = t.u64_lists("prefix_tokens", u32::MAX as u64)?;
+    let out_id = t.u64_exact("output_prefix_id")?;
+    for w in workloads.iter_mut() {
+        w.prefixes = Prefixes {
+            present: true,
+            offsets: vec![0],
+            ..Prefixes::default()
+        };
+    }
+    for i in 0..t.len() {
+        let (a, b) = (id_off[i], id_off[i + 1]);
+        if tok_off[i + 1] - tok_off[i] != b - a {
+            return Err(t.in_cell(
+                "prefix_tokens",
+                i,
+                plan_err!(
+                    "requests row {}: {} prefix_tokens for {} prefix_ids (one per segment)",
+                    i,
+                    tok_off[i + 1] - tok_off[i],
+                    b - a
+                ),
+            ));
+        }
+        let seg_toks = &toks[tok_off[i]..tok_off[i + 1]];
+        let sum: u64 = seg_toks.iter().sum();
+        if sum > prompt[i] as u64 {
+            return Err(t.in_cell(
+                "prefix_tokens",
+                i,
+                plan_err!(
+                    "requests row {}: the segments hold {} tokens, more than the prompt's {}",
+                    i,
+                    sum,
+                    prompt[i]
+                ),
+            ));
+        }
+        if let Some(j) = ids[a..b].iter().position(|&id| id == 0) {
+            return Err(t.in_cell(
+                "prefix_ids",
+                i,
+                plan_err!(
+                    "requests row {}: segment {} has identity 0 (0 stands for none)",
+                    i,
+                    j
+                ),
+            ));
+        }
+        let p = &mut workloads[wl[i]].prefixes;
+        p.ids.extend_from_slice(&ids[a..b]);
+        p.tokens.extend(seg_toks.iter().map(|&x| x as u32));
+        p.offsets.push(p.ids.len() as u32);
+        p.output_id.push(out_id[i]);
+    }
+    Ok(())
 }
