@@ -101,7 +101,8 @@ def test_trace_with_a_timestamp_before_year_one_replays(tmp_path: Path) -> None:
     path = tmp_path / "t.csv"
     path.write_text("TIMESTAMP,ContextTokens,GeneratedTokens\n1011-11-16 18:15:46.000000,10,2322\n"
                     "0-11-16 18:15:48.5,20,2\n")
-    stream = load_trace(path)
+    # The rows are out of order, which is an error since traces are no longer sorted silently: sort=True.
+    stream = load_trace(path, sort=True)
     assert stream.arrival_s[0] == 0.0 and stream.prompt_tokens.tolist() == [20, 10]
 
 
