@@ -304,10 +304,11 @@ def build_parser() -> argparse.ArgumentParser:
     pl_.add_argument("--request", type=int, nargs="+", help="timeline: the request id(s) (default: the median one)")
     pl_.set_defaults(func=_cmd_plot)
 
-    g = sub.add_parser("catalog", help="list the built-in chips and models, or import a model's config.json")
+    g = sub.add_parser("catalog", help="list the built-in chips, models and traffic profiles, or import a model's "
+                                       "config.json")
     g.set_defaults(func=_cmd_catalog)
-    gsub = g.add_subparsers(dest="section", metavar="{chips,models,import}")
-    for section in ("chips", "models"):
+    gsub = g.add_subparsers(dest="section", metavar="{chips,models,traffic,import}")
+    for section in ("chips", "models", "traffic"):
         gsub.add_parser(section, help=f"list the built-in {section}").set_defaults(func=_cmd_catalog)
     gi = gsub.add_parser("import", help="print the .infera model block of a Hugging Face config.json (offline)")
     gi.add_argument("config", help="a local config.json")
