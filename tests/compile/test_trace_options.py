@@ -94,7 +94,7 @@ def test_bad_options_are_located(trace: Path, options: str, words: str) -> None:
 
 
 @pytest.mark.parametrize("kwargs", [{"time_scale": 0.0}, {"window": (3.0, 1.0)}, {"window": (-1.0, None)},
-                                    {"sample": 1.5}, {"requests": 0}, {"duration_s": 0.0}])
+                                    {"sample": 1.5}, {"requests": 0}, {"duration_s": float("nan")}])
 def test_load_trace_refuses_bad_options(trace: Path, kwargs: dict) -> None:
     with pytest.raises(ValueError):
         load_trace(trace, **kwargs)

@@ -133,3 +133,13 @@ def test_plan_file_the_binding_cannot_import_is_a_plan_error() -> None:
     plan = infera.Plan.load(INPUTS / "plan_binding_arrow_exception.arrow")
     with pytest.raises(infera.PlanError):
         infera.check(plan)
+
+
+def test_trace_with_a_zero_duration_is_a_trace_error(tmp_path: Path) -> None:
+    # Found by the trace target while load_trace's options gained checks (window, sample): duration_s = 0, which
+    # the target draws from a zero byte, raised ValueError from the new check instead of the TraceError the
+    # target's contract (and earlier versions) give. A duration that keeps nothing is the trace's error again.
+    path = tmp_path / "t.csv"
+    path.write_text("arrival_s,prompt_tokens,output_tokens\n0,10,2\n")
+    with pytest.raises(TraceError, match="has no request left after the window/sample/duration/requests limits"):
+        load_trace(path, duration_s=0.0)
