@@ -29,7 +29,7 @@ class TraceError(FileError, ValueError):
     def __str__(self) -> str:
         if self.line is None:
             return f"trace {self.path} {self.reason}"
-        return f"trace {self.path} {getattr(self, 'unit', 'row')} {self.line}: {self.reason}"
+        return f"trace {self.path} {self.unit} {self.line}: {self.reason}"
 
 
 @dataclass
