@@ -18,6 +18,7 @@ def compile_trace(where: str, f: Fields, block: ast.TrafficBlock) -> traffic_mod
         raise CompileError(f"{where}: trace must be a quoted file name", ta.value.loc)
     fmt = f.choice("format", traffic_mod.TRACE_FORMATS)
     scale = f.quantity("time_scale", ("number",), 1.0)
+    assert scale is not None
     window = _window(where, f)
     sa = f.take("sample")
     sample = None
@@ -49,6 +50,8 @@ def compile_trace(where: str, f: Fields, block: ast.TrafficBlock) -> traffic_mod
 
 def _window(where: str, f: Fields) -> tuple[float | None, float | None] | None:
     """``window = [start, end]`` or ``start = T`` / ``end = T``: the stretch of trace time replayed."""
+    start: float | None
+    end: float | None
     wa = f.take("window")
     start_a, end_a = f.take("start"), f.take("end")
     if wa is not None:

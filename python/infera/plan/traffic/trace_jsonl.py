@@ -110,9 +110,9 @@ def _objects(path: Path) -> list[dict[str, Any]]:
     if not lines:
         raise TraceError(path, "has no rows (the file is empty)")
     objects = []
-    for i, line in enumerate(lines, 1):
+    for i, text_line in enumerate(lines, 1):
         try:
-            obj = json.loads(line, parse_constant=_not_json)
+            obj = json.loads(text_line, parse_constant=_not_json)
         except RecursionError:
             raise TraceError(path, "is not JSON: nested too deeply", i, "line") from None
         except ValueError as exc:  # json.JSONDecodeError, and the constants refused below
