@@ -146,3 +146,18 @@ def test_format_overrides_the_suffix(tmp_path: Path) -> None:
     assert replay(path, ", format = parquet")["prompt_tokens"].to_list() == [5, 6]
     with pytest.raises(infera.CompileError, match="cannot be read"):  # read as CSV by default
         replay(path)
+
+
+def test_a_mooncake_replay_keeps_its_prefixes_in_the_compiled_traffic_and_simulates(tmp_path: Path) -> None:
+    from infera.plan.compiler import run_specs
+    from infera.plan.traffic import sample
+
+    path = write(tmp_path, "mooncake", random_trace(40))
+    text = program(f'traffic tr {{ trace = "{path}", window = [1 s, 8 s] }}\nsystem s {{ pool p: 1 x toy }}\n'
+                   "run r { model = tiny, traffic = tr, system = s }\n")
+    _, traffics = run_specs(infera.parse(text))
+    stream = sample(traffics["tr"], seed=0)
+    direct = load_trace(path, window=(1.0, 8.0))
+    assert stream.prefix_ids is not None and stream.prefix_ids.tolist() == direct.prefix_ids.tolist()  # type: ignore
+    res = infera.simulate(infera.compile_text(text))
+    assert res.summary["requests"][0] == len(direct.arrival_s)
