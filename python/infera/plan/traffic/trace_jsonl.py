@@ -70,8 +70,8 @@ def read_jsonl(path: Path, fmt: str | None) -> TraceRows:
             any_blocks = True
             blocks.extend(_hash_ids(path, hashes, i + 1))
         offsets[i + 1] = len(blocks)
-    scale = 1e-3 if mooncake else 1.0
-    arrival = check_times(path, _numbers(cols[0]) * scale, cols[0], names[0], 1, "line")
+    # Milliseconds divided (not multiplied by 1e-3, which is not exact): 27482 ms is 27.482 s to the last bit.
+    arrival = check_times(path, _numbers(cols[0]) / (1000.0 if mooncake else 1.0), cols[0], names[0], 1, "line")
     prompt = check_counts(path, _numbers(cols[1]), cols[1], names[1], 1, "line")
     output = check_counts(path, _numbers(cols[2]), cols[2], names[2], 1, "line")
     rows = TraceRows(arrival, prompt, output, 1, "line", (names[0], names[1], names[2]))
