@@ -61,10 +61,12 @@ def _parquet(frame: pl.DataFrame) -> bytes:
 
 
 def trace() -> Iterator[bytes]:
-    """Flag byte (bit 0 Parquet, bits 1-3 requests, duration, time scale from the next bytes), then the file."""
+    """Flag byte (bit 0 Parquet, bits 1-3 requests, duration, time scale from the next bytes, bit 4 sort, bits 5-6
+    window and sample, bit 7 the sample's seed), then the file."""
     sample = head(ROOT / "examples" / "traces" / "conversation_sample.csv", 40)
     yield b"\x00" + sample
     yield b"\x0e" + b"\x05\x10\x20" + sample
+    yield b"\x70" + b"\x02\x40\x80" + sample  # sort, a window and a sample
     messy = test_traces.test_messy_traces_are_rejected_with_the_row.pytestmark[0].args[1]
     for csv_text, _ in messy:
         yield b"\x00" + csv_text.encode()
