@@ -29,6 +29,7 @@ import helpers  # noqa: E402
 import infera  # noqa: E402
 import test_fuzz_dsl  # noqa: E402
 import test_fuzz_plan  # noqa: E402
+import test_trace_rows  # noqa: E402
 import test_traces  # noqa: E402
 
 
@@ -60,10 +61,12 @@ def _parquet(frame: pl.DataFrame) -> bytes:
 
 
 def trace() -> Iterator[bytes]:
-    """Flag byte (bit 0 Parquet, bits 1-3 requests, duration, time scale from the next bytes), then the file."""
+    """Flag byte (bit 0 Parquet, bits 1-3 requests, duration, time scale from the next bytes, bit 4 sort, bits 5-6
+    window and sample, bit 7 the sample's seed), then the file."""
     sample = head(ROOT / "examples" / "traces" / "conversation_sample.csv", 40)
     yield b"\x00" + sample
     yield b"\x0e" + b"\x05\x10\x20" + sample
+    yield b"\x70" + b"\x02\x40\x80" + sample  # sort, a window and a sample
     messy = test_traces.test_messy_traces_are_rejected_with_the_row.pytestmark[0].args[1]
     for csv_text, _ in messy:
         yield b"\x00" + csv_text.encode()
@@ -72,6 +75,24 @@ def trace() -> Iterator[bytes]:
     yield b"\x01" + _parquet(frame.head(8))
     yield b"\x01" + _parquet(pl.DataFrame({"arrival_s": [0.0, 1.0, 2.0], "prompt_tokens": [5, 6, 7],
                                            "output_tokens": [1, 2, 3]}))
+
+
+def trace_jsonl() -> Iterator[bytes]:
+    """Flag byte (bit 0 format = mooncake, bit 1 sort, bits 2-4 window, sample, requests from the next bytes),
+    then the file: lines shaped like the published Mooncake traces, infera's JSONL, the tests' bad lines."""
+    mooncake = b"".join(json.dumps({"timestamp": 3000 * (i // 4), "input_length": 600 + 700 * i, "output_length": 5 + i,
+                                    "hash_ids": [0] + [10 * i + j for j in range(1, 2 + (600 + 700 * i) // 512)]}
+                                   ).encode() + b"\n" for i in range(12))
+    yield b"\x00" + mooncake
+    yield b"\x01" + mooncake
+    yield b"\x1c" + b"\x00\x20\x80\x05" + mooncake
+    yield b"\x02" + b"\n".join(reversed(mooncake.splitlines())) + b"\n"
+    yield b"\x00" + b"".join(json.dumps({"arrival_s": 0.5 * i, "prompt_tokens": 10 + i, "output_tokens": 2}).encode()
+                            + b"\n" for i in range(8))
+    bad = test_trace_rows.test_bad_jsonl_lines_are_named.pytestmark[0].args[1]
+    for second, _ in bad:
+        if len(second) < 1000:
+            yield b"\x00" + (test_trace_rows.MOONCAKE + second + "\n").encode()
 
 
 def profile() -> Iterator[bytes]:
@@ -108,8 +129,8 @@ def config() -> Iterator[bytes]:
                       "v_head_dim": 32, "quantization_config": {"quant_method": "fp8"}}).encode()
 
 
-TARGETS: dict[str, Callable[[], Iterator[bytes]]] = {"dsl": dsl, "trace": trace, "profile": profile, "plan": plan,
-                                                      "config": config}
+TARGETS: dict[str, Callable[[], Iterator[bytes]]] = {"dsl": dsl, "trace": trace, "trace_jsonl": trace_jsonl,
+                                                      "profile": profile, "plan": plan, "config": config}
 
 
 def write(target: str) -> None:

@@ -13,6 +13,7 @@ from infera.api import ImportedModel, check, compile_file, compile_text, model_f
 from infera.dsl import parse, parse_file
 from infera.exceptions import CompileError, FileError, InferaError, InferaSyntaxError, PlanError, SimulationError
 from infera.plan import Plan
+from infera.plan.traffic import TraceError, load_trace
 from infera.results import Results
 from infera.search import max_rate
 from infera.calibrate import calibrate
@@ -33,12 +34,14 @@ __all__ = [
     "Results",
     "SimulationError",
     "SweepInterrupted",
+    "TraceError",
     "calibrate",
     "check",
     "compile_file",
     "compile_text",
     "design",
     "designs",
+    "load_trace",
     "max_rate",
     "model_from_config",
     "parse",

@@ -1,5 +1,5 @@
 """The `infera` command: run (a file's runs, or its sweeps), design (its design searches), check, compile,
-simulate, capacity, calibrate and catalog (list, import).
+simulate, capacity, calibrate, catalog (list, import) and trace (what a trace file holds).
 
 Every command prints infera's own errors (with file:line:col where they have one) without a traceback and
 exits with status 2; a successful command exits 0.
@@ -195,6 +195,25 @@ def _cmd_catalog_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_trace(args: argparse.Namespace) -> int:
+    from infera.plan.traffic import load_trace
+    from infera.plan.traffic.trace_summary import summarize
+
+    window = None if args.window is None else (args.window[0], args.window[1])
+    try:
+        stream = load_trace(args.file, format=args.format, time_scale=args.time_scale, window=window,
+                            sample=args.sample, sample_seed=args.sample_seed, requests=args.requests,
+                            duration_s=args.duration, sort=args.sort)
+    except ValueError as exc:
+        if isinstance(exc, InferaError):
+            raise
+        raise InferaError(f"error: {exc}") from None
+    figures = summarize(stream)
+    with pl.Config(tbl_rows=len(figures) + 1, tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True):
+        print(pl.DataFrame({"figure": list(figures), "value": [f"{v:.6g}" for v in figures.values()]}))
+    return 0
+
+
 def _cmd_plot(args: argparse.Namespace) -> int:
     from infera.plot import load, save, write_standard
 
@@ -304,10 +323,24 @@ def build_parser() -> argparse.ArgumentParser:
     pl_.add_argument("--request", type=int, nargs="+", help="timeline: the request id(s) (default: the median one)")
     pl_.set_defaults(func=_cmd_plot)
 
-    g = sub.add_parser("catalog", help="list the built-in chips and models, or import a model's config.json")
+    t = sub.add_parser("trace", help="read a trace file (CSV, Parquet, JSONL, Mooncake) as a program would replay "
+                                     "it and print its requests, rate and length statistics")
+    t.add_argument("file")
+    t.add_argument("--format", choices=["csv", "parquet", "jsonl", "mooncake"], help="default: by the suffix")
+    t.add_argument("--window", nargs=2, type=float, metavar=("START", "END"), help="seconds of trace time")
+    t.add_argument("--sample", type=float, help="keep this fraction of the requests (after the window)")
+    t.add_argument("--sample-seed", type=int, default=0)
+    t.add_argument("--time-scale", type=float, default=1.0)
+    t.add_argument("--duration", type=float, help="seconds of replay time")
+    t.add_argument("--requests", type=int, help="keep the first N")
+    t.add_argument("--sort", action="store_true", help="sort an unsorted trace instead of refusing it")
+    t.set_defaults(func=_cmd_trace)
+
+    g = sub.add_parser("catalog", help="list the built-in chips, models and traffic profiles, or import a model's "
+                                       "config.json")
     g.set_defaults(func=_cmd_catalog)
-    gsub = g.add_subparsers(dest="section", metavar="{chips,models,import}")
-    for section in ("chips", "models"):
+    gsub = g.add_subparsers(dest="section", metavar="{chips,models,traffic,import}")
+    for section in ("chips", "models", "traffic"):
         gsub.add_parser(section, help=f"list the built-in {section}").set_defaults(func=_cmd_catalog)
     gi = gsub.add_parser("import", help="print the .infera model block of a Hugging Face config.json (offline)")
     gi.add_argument("config", help="a local config.json")

@@ -25,7 +25,9 @@ run r {{ model = tiny, traffic = tr, system = s }}
 
 
 def test_trace_rows_become_requests_sorted_and_shifted(tmp_path: Path) -> None:
-    res = run_trace(tmp_path, "arrival_s,prompt_tokens,output_tokens\n12.5,100,5\n10.0,50,3\n11.0,20,1\n")
+    # An unsorted trace is an error now (tests/compile/test_trace_rows.py); sort = true replays it sorted.
+    res = run_trace(tmp_path, "arrival_s,prompt_tokens,output_tokens\n12.5,100,5\n10.0,50,3\n11.0,20,1\n",
+                    ", sort = true")
     r = res.requests.sort("request_id")
     assert r["arrival_s"].to_list() == [0.0, 1.0, 2.5]  # sorted, first arrival at 0
     assert r["prompt_tokens"].to_list() == [50, 20, 100]

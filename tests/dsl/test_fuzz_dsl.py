@@ -206,6 +206,12 @@ traffic t { arrivals = burst, prompt = 50 tokens, output = 4 tokens, requests = 
 system s { pool p: 8 x h100_sxm, tp = 8 }
 run r { model = llama3_1_8b, traffic = t, system = s }
 """,
+    "traffic.infera": """
+use chips.h100_sxm, models.llama3_1_8b
+traffic short extends azure_conv_2023 { requests = 20 }
+system s { pool p: 1 x h100_sxm }
+run r { model = llama3_1_8b, traffic = short, system = s }
+""",
 }
 
 

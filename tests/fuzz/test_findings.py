@@ -101,7 +101,8 @@ def test_trace_with_a_timestamp_before_year_one_replays(tmp_path: Path) -> None:
     path = tmp_path / "t.csv"
     path.write_text("TIMESTAMP,ContextTokens,GeneratedTokens\n1011-11-16 18:15:46.000000,10,2322\n"
                     "0-11-16 18:15:48.5,20,2\n")
-    stream = load_trace(path)
+    # The rows are out of order, which is an error since traces are no longer sorted silently: sort=True.
+    stream = load_trace(path, sort=True)
     assert stream.arrival_s[0] == 0.0 and stream.prompt_tokens.tolist() == [20, 10]
 
 
@@ -139,3 +140,11 @@ def test_plan_file_with_a_nul_in_a_column_name_is_a_plan_error() -> None:
     # interface, still saw "chip" and simulated the plan, and the summary then failed with KeyError 'chip'.
     with pytest.raises(infera.PlanError, match="pools: the name 'chip.x00.x00' holds a NUL character"):
         infera.Plan.load(INPUTS / "plan_nul_column_name.arrow")
+def test_trace_with_a_zero_duration_is_a_trace_error(tmp_path: Path) -> None:
+    # Found by the trace target while load_trace's options gained checks (window, sample): duration_s = 0, which
+    # the target draws from a zero byte, raised ValueError from the new check instead of the TraceError the
+    # target's contract (and earlier versions) give. A duration that keeps nothing is the trace's error again.
+    path = tmp_path / "t.csv"
+    path.write_text("arrival_s,prompt_tokens,output_tokens\n0,10,2\n")
+    with pytest.raises(TraceError, match="has no request left after the window/sample/duration/requests limits"):
+        load_trace(path, duration_s=0.0)

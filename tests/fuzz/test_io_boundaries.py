@@ -75,6 +75,11 @@ TRACE_CONTENTS = {
     "truncated_csv": (".csv", b"arrival_s,prompt_tokens,output_tokens\n0,10,2\n1,2", "row 3: output_tokens"),
     "truncated_parquet": (".parquet", TRACE_PARQUET[: len(TRACE_PARQUET) // 2], "cannot be read"),
     "empty_parquet": (".parquet", b"", "cannot be read"),
+    "not_utf8_jsonl": (".jsonl", b'{"arrival_s": 0, "prompt_tokens": 10, "output_tokens": 2}\n{"arrival_s": \xff}\n',
+                       "line 2: column 15 is not valid UTF-8 (byte 0xff)"),
+    "empty_jsonl": (".jsonl", b"", "has no rows"),
+    "truncated_jsonl": (".jsonl", b'{"timestamp": 0, "input_length": 10, "output_length": 2, "hash_ids": [0]}\n'
+                                  b'{"timestamp": 5, "input_le', "line 2: is not JSON"),
 }
 
 #: Profile contents that cannot be used: (bytes, line of the error or None, words of the error).
@@ -151,6 +156,14 @@ def test_load_trace_raises_a_trace_error_for_each_bad_path(tmp_path: Path, kind:
         load_trace(path)
     assert isinstance(info.value, infera.FileError) and isinstance(info.value, ValueError)
     assert info.value.path == str(path) and PATH_KINDS[kind] in info.value.reason
+
+
+@pytest.mark.parametrize("kind", PATH_KINDS)
+def test_a_jsonl_trace_that_cannot_be_read_is_a_located_compile_error(tmp_path: Path, kind: str) -> None:
+    path = bad_path(tmp_path, kind, ".jsonl")
+    with pytest.raises(TraceError, match=PATH_KINDS[kind]):
+        load_trace(path, format="mooncake")
+    assert_compile_error_at_trace(path, PATH_KINDS[kind])
 
 
 def test_an_over_long_trace_path_is_a_compile_error_not_an_os_error() -> None:

@@ -1,7 +1,9 @@
-"""The built-in catalog: chips and models written as `.infera` files shipped with the package.
+"""The built-in catalog: chips, models and traffic (workload profiles) written as `.infera` files shipped
+with the package.
 
-``use chips.h100_sxm`` in a program resolves here. Each file is parsed once per process, with the same
-parser as user files, so catalog entries are ordinary blocks a user may ``extend``.
+``use chips.h100_sxm`` (or ``models.<name>``, ``traffic.<name>``) in a program resolves here. Each file is
+parsed once per process, with the same parser as user files, so catalog entries are ordinary blocks a user
+may ``extend``.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from infera.exceptions import CompileError
 
 #: Catalog sections: the first part of a `use` path → (file, the kind of block it holds).
 SECTIONS: dict[str, tuple[str, type[ast.Block]]] = {"chips": ("chips.infera", ast.ChipBlock),
-                                                   "models": ("models.infera", ast.ModelBlock)}
+                                                   "models": ("models.infera", ast.ModelBlock),
+                                                   "traffic": ("traffic.infera", ast.TrafficBlock)}
 
 
 def directory() -> Path:

@@ -58,6 +58,7 @@ def compile_traffic(scope: Scope, block: ast.TrafficBlock) -> traffic_mod.Traffi
     where = f"traffic '{block.name}'"
     only_items(items, (ast.Assign,), where)
     f = Fields(where, items, block.loc)
+    f.take("source")  # where a catalog profile's figures come from
     if f.has("trace"):
         return compile_trace(where, f, block)
     arr = f.require("arrivals")

@@ -166,9 +166,9 @@ impl Instance {
             Some(&h) => {
                 let req = &reqs[h as usize];
                 let len = req.prompt as u64 + req.generated as u64;
-                let hit = self.kv.lookup(prefixes.of(h as usize).0, len);
+                let hit = self.kv.lookup(prefixes.of(h as usize), len);
                 self.kv.running() < self.max_batch
-                    && self.kv.blocks_for(len) - hit.blocks <= self.kv.available_with(&hit)
+                    && self.kv.blocks_for(len).saturating_sub(hit.blocks) <= self.kv.available_with(&hit)
                     && (self.chunked || len - hit.tokens <= self.max_batched_tokens)
             }
         }
@@ -300,8 +300,8 @@ impl Instance {
             };
             let req = &reqs[h as usize];
             let len = req.prompt as u64 + req.generated as u64;
-            let hit = self.kv.lookup(prefixes.of(h as usize).0, len);
-            let blocks = self.kv.blocks_for(len) - hit.blocks;
+            let hit = self.kv.lookup(prefixes.of(h as usize), len);
+            let blocks = self.kv.blocks_for(len).saturating_sub(hit.blocks);
             if blocks > self.kv.available_with(&hit) || (!self.chunked && len - hit.tokens > budget)
             {
                 break;

@@ -140,8 +140,8 @@ impl KvCache {
 
     /// The cached prefix a request with segments `ids` and a context of `len` tokens may start from: at
     /// least its last token is computed (it yields the first output's logits).
-    pub fn lookup(&self, ids: &[u64], len: u64) -> Hit {
-        self.prefix.lookup(ids, len.saturating_sub(1))
+    pub fn lookup(&self, (ids, tokens): (&[u64], &[u32]), len: u64) -> Hit {
+        self.prefix.lookup(ids, tokens, len.saturating_sub(1))
     }
 
     /// Caches the prompt segments `ids[hit_segs..]` (of `tokens` each) of a request that computed them and

@@ -318,10 +318,10 @@ impl<'p> Sim<'p> {
     fn pick_prefill(&mut self, r: u32) -> usize {
         let req = &self.reqs[r as usize];
         let len = req.prompt as u64 + req.generated as u64;
-        let ids = self.prefixes.of(r as usize).0;
+        let seg = self.prefixes.of(r as usize);
         let insts = &self.insts;
         self.routing
-            .pick_prefill(len, &mut |i| insts[i].kv.lookup(ids, len).tokens)
+            .pick_prefill(len, &mut |i| insts[i].kv.lookup(seg, len).tokens)
     }
 
     /// Request `r` left the system at `t` (`finished` or turned away): the arrival process may issue
@@ -452,12 +452,12 @@ impl<'p> Sim<'p> {
     fn begin_transfer(&mut self, src: usize, r: u32, t: f64) {
         let req = &self.reqs[r as usize];
         let len = req.prefill_len as u64;
-        let ids = self.prefixes.of(r as usize).0;
+        let seg = self.prefixes.of(r as usize);
         let insts = &self.insts;
         let dst = self
             .routing
             .pick_decode(self.insts[src].local_pool, len, &mut |i| {
-                insts[i].kv.lookup(ids, len).tokens
+                insts[i].kv.lookup(seg, len).tokens
             });
         let req = &self.reqs[r as usize];
         let remaining = (req.output - req.generated) as u64;

@@ -138,20 +138,27 @@ impl PrefixCache {
         }
     }
 
-    /// The longest cached leading run of the segments `ids`, of which at most `limit` tokens (in whole
-    /// blocks) are used. Reads only.
-    pub fn lookup(&self, ids: &[u64], limit: u64) -> Hit {
+    /// The longest cached leading run of the segments `ids` (of `tokens` each), of which at most `limit`
+    /// tokens (in whole blocks) are used. A cached node matches a segment only under the node matched
+    /// before it and ending where the segment does, so ids that are not chained, or an id reused for other
+    /// lengths, can never claim more of the cache than the request's own segments cover. Reads only.
+    pub fn lookup(&self, ids: &[u64], tokens: &[u32], limit: u64) -> Hit {
         if !self.enabled() || ids.is_empty() {
             return Hit::MISS;
         }
-        let segs = ids
-            .iter()
-            .position(|id| !self.by_id.contains_key(id))
-            .unwrap_or(ids.len());
+        let (mut node, mut segs, mut cum, mut prev_tokens) = (NIL, 0, 0u64, 0u64);
+        for (j, id) in ids.iter().enumerate() {
+            let Some(&k) = self.by_id.get(id) else { break };
+            cum += tokens[j] as u64;
+            let n = &self.nodes[k as usize];
+            if n.parent != node || n.tokens != self.whole(cum).max(prev_tokens) {
+                break;
+            }
+            (node, segs, prev_tokens) = (k, j + 1, n.tokens);
+        }
         if segs == 0 {
             return Hit::MISS;
         }
-        let node = self.by_id[&ids[segs - 1]];
         let n = &self.nodes[node as usize];
         // A prompt cached whole still computes its last block (as vLLM recomputes the last token); the
         // request references the whole node, so its own blocks never overlap the cached ones.
@@ -215,10 +222,16 @@ impl PrefixCache {
         keep: bool,
         free: &mut u64,
     ) -> (u32, u64, bool) {
-        let tokens = self.whole(tokens);
+        let parent_tokens = if parent == NIL {
+            0
+        } else {
+            self.nodes[parent as usize].tokens
+        };
+        let tokens = self.whole(tokens).max(parent_tokens);
         let base = self.path_blocks(parent);
         if let Some(&k) = self.by_id.get(&id) {
-            if self.nodes[k as usize].parent != parent {
+            // The id is cached for other content (another parent or another length): not shared.
+            if self.nodes[k as usize].parent != parent || self.nodes[k as usize].tokens != tokens {
                 return (NIL, 0, false);
             }
             if keep {
@@ -233,12 +246,7 @@ impl PrefixCache {
             }
             return (k, self.nodes[k as usize].path_blocks - base, true);
         }
-        let parent_tokens = if parent == NIL {
-            0
-        } else {
-            self.nodes[parent as usize].tokens
-        };
-        let blocks = self.groups * (tokens.max(parent_tokens) - parent_tokens) / self.block_size;
+        let blocks = self.groups * (tokens - parent_tokens) / self.block_size;
         if self.cached_blocks + blocks > self.cap {
             let excess = self.cached_blocks + blocks - self.cap;
             if excess > self.evictable_blocks {
@@ -252,7 +260,7 @@ impl PrefixCache {
         let node = Node {
             id,
             parent,
-            tokens: tokens.max(parent_tokens),
+            tokens,
             blocks,
             path_blocks: base + blocks,
             refs: u32::from(keep),

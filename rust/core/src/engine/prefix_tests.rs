@@ -291,3 +291,29 @@ fn prefix_columns_are_validated_with_table_column_and_row() {
     reqs[0].ids[0] = 0;
     check(&reqs, "prefix_ids", 0);
 }
+
+#[test]
+fn an_id_reused_for_other_lengths_or_parents_is_never_shared() {
+    // Found replaying a Mooncake-style trace whose block hashes repeat across requests of other lengths:
+    // a 119-token prompt matched a cached 351-token node, its blocks to allocate wrapped below zero and the
+    // request waited forever. An id matches only the same parent and the same length.
+    let r = |arrival, prompt: u32, ids: Vec<u64>, tokens: Vec<u64>| Rq {
+        arrival,
+        prompt,
+        output: 4,
+        ids,
+        tokens,
+        out_id: 0,
+    };
+    let reqs = [
+        r(0.0, 351, vec![7], vec![351]),
+        r(1.0, 119, vec![7], vec![119]),
+        r(2.0, 400, vec![9, 7], vec![200, 200]),
+        r(3.0, 351, vec![7], vec![351]),
+    ];
+    let (o, _) = run(&plan(&reqs, 1, 256, 16, Some(256), "round_robin"));
+    assert!(o.reqs.iter().all(|q| q.finish.is_finite()));
+    assert_eq!(o.reqs[1].cached_tokens, 0);
+    assert_eq!(o.reqs[2].cached_tokens, 0);
+    assert_eq!(o.reqs[3].cached_tokens, 336);
+}

@@ -71,8 +71,8 @@ impl Transfers {
             let req = &mut reqs[r as usize];
             let len = req.prefill_len as u64;
             // Whatever of the prompt the decode instance has cached itself need not cross the link.
-            let hit = dst.kv.lookup(prefixes.of(r as usize).0, len);
-            let blocks = dst.kv.blocks_for(len) - hit.blocks;
+            let hit = dst.kv.lookup(prefixes.of(r as usize), len);
+            let blocks = dst.kv.blocks_for(len).saturating_sub(hit.blocks);
             if blocks > dst.kv.available_with(&hit)
                 || dst.kv.running() + dst.kv.reserved >= dst.max_batch
             {
