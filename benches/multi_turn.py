@@ -6,10 +6,11 @@ the previous one. Every session opens with one of a few shared system prompts; t
 prompt, the k earlier messages and replies, and a new message, so its segments are the previous turn's
 segments plus the previous reply and the new message (identities chained by ``infera.plan.traffic.prefix``).
 
-    python benches/multi_turn.py bench 1000000      # without the prefix cache, with it, and with its router
-    python benches/multi_turn.py example examples/traces/multi_turn_sample.parquet 400
+    python benches/multi_turn.py sessions 250000    # conversations from the DSL (each turn waits for the last)
+    python benches/multi_turn.py bench 1000000      # the numpy stream: open-loop turns at fixed times
+    python benches/multi_turn.py example FILE 400   # the numpy stream as a Parquet trace with prefix columns
 
-Until the sessions traffic lands, turns are issued at fixed times (open loop), not after the previous reply.
+Each runs without the prefix cache, with it, and with it and the prefix-aware router.
 """
 
 from __future__ import annotations
@@ -125,9 +126,42 @@ def bench(n: int) -> None:
               f"hit rate {s.get('prefix_hit_rate') or 0:.3f}")
 
 
+SESSIONS = """use chips.h100_sxm, models.llama3_1_8b
+traffic chat {{
+  arrivals = poisson(15 /s), requests = {sessions}
+  prompt = lognormal(median = 120 tokens, sigma = 0.8, min = 4, max = 2000)
+  output = lognormal(median = 200 tokens, sigma = 0.7, min = 4, max = 1000)
+  session = conversation(turns = uniform(min = 1, max = 7), think = exponential(mean = 8 s))
+  system_prompt = shared(tokens = 1000, variants = 4)
+}}
+system s {{ pool gp: 16 x h100_sxm, max_batch = 256, max_batched_tokens = 2048, prefix_cache = {cache}
+           router = {router} }}
+run r {{ model = llama3_1_8b, traffic = chat, system = s, seed = 1, record = [] }}
+"""
+
+
+def bench_sessions(sessions: int) -> None:
+    """The same, with the traffic written as DSL conversations (mean 4 turns), so each turn is sent a think
+    time after the previous one finished (the core's request dependencies)."""
+    import infera
+
+    for cache, router in (("false", "least_tokens"), ("true", "least_tokens"), ("true", "prefix_aware")):
+        t0 = time.perf_counter()
+        plan = infera.compile_text(SESSIONS.format(sessions=sessions, cache=cache, router=router))
+        t1 = time.perf_counter()
+        res = infera.simulate(plan)
+        s = res.summary.row(0, named=True)
+        t2 = time.perf_counter()
+        print(f"prefix_cache={cache} router={router}: compile {t1 - t0:.1f} s, simulate+summary {t2 - t1:.2f} s, "
+              f"requests {s['requests']}, ttft p50 {s['ttft_p50_s']:.3f} s p99 {s['ttft_p99_s']:.3f} s, "
+              f"hit rate {s.get('prefix_hit_rate') or 0:.3f}")
+
+
 def main() -> None:
     if sys.argv[1] == "bench":
         bench(int(sys.argv[2]))
+    elif sys.argv[1] == "sessions":
+        bench_sessions(int(sys.argv[2]))
     else:
         write_parquet(sys.argv[2], multi_turn(int(sys.argv[3]), seed=7, session_rate=3.0, think_s=6.0))
 
