@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -50,7 +51,7 @@ class TrafficSpec:
     """A compiled ``traffic`` block."""
 
     name: str
-    arrivals: str  # poisson | burst | closed | trace
+    arrivals: str  # a kind of .processes.ARRIVALS, or trace
     loc: ast.Loc  # of the block
     rate: float = 0.0
     users: int = 0
@@ -64,3 +65,27 @@ class TrafficSpec:
     ramp_up_s: float = 0.0
     #: Closed loop: mean of each request's exponential client-side delay.
     jitter_s: float = 0.0
+    #: The arrival kind's own parameters beyond ``rate`` (gamma's ``cv``, a piecewise rate's ``at``/``rates``,
+    #: ...), in SI units, as its sampler in :data:`.processes.ARRIVALS` reads them.
+    params: dict[str, Any] = field(default_factory=dict)
+    #: Correlation of the normals joining prompt and output lengths (Gaussian copula); None: independent.
+    correlation: float | None = None
+    #: Traffic classes (:mod:`.mix`); empty: one class, the block itself.
+    classes: tuple[ClassSpec, ...] = ()
+
+
+@dataclass(frozen=True)
+class ClassSpec:
+    """A ``class`` of a traffic mix: its share or its own arrivals, its lengths, SLO and priority."""
+
+    name: str
+    loc: ast.Loc
+    #: The class's arrivals and lengths as a traffic of its own (fields it does not set are the block's).
+    traffic: TrafficSpec
+    #: Share of the block's arrivals (when the classes do not have arrivals of their own).
+    weight: float = 1.0
+    #: Waiting requests are admitted lowest priority first (vLLM's priority scheduling); ties by arrival.
+    priority: int = 0
+    #: The ``slo`` block its requests are judged by (None: the run's).
+    slo: str | None = None
+    slo_loc: ast.Loc | None = None
