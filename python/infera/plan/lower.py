@@ -96,7 +96,7 @@ class _Writer:
         wid = self.workload(spec, run.seed)
         # The longest request any seed could produce (distribution bounds), or of this stream when the
         # lengths are unbounded or replayed from a trace.
-        bound = spec.prompt.upper + spec.output.upper
+        bound = spec.longest
         if spec.trace is None and math.isfinite(bound):
             longest = int(bound)
         else:

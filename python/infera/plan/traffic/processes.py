@@ -146,36 +146,35 @@ def onoff(spec: TrafficSpec, rng: np.random.Generator) -> np.ndarray:
     """``onoff(rate_on, rate_off, mean_on, mean_off)``: a Markov-modulated Poisson process with two states
     (on first), each lasting an exponential time of its mean and sending at its rate, drawn by inversion
     along the state path. By duration the path is drawn first, up to the duration, then the unit events;
-    by count the events first, then the path until it carries them all (64 on/off cycles per block)."""
+    by count the events first, then the path until it carries them all. The path grows in blocks of on/off
+    cycles sized from what is still missing (at least 64), so its length is linear in the stream's."""
     p = spec.params
-    cycles = 64
+    rate_on, rate_off, mean_on, mean_off = p["rate_on"], p["rate_off"], p["mean_on_s"], p["mean_off_s"]
     knots: list[np.ndarray] = []
-    end = 0.0
+    end, mass = 0.0, 0.0
 
-    def grow() -> None:
-        nonlocal end
+    def grow(cycles: int) -> None:
+        nonlocal end, mass
+        on = rng.standard_exponential(cycles) * mean_on
+        off = rng.standard_exponential(cycles) * mean_off
         lengths = np.empty(2 * cycles)
-        lengths[0::2] = rng.standard_exponential(cycles) * p["mean_on_s"]
-        lengths[1::2] = rng.standard_exponential(cycles) * p["mean_off_s"]
+        lengths[0::2], lengths[1::2] = on, off
         knots.append(end + np.concatenate([[0.0], np.cumsum(lengths)[:-1]]))
         end = float(knots[-1][-1] + lengths[-1])
-
-    def path() -> tuple[np.ndarray, np.ndarray]:
-        k = np.concatenate(knots)
-        return k, np.tile([p["rate_on"], p["rate_off"]], len(k) // 2)
+        mass += float(on.sum() * rate_on + off.sum() * rate_off)
 
     if spec.duration_s is not None:
         while end < spec.duration_s:
-            grow()
-        k, r = path()
+            grow(max(64, math.ceil(1.1 * (spec.duration_s - end) / (mean_on + mean_off))))
+    events = _unit_events(spec, rng, None) if spec.duration_s is None else None
+    if events is not None:
+        per_cycle = rate_on * mean_on + rate_off * mean_off
+        while not knots or (len(events) and mass < events[-1]):
+            grow(max(64, math.ceil(1.1 * (events[-1] - mass) / per_cycle) if len(events) else 64))
+    k = np.concatenate(knots)
+    r = np.tile([rate_on, rate_off], len(k) // 2)
+    if events is None:
         events = _unit_events(spec, rng, _mass_at(k, r, spec.duration_s))
-    else:
-        events = _unit_events(spec, rng, None)
-        grow()
-        k, r = path()
-        while len(events) and _mass_at(k, r, end) < events[-1]:
-            grow()
-            k, r = path()
     return _bounded(_invert(events, k, r), spec)
 
 

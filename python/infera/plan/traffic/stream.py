@@ -73,6 +73,14 @@ class TrafficSpec:
     #: Traffic classes (:mod:`.mix`); empty: one class, the block itself.
     classes: tuple[ClassSpec, ...] = ()
 
+    @property
+    def longest(self) -> float:
+        """The longest request (prompt plus output) the length distributions can produce: of the longest
+        class when there are classes (a class's prompt goes with its own outputs)."""
+        if self.classes:
+            return max(c.traffic.longest for c in self.classes)
+        return self.prompt.upper + self.output.upper
+
 
 @dataclass(frozen=True)
 class ClassSpec:

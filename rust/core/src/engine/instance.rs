@@ -40,6 +40,8 @@ pub(crate) struct Instance {
     pub queue_timeout_s: f64,
     pub kv: KvCache,
     waiting: VecDeque<u32>,
+    /// The priority of each entry of `waiting`, which is kept sorted by it (lowest first).
+    waiting_prio: VecDeque<u32>,
     /// Requests in `waiting` that are still waiting (timed-out entries leave lazily).
     pub waiting_live: u64,
     pub prefilling: VecDeque<u32>,
@@ -91,6 +93,7 @@ impl Instance {
             queue_timeout_s: pool.queue_timeout_s,
             kv: KvCache::new(pool.block_size, pool.kv_blocks, model.kv, pool.state_blocks),
             waiting: VecDeque::new(),
+            waiting_prio: VecDeque::new(),
             waiting_live: 0,
             prefilling: VecDeque::new(),
             incoming: VecDeque::new(),
@@ -125,14 +128,25 @@ impl Instance {
         (((r0 % bs) + bs - (c0 % bs)) % bs) as usize
     }
 
-    /// Queues request `r` for prefill (at the head when it is being recomputed).
-    pub fn enqueue(&mut self, r: u32, front: bool) {
+    /// Queues request `r` of priority `priority` for prefill: behind every waiting request of the same or a
+    /// lower priority number, or, when it is being recomputed (`front`), ahead of those of its own. The
+    /// queue stays sorted by priority, so with one priority this is exactly first-come first-served with
+    /// recomputed requests at the head.
+    pub fn enqueue(&mut self, r: u32, priority: u32, front: bool) {
         self.waiting_live += 1;
-        if front {
-            self.waiting.push_front(r);
+        let at = if front {
+            self.waiting_prio.partition_point(|&p| p < priority)
         } else {
-            self.waiting.push_back(r);
-        }
+            self.waiting_prio.partition_point(|&p| p <= priority)
+        };
+        self.waiting.insert(at, r);
+        self.waiting_prio.insert(at, priority);
+    }
+
+    /// Takes the head of the waiting queue.
+    fn pop_waiting(&mut self) {
+        self.waiting.pop_front();
+        self.waiting_prio.pop_front();
     }
 
     /// Pops queue entries of requests that timed out while waiting.
@@ -141,7 +155,7 @@ impl Instance {
             if reqs[h as usize].phase != Phase::Rejected {
                 break;
             }
-            self.waiting.pop_front();
+            self.pop_waiting();
         }
     }
 
@@ -285,7 +299,7 @@ impl Instance {
             if blocks > self.kv.free_blocks || (!self.chunked && len > budget) {
                 break;
             }
-            self.waiting.pop_front();
+            self.pop_waiting();
             self.waiting_live -= 1;
             self.kv.free_blocks -= blocks;
             let seq = self.kv.admit(h);

@@ -29,6 +29,8 @@ pub mod scheduler;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod priority_tests;
+#[cfg(test)]
 mod window_tests;
 
 use events::{Class, Events};
@@ -181,7 +183,11 @@ impl<'p> Sim<'p> {
             run.seed,
         );
         let reqs = (0..wl.prompt_tokens.len())
-            .map(|i| Req::new(wl.prompt_tokens[i], wl.output_tokens[i], wl.arrival_s[i]))
+            .map(|i| {
+                let mut req = Req::new(wl.prompt_tokens[i], wl.output_tokens[i], wl.arrival_s[i]);
+                req.priority = wl.priority(i);
+                req
+            })
             .collect();
         Ok(Sim {
             run_idx,
@@ -330,7 +336,8 @@ impl<'p> Sim<'p> {
         let req = &mut self.reqs[r as usize];
         req.instance = i as u32;
         req.phase = Phase::Waiting;
-        self.insts[i].enqueue(r, front);
+        let priority = req.priority;
+        self.insts[i].enqueue(r, priority, front);
         self.wake(i, t);
     }
 
@@ -374,7 +381,7 @@ impl<'p> Sim<'p> {
             self.assign_prefill(r, p, t, true);
         } else {
             req.phase = Phase::Waiting;
-            inst.enqueue(r, true);
+            inst.enqueue(r, req.priority, true);
         }
     }
 

@@ -26,6 +26,8 @@ pub struct RequestRows {
     pub tpot_mean_s: Vec<Option<f64>>,
     pub tpot_p99_s: Vec<Option<f64>>,
     pub slo_met: Vec<bool>,
+    /// The request's class, numbered across the plan's workloads in order (`None`: no classes).
+    pub class: Vec<Option<u32>>,
 }
 
 /// What a request row says beyond the request's own state.
@@ -33,6 +35,7 @@ pub(crate) struct Derived {
     pub tpot_mean: Option<f64>,
     pub tpot_p99: Option<f64>,
     pub slo_met: bool,
+    pub class: Option<u32>,
 }
 
 impl RequestRows {
@@ -59,6 +62,7 @@ impl RequestRows {
         self.tpot_mean_s.reserve(n);
         self.tpot_p99_s.reserve(n);
         self.slo_met.reserve(n);
+        self.class.reserve(n);
     }
 
     /// Appends request `id` of run `run`; `place` gives an instance's (pool, index within the pool).
@@ -104,5 +108,6 @@ impl RequestRows {
         self.tpot_mean_s.push(d.tpot_mean);
         self.tpot_p99_s.push(d.tpot_p99);
         self.slo_met.push(d.slo_met);
+        self.class.push(d.class);
     }
 }

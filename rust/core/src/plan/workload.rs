@@ -19,4 +19,27 @@ pub struct Workload {
     /// Closed loop: seconds from a user being ready to send each request to the request reaching the system
     /// (the benchmark client's ramp-up and jitter; optional column `requests.send_delay_s`, 0 when absent).
     pub send_delay_s: Vec<f64>,
+    /// Traffic classes (the optional `classes` table); empty: one class, the workload itself.
+    pub classes: Vec<TrafficClass>,
+    /// Each request's class, an index into `classes` (optional column `requests.class`); empty when the
+    /// workload has no classes.
+    pub class: Vec<u32>,
+}
+
+/// One class of a workload's traffic mix.
+#[derive(Debug, Clone)]
+pub struct TrafficClass {
+    pub name: String,
+    /// Waiting requests are admitted lowest priority first, ties in arrival order (as vLLM's
+    /// `--scheduling-policy priority`); the default 0 everywhere keeps plain first-come first-served.
+    pub priority: u32,
+}
+
+impl Workload {
+    /// The priority of request `i` (0 when the workload has no classes).
+    pub fn priority(&self, i: usize) -> u32 {
+        self.class
+            .get(i)
+            .map_or(0, |&c| self.classes[c as usize].priority)
+    }
 }
