@@ -27,9 +27,9 @@ pub mod router;
 pub mod scheduler;
 
 #[cfg(test)]
-mod tests;
-#[cfg(test)]
 mod priority_tests;
+#[cfg(test)]
+mod tests;
 #[cfg(test)]
 mod window_tests;
 

@@ -35,7 +35,14 @@ fn one_priority_is_first_come_first_served_with_recomputed_requests_first() {
 
 #[test]
 fn lower_priority_numbers_are_admitted_first_ties_by_arrival() {
-    let order = admitted(&[(2, false), (1, false), (0, false), (1, false), (0, false), (2, false)]);
+    let order = admitted(&[
+        (2, false),
+        (1, false),
+        (0, false),
+        (1, false),
+        (0, false),
+        (2, false),
+    ]);
     assert_eq!(order, vec![2, 4, 1, 3, 0, 5]);
 }
 

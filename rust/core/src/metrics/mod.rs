@@ -55,7 +55,10 @@ pub fn simulate_rows(plan: &Plan, opts: SimOptions) -> Result<SimRows> {
 
 /// The first class of workload `w`, numbered across the plan's workloads in order.
 pub(crate) fn class_offset(plan: &Plan, w: usize) -> u32 {
-    plan.workloads[..w].iter().map(|w| w.classes.len() as u32).sum()
+    plan.workloads[..w]
+        .iter()
+        .map(|w| w.classes.len() as u32)
+        .sum()
 }
 
 /// The targets each class's requests are judged by: its own, or the run's when it has none.
@@ -80,7 +83,12 @@ fn class_slos(run_slos: &[Slo], all: &[Slo], classes: usize) -> Vec<Vec<Slo>> {
 fn collect(plan: &Plan, run_idx: usize, o: &Outcome, out: &mut SimRows) {
     let run = &plan.runs[run_idx];
     let wl = &plan.workloads[run.workload];
-    let run_slos: Vec<Slo> = run.slos.iter().filter(|s| s.class.is_none()).cloned().collect();
+    let run_slos: Vec<Slo> = run
+        .slos
+        .iter()
+        .filter(|s| s.class.is_none())
+        .cloned()
+        .collect();
     let per_class = class_slos(&run_slos, &run.slos, wl.classes.len());
     let offset = class_offset(plan, run.workload);
     let mut class_tallies: Vec<RunTally> = per_class.iter().map(|_| RunTally::new()).collect();
