@@ -4,15 +4,13 @@ block, located errors, and in the core: priority admission, per-class SLOs and g
 from __future__ import annotations
 
 import math
-import subprocess
-import sys
 
 import numpy as np
 import polars as pl
 import pytest
 
 import infera
-from helpers import ROOT, compile_error, program
+from helpers import compile_error, program
 from infera.dsl import parse
 from infera.plan import traffic as T
 from infera.plan.blocks.traffic import compile_traffic
@@ -206,9 +204,17 @@ def test_a_run_without_classes_has_no_class_columns() -> None:
     assert "class" not in plan["slos"].column_names
 
 
-def test_cli_prints_the_class_table(tmp_path) -> None:  # noqa: ANN001
+def test_cli_prints_the_class_table(tmp_path, capsys) -> None:  # noqa: ANN001
+    from infera.cli import main
+
     path = tmp_path / "mix.infera"
     path.write_text(program(GOODPUT.replace("THRESHOLD", "1 s")))
-    out = subprocess.run([sys.executable, "-m", "infera", "run", str(path)], capture_output=True, text=True,
-                         cwd=ROOT, env={"PYTHONPATH": str(ROOT / "python"), "PATH": ""}, check=True).stdout
-    assert "classes:" in out and "strict" in out and "relaxed" in out
+    assert main(["run", str(path)]) == 0
+    out = capsys.readouterr().out
+    table = out.split("classes:")[1]
+    assert "strict" in table and "relaxed" in table and "goodput_rps" in table
+    plain = tmp_path / "plain.infera"
+    plain.write_text(program("traffic t { arrivals = poisson(5 /s), requests = 20, prompt = 8 tokens, "
+                             "output = 4 tokens }" + RUN))
+    assert main(["run", str(plain)]) == 0
+    assert "classes:" not in capsys.readouterr().out
