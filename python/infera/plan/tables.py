@@ -120,12 +120,8 @@ SCHEMAS: dict[str, pa.Schema] = {
     ),
     "requests": pa.schema(
         [("workload", u32), ("arrival_s", f64), ("prompt_tokens", u32), ("output_tokens", u32),
-         ("send_delay_s", f64),
-         # Traffic classes (docs/plan.md): a row of `classes`, null for a workload without classes.
-         ("class", u32)]
+         ("send_delay_s", f64)]
     ),
-    # Traffic classes of a workload: name, admission priority (lowest first) and mixing weight.
-    "classes": pa.schema([("workload", u32), ("name", utf8), ("priority", u32), ("weight", f64)]),
     "runs": pa.schema(
         [
             ("name", utf8),
@@ -184,19 +180,24 @@ SCHEMAS: dict[str, pa.Schema] = {
                            ("efficiency", f64), ("energy_per_byte", f64)]),
     "profiles": pa.schema([("chip", u32), ("model", utf8), ("operator", utf8), ("tp", u32), ("stat", utf8),
                            ("x", f64), ("seconds", f64)]),
-    "slos": pa.schema([("run", u32), ("metric", utf8), ("percentile", f64), ("threshold_s", f64),
-                       # The `classes` row a target is for; null: the run's (for classes without their own).
-                       ("class", u32)]),
+    "slos": pa.schema([("run", u32), ("metric", utf8), ("percentile", f64), ("threshold_s", f64)]),
 }
+
+#: Tables written only when some row needs them (docs/plan.md): a plan without them is today's plan.
+OPTIONAL_SCHEMAS = {
+    # Traffic classes of a workload: name, admission priority (lowest first) and mixing weight.
+    "classes": pa.schema([("workload", u32), ("name", utf8), ("priority", u32), ("weight", f64)]),
+}
+#: Columns appended to a table only when some row needs them: each request's `classes` row (null for a
+#: workload without classes) and the `classes` row an SLO target is for (null: the run's target).
+OPTIONAL_COLUMNS: dict[tuple[str, str], pa.DataType] = {("requests", "class"): u32, ("slos", "class"): u32}
 
 
 #: Tables a plan may lack (older plans, other producers); the core treats them as empty.
 #: ``pools.graph_max_tokens`` of a pool whose every step replays a graph (the core's "no limit").
 GRAPH_ALWAYS = 2**64 - 1
 
-OPTIONAL_TABLES = frozenset({"memories", "profiles", "classes"})
-#: Columns a plan may lack (absent: every request is of no class, every SLO target the run's).
-OPTIONAL_COLUMNS = frozenset({("requests", "class"), ("slos", "class")})
+OPTIONAL_TABLES = frozenset({"memories", "profiles", *OPTIONAL_SCHEMAS})
 
 def _column(values: Any, kind: pa.DataType) -> pa.Array:
     if isinstance(values, pa.Array):
@@ -228,14 +229,15 @@ class Plan:
 
     @classmethod
     def from_columns(cls, columns: Mapping[str, Mapping[str, list[Any] | Any]]) -> "Plan":
-        """Builds a plan from plain column lists (or arrays), cast to the documented schema. An optional table
-        or column (:data:`OPTIONAL_TABLES`, :data:`OPTIONAL_COLUMNS`) that ``columns`` lacks is left out."""
+        """Builds a plan from plain column lists (or arrays), cast to the documented schema. The optional
+        tables and columns (:data:`OPTIONAL_SCHEMAS`, :data:`OPTIONAL_COLUMNS`) are written only when
+        ``columns`` has them."""
         tables = {}
-        for name, schema in SCHEMAS.items():
-            if name in OPTIONAL_TABLES and name not in columns:
-                continue
+        for name, schema in {**SCHEMAS, **{k: v for k, v in OPTIONAL_SCHEMAS.items() if k in columns}}.items():
             cols = columns.get(name, {})
-            schema = pa.schema([f for f in schema if (name, f.name) not in OPTIONAL_COLUMNS or f.name in cols])
+            for (table, col), kind in OPTIONAL_COLUMNS.items():
+                if table == name and col in cols:
+                    schema = schema.append(pa.field(col, kind))
             arrays = [_column(cols.get(f.name, []), f.type) for f in schema]
             tables[name] = pa.Table.from_arrays(arrays, schema=schema)
         return cls(tables)

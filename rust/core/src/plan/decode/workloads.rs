@@ -10,9 +10,11 @@ fn u32_tokens(v: Vec<u64>) -> Vec<u32> {
     v.into_iter().map(|x| x as u32).collect()
 }
 
-/// The workloads with their requests, and where each `classes` row went: (workload, index among its
-/// classes).
-pub fn decode(batch: &RecordBatch) -> PlanResult<(Vec<Workload>, Vec<(usize, u32)>)> {
+/// Where each `classes` row went: (its workload, its index among that workload's classes).
+pub type ClassRows = Vec<(usize, u32)>;
+
+/// The workloads with their requests, and where each `classes` row went.
+pub fn decode(batch: &RecordBatch) -> PlanResult<(Vec<Workload>, ClassRows)> {
     let mut workloads = with_table(batch, "workloads", |t| {
         let name = t.strings("name")?;
         let kind = t.strings("kind")?;
@@ -114,7 +116,7 @@ pub fn decode(batch: &RecordBatch) -> PlanResult<(Vec<Workload>, Vec<(usize, u32
 }
 
 /// The `classes` table: each row's class added to its workload.
-fn classes(batch: &RecordBatch, workloads: &mut [Workload]) -> PlanResult<Vec<(usize, u32)>> {
+fn classes(batch: &RecordBatch, workloads: &mut [Workload]) -> PlanResult<ClassRows> {
     with_table(batch, "classes", |t| {
         let wl = t.index("workload", "workloads", workloads.len())?;
         let name = t.strings("name")?;
