@@ -218,3 +218,16 @@ def test_cli_prints_the_class_table(tmp_path, capsys) -> None:  # noqa: ANN001
                              "output = 4 tokens }" + RUN))
     assert main(["run", str(plain)]) == 0
     assert "classes:" not in capsys.readouterr().out
+
+
+def test_a_rate_search_may_rescale_a_weighted_mix() -> None:
+    """The block's gaps are drawn first and the classes and lengths after them, whatever the rate, so
+    rescaling the unit gaps (as ``max_rate`` does) gives the stream sampled at the new rate directly."""
+    import dataclasses
+
+    s = spec(WEIGHTED)
+    gaps = T.unit_gaps(s, 9)
+    assert gaps is not None
+    direct = T.sample(dataclasses.replace(s, rate=3.0), 9)
+    assert np.array_equal(direct.arrival_s, T.poisson_arrivals(gaps, 3.0))
+    assert np.array_equal(direct.klass, T.sample(s, 9).klass)
