@@ -83,8 +83,9 @@ class ArrowStream:
 
 def simulate(
     plan: _ArrowArrayExportable, *, requests: bool = True, iterations: bool = True, token_stats: bool = True
-) -> tuple[ArrowStream, ArrowStream, ArrowStream, ArrowStream]:
-    """Simulates a packed plan and returns its ``(requests, iterations, instances, stats)`` tables.
+) -> tuple[ArrowStream, ArrowStream, ArrowStream, ArrowStream, ArrowStream]:
+    """Simulates a packed plan and returns its ``(requests, iterations, instances, stats, classes)`` tables
+    (``classes``: per run and traffic class, empty when no run's traffic has classes).
 
     ``requests=False`` keeps no per-request rows, ``iterations=False`` no per-step rows, and
     ``token_stats=False`` skips each request's TPOT percentile. Raises ``PlanError`` if the plan is malformed
@@ -96,5 +97,5 @@ def validate_plan(plan: _ArrowArrayExportable) -> None:
 
 def simulate_file(
     path: str, *, requests: bool = True, iterations: bool = True, token_stats: bool = True
-) -> tuple[ArrowStream, ArrowStream, ArrowStream, ArrowStream]:
+) -> tuple[ArrowStream, ArrowStream, ArrowStream, ArrowStream, ArrowStream]:
     """Reads a plan from an Arrow IPC file and simulates it with no Python in the loop (see ``simulate``)."""

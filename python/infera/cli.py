@@ -17,6 +17,7 @@ from infera.dsl.ast import Program, SweepBlock
 from infera.exceptions import InferaError
 from infera.files import output_dir, write_parquet
 from infera.results import Results
+from infera.class_summary import format_classes
 from infera.summary import format_pools, format_table
 
 
@@ -26,6 +27,10 @@ def _print_results(results: Results) -> None:
     if pools is not None:
         print("\npools:")
         print(pools)
+    classes = format_classes(results.classes)
+    if classes is not None:
+        print("\nclasses:")
+        print(classes)
 
 
 def _cmd_run(args: argparse.Namespace) -> int:

@@ -16,6 +16,7 @@ import polars as pl
 from infera._core import ArrowStream
 from infera.files import output_dir, write_parquet
 from infera.plan.tables import Plan
+from infera.class_summary import summarize_classes
 from infera.summary import pool_table, summarize
 
 
@@ -33,17 +34,21 @@ class Results:
     - ``iterations``: one row per engine step (instance, start, duration, batch size, prefill and decode
       tokens, KV blocks in use, energy); empty when per-step output was turned off;
     - ``instances``: one row per instance (KV capacity in blocks, steps, busy time);
-    - ``summary``: one row per run and system.
+    - ``summary``: one row per run and system;
+    - ``classes``: one row per run, system and traffic class (empty when no traffic has classes).
     """
 
-    def __init__(self, plan: Plan, requests, iterations, instances, stats) -> None:  # noqa: ANN001
+    def __init__(self, plan: Plan, requests, iterations, instances, stats, classes) -> None:  # noqa: ANN001
         self.plan = plan
         self.requests = _frame(requests)
         self.iterations = _frame(iterations)
         self.instances = _frame(instances)
         #: Per-run statistics computed by the core (kept even when per-request rows are not).
         self.stats = _frame(stats)
+        #: Per-(run, class) statistics computed by the core, each class judged by its own SLO.
+        self.class_stats = _frame(classes)
         self._summary: pl.DataFrame | None = None
+        self._classes: pl.DataFrame | None = None
 
     @property
     def pools(self) -> pl.DataFrame:
@@ -55,6 +60,14 @@ class Results:
         if self._summary is None:
             self._summary = summarize(self.plan, self.stats, self.instances)
         return self._summary
+
+    @property
+    def classes(self) -> pl.DataFrame:
+        """One row per (run, system, traffic class): requests, goodput against the class's own SLO,
+        attainment, TTFT/TPOT/end-to-end means and percentiles, throughput (``docs/results.md``)."""
+        if self._classes is None:
+            self._classes = summarize_classes(self.stats, self.class_stats)
+        return self._classes
 
     @property
     def plot(self):  # noqa: ANN201 - the accessor lives in the optional plotting module

@@ -119,7 +119,7 @@ def test_the_binding_raises_its_classes_without_looking_them_up(plan: Plan,
 
 def test_results_are_one_shot_arrow_streams(plan: Plan) -> None:
     streams = _core.simulate(plan.to_batch())
-    assert len(streams) == 4 and all(type(s) is _core.ArrowStream for s in streams)
+    assert len(streams) == 5 and all(type(s) is _core.ArrowStream for s in streams)
     requests = streams[0]
     assert "rows" in repr(requests)
     frame = pl.DataFrame(requests)
@@ -142,7 +142,7 @@ def test_polars_frames_from_streams_equal_the_pyarrow_route(plan: Plan) -> None:
 
 
 def test_streams_without_rows_keep_their_schema(plan: Plan) -> None:
-    _, iterations, _, _ = _core.simulate(plan.to_batch(), iterations=False)
+    _, iterations, _, _, _ = _core.simulate(plan.to_batch(), iterations=False)
     frame = pl.DataFrame(iterations)
     assert frame.height == 0 and "duration_s" in frame.columns
 

@@ -281,7 +281,7 @@ def test_link_and_sub_blocks() -> None:
 
 
 def test_all_sub_block_kinds() -> None:
-    kinds = ["engine", "memory", "interconnect", "power", "profile", "network", "scheduler", "router"]
+    kinds = ["engine", "memory", "interconnect", "power", "profile", "network", "scheduler", "router", "class"]
     assert list(dsl_parser.grammar_alternatives("SUBKIND")) == kinds
     items = items_of("chip c { " + " ".join(f"{k} n {{ }}" for k in kinds) + " }")
     assert [(i.kind, i.name) for i in items] == [(k, "n") for k in kinds]

@@ -29,7 +29,7 @@ from infera.plan.specs import ChipSpec
 def longest_request(spec: traffic_mod.TrafficSpec, seed: int) -> int:
     """The longest request lowering checks a pool against: the length distributions' bounds, or the
     stream's own longest when they are unbounded or replayed from a trace."""
-    bound = spec.prompt.upper + spec.output.upper
+    bound = spec.longest
     if spec.trace is None and math.isfinite(bound):
         return int(bound)
     stream = traffic_mod.sample(spec, seed)

@@ -26,7 +26,7 @@ from infera.plan.specs import RunSpec, Specs
 from infera.plan.tables import GRAPH_ALWAYS, Plan
 
 _TABLES = ("chips", "engines", "models", "operators", "workloads", "requests", "runs", "pools", "links", "slos",
-           "memories", "profiles")
+           "memories", "profiles", "classes")
 
 
 def lower(specs: Specs) -> Plan:
@@ -45,6 +45,8 @@ class _Writer:
         self.memory_rows: dict[int, int] = {}  # a chip's row -> its first `memories` row
         self.workload_rows: dict[tuple[str, int], int] = {}
         self.streams: dict[int, traffic_mod.Stream] = {}  # by workload row
+        self.class_rows: dict[int, int] = {}  # a workload's row -> its first `classes` row
+        self.slo_class: list[int | None] = []  # `slos.class` of each `slos` row
 
     def add(self, table: str, **row: Any) -> int:
         """Appends a row; returns its index."""
@@ -58,6 +60,10 @@ class _Writer:
         for run in self.specs.runs:
             self.run(run)
         columns: dict[str, dict[str, Any]] = dict(self.cols)
+        if not self.class_rows:
+            del columns["classes"]
+        elif any(c is not None for c in self.slo_class):
+            columns["slos"]["class"] = self.slo_class
         if self.streams:
             parts = self.streams.items()
             columns["requests"] = {
@@ -67,6 +73,8 @@ class _Writer:
                 "output_tokens": np.concatenate([s.output_tokens for _, s in parts]),
                 "send_delay_s": np.concatenate([s.delays() for _, s in parts]),
             }
+            if self.class_rows:
+                columns["requests"]["class"] = self._request_classes()
         if any(s.prefix_ids is not None for s in self.streams.values()):
             columns["requests"].update(_prefix_columns([s for _, s in self.streams.items()]))
         else:
@@ -78,6 +86,18 @@ class _Writer:
             plan = _with_dependencies(plan, list(self.streams.values()))
         return plan
 
+    def _request_classes(self) -> pa.Array:
+        """``requests.class``: each request's ``classes`` row, null for workloads without classes."""
+        values, valid = [], []
+        for w, s in self.streams.items():
+            if s.klass is None:
+                values.append(np.zeros(len(s.arrival_s), dtype=np.uint32))
+                valid.append(np.zeros(len(s.arrival_s), dtype=bool))
+            else:
+                values.append(s.klass.astype(np.uint32) + np.uint32(self.class_rows[w]))
+                valid.append(np.ones(len(s.arrival_s), dtype=bool))
+        return pa.array(np.concatenate(values), type=pa.uint32(), mask=~np.concatenate(valid))
+
     def run(self, run: RunSpec) -> None:
         specs = self.specs
         shape = lookup(specs.models, "model", run.model, run.model_loc)
@@ -85,8 +105,11 @@ class _Writer:
         wid = self.workload(spec, run.seed)
         # The longest request any seed could produce (distribution bounds), or of this stream when the
         # lengths are unbounded or replayed from a trace.
-        bound = spec.prompt.upper + spec.output.upper
-        if spec.trace is None and spec.session is None and spec.system_prompt is None and math.isfinite(bound):
+        bound = spec.longest
+        # A session's prompts are histories, longer than any one message: the stream says how long.
+        sessions = [c.traffic for c in spec.classes] + [spec]
+        if (spec.trace is None and math.isfinite(bound)
+                and all(c.session is None and c.system_prompt is None for c in sessions)):
             longest = int(bound)
         else:
             stream = self.streams[wid]
@@ -133,6 +156,13 @@ class _Writer:
             if slo is not None:
                 for metric, pct, thr in slo.targets:
                     self.add("slos", run=rid, metric=metric, percentile=pct, threshold_s=thr)
+                    self.slo_class.append(None)
+            for k, c in enumerate(spec.classes):
+                if c.slo is not None:
+                    own = lookup(specs.slos, "slo", c.slo, c.slo_loc or c.loc)
+                    for metric, pct, thr in own.targets:
+                        self.add("slos", run=rid, metric=metric, percentile=pct, threshold_s=thr)
+                        self.slo_class.append(self.class_rows[wid] + k)
 
     def workload(self, spec: traffic_mod.TrafficSpec, seed: int) -> int:
         """The ``workloads`` row of a traffic block under a seed, its stream sampled on first use."""
@@ -150,6 +180,10 @@ class _Writer:
                            duration_s=spec.duration_s if spec.duration_s is not None else math.inf)
             self.workload_rows[key] = wid
             self.streams[wid] = stream
+            for k, c in enumerate(spec.classes):
+                row = self.add("classes", workload=wid, name=c.name, priority=c.priority, weight=c.weight)
+                if k == 0:
+                    self.class_rows[wid] = row
         return self.workload_rows[key]
 
     def model(self, name: str) -> int:

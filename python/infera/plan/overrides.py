@@ -28,7 +28,7 @@ KINDS: dict[str, type[ast.Block]] = {c.kind: c for c in (ast.ModelBlock, ast.Chi
                                                          ast.SloBlock, ast.SystemBlock, ast.RunBlock)}
 
 #: The name of a call's one positional argument, so that ``arrivals.rate`` reaches ``poisson(8 /s)``.
-POSITIONAL = {"poisson": "rate", "closed": "users"}
+POSITIONAL = {"poisson": "rate", "closed": "users", "gamma": "rate", "constant": "rate", "diurnal": "mean"}
 
 
 def flatten(program: ast.Program) -> ast.Program:

@@ -185,25 +185,32 @@ SCHEMAS: dict[str, pa.Schema] = {
     "slos": pa.schema([("run", u32), ("metric", utf8), ("percentile", f64), ("threshold_s", f64)]),
 }
 
-
+#: Tables written only when some row needs them (docs/plan.md): a plan without them is today's plan.
+OPTIONAL_SCHEMAS = {
+    # Traffic classes of a workload: name, admission priority (lowest first) and mixing weight.
+    "classes": pa.schema([("workload", u32), ("name", utf8), ("priority", u32), ("weight", f64)]),
+}
 #: Columns written only when a plan uses them (docs/plan.md lists each as optional): absent, the core behaves
 #: as it did before they existed, so a plan that does not need them is exactly what it was.
 OPTIONAL_COLUMNS: dict[str, list[tuple[str, pa.DataType]]] = {
     # Shared prompt prefixes (docs/prefix-caching.md): chained segment identities, tokens per segment, and
     # the identity of prompt + output (0: none).
+    # Each request's `classes` row (null for a workload without classes; docs/dsl.md "Traffic classes").
     "requests": [("prefix_ids", pa.large_list(pa.uint64())), ("prefix_tokens", pa.large_list(pa.uint32())),
-                 ("output_prefix_id", pa.uint64())],
+                 ("output_prefix_id", pa.uint64()), ("class", u32)],
+    # The `classes` row an SLO target is for (null: the run's target).
+    "slos": [("class", u32)],
     # Most KV blocks of each instance its prefix cache may hold (0: no prefix caching).
     "pools": [("prefix_cache_blocks", pa.uint64())],
     # The prefix-aware router's weight on the prefill a cached prefix saves, against load.
     "runs": [("prefix_weight", pa.float64())],
 }
 
-#: Tables a plan may lack (older plans, other producers); the core treats them as empty.
 #: ``pools.graph_max_tokens`` of a pool whose every step replays a graph (the core's "no limit").
 GRAPH_ALWAYS = 2**64 - 1
 
-OPTIONAL_TABLES = frozenset({"memories", "profiles"})
+#: Tables a plan may lack (older plans, other producers); the core treats them as empty.
+OPTIONAL_TABLES = frozenset({"memories", "profiles", *OPTIONAL_SCHEMAS})
 
 def _array(values: Any, kind: pa.DataType) -> pa.Array:
     """A column cast to its type; list columns may come ready-built as Arrow arrays."""
@@ -242,9 +249,11 @@ class Plan:
 
     @classmethod
     def from_columns(cls, columns: Mapping[str, Mapping[str, list[Any] | Any]]) -> "Plan":
-        """Builds a plan from plain column lists (or arrays), cast to the documented schema."""
+        """Builds a plan from plain column lists (or arrays), cast to the documented schema. The optional
+        tables and columns (:data:`OPTIONAL_SCHEMAS`, :data:`OPTIONAL_COLUMNS`) are written only when
+        ``columns`` has them."""
         tables = {}
-        for name, schema in SCHEMAS.items():
+        for name, schema in {**SCHEMAS, **{k: v for k, v in OPTIONAL_SCHEMAS.items() if k in columns}}.items():
             cols = columns.get(name, {})
             for col, kind in OPTIONAL_COLUMNS.get(name, []):
                 if col in cols:

@@ -1,4 +1,5 @@
-//! Turns simulation rows into Arrow record batches: `requests`, `iterations` and `instances`.
+//! Turns simulation rows into Arrow record batches: `requests`, `iterations`, `instances`, `stats` and
+//! `classes`.
 //!
 //! Names (run, system, pool) are dictionary-encoded: one small dictionary per column and a u32 key per
 //! row, so a million-row table carries no repeated strings and Polars reads them as categoricals.
@@ -13,7 +14,7 @@ use arrow_schema::{Field, Schema};
 
 use crate::engine::Status;
 use crate::error::Result;
-use crate::metrics::SimRows;
+use crate::metrics::{RunStatsRows, SimRows};
 use crate::plan::Plan;
 
 /// The three result tables of a simulation.
@@ -27,11 +28,15 @@ pub struct SimOutput {
     pub instances: RecordBatch,
     /// One row per run: request counts and latency statistics (kept even without per-request rows).
     pub stats: RecordBatch,
+    /// One row per (run, traffic class) of the runs whose traffic has classes: the same statistics over
+    /// the class's requests, judged by its own SLO, with TTFT, TPOT and end-to-end means.
+    pub classes: RecordBatch,
 }
 
-/// Dictionary-encodes `names[keys[i]]`. Several keys may share a name (two runs of one `run` block), so
-/// the dictionary is deduplicated first: consumers such as Polars expect unique dictionary values.
-fn dict(keys: &[u32], names: &[String]) -> ArrayRef {
+/// Dictionary-encodes `names[keys[i]]` (null where a key is `None`). Several keys may share a name (two runs
+/// of one `run` block), so the dictionary is deduplicated first: consumers such as Polars expect unique
+/// dictionary values.
+fn dict_opt(keys: &[Option<u32>], names: &[String]) -> ArrayRef {
     let mut unique: Vec<&str> = Vec::new();
     let remap: Vec<u32> = names
         .iter()
@@ -44,10 +49,16 @@ fn dict(keys: &[u32], names: &[String]) -> ArrayRef {
         })
         .collect();
     let values = Arc::new(StringArray::from_iter_values(unique));
-    let keys = UInt32Array::from_iter_values(keys.iter().map(|&k| remap[k as usize]));
+    let keys: UInt32Array = keys.iter().map(|k| k.map(|k| remap[k as usize])).collect();
     Arc::new(
         DictionaryArray::<UInt32Type>::try_new(keys, values).expect("keys index the dictionary"),
     )
+}
+
+/// Dictionary-encodes `names[keys[i]]` (see [`dict_opt`]).
+fn dict(keys: &[u32], names: &[String]) -> ArrayRef {
+    let keys: Vec<Option<u32>> = keys.iter().map(|&k| Some(k)).collect();
+    dict_opt(&keys, names)
 }
 
 fn batch(cols: Vec<(&str, ArrayRef)>) -> Result<RecordBatch> {
@@ -94,6 +105,12 @@ pub fn build(plan: &Plan, rows: SimRows) -> Result<SimOutput> {
     // The prefix cache's figures are reported only for plans that name prefixes, so that every other
     // plan's frames are exactly what they were before prefix caching.
     let prefixes = plan.workloads.iter().any(|w| w.prefixes.present);
+    // Every workload's classes, numbered across the plan in order (`metrics::class_offset`).
+    let class_names: Vec<String> = plan
+        .workloads
+        .iter()
+        .flat_map(|w| w.classes.iter().map(|c| c.name.clone()))
+        .collect();
     let r = rows.requests;
     let nullable_tpot = |v: Vec<Option<f64>>| -> ArrayRef { Arc::new(Float64Array::from(v)) };
     let statuses: Vec<String> = Status::ALL.iter().map(|s| s.as_str().to_string()).collect();
@@ -142,6 +159,10 @@ pub fn build(plan: &Plan, rows: SimRows) -> Result<SimOutput> {
             "cached_tokens",
             Arc::new(UInt64Array::from(r.cached_tokens)),
         ));
+    }
+    // Only a plan with classes has the column, so the results of one without are as they were.
+    if !class_names.is_empty() {
+        request_cols.push(("class", dict_opt(&r.class, &class_names)));
     }
     let requests = batch(request_cols)?;
 
@@ -199,11 +220,36 @@ pub fn build(plan: &Plan, rows: SimRows) -> Result<SimOutput> {
         instance_cols.push(("prefix_hit_rate", Arc::new(Float64Array::from(rate))));
     }
     let instances = batch(instance_cols)?;
-    let st = rows.stats;
+    let stats = stats_batch(rows.stats, &run_names, &system_names, Vec::new())?;
+    let cl = rows.classes;
+    let class_cols: Vec<(String, ArrayRef)> = vec![
+        ("class".into(), dict(&cl.class, &class_names)),
+        ("priority".into(), Arc::new(UInt32Array::from(cl.priority))),
+    ];
+    let classes = stats_batch(cl.stats, &run_names, &system_names, class_cols)?;
+    Ok(SimOutput {
+        requests,
+        iterations,
+        instances,
+        stats,
+        classes,
+    })
+}
+
+/// The statistics table of `st`: run and system, then `extra` (a class's name), then the statistics.
+fn stats_batch(
+    st: RunStatsRows,
+    run_names: &[String],
+    system_names: &[String],
+    extra: Vec<(String, ArrayRef)>,
+) -> Result<RecordBatch> {
     let u64s = |v: Vec<u64>| -> ArrayRef { Arc::new(UInt64Array::from(v)) };
     let mut cols: Vec<(String, ArrayRef)> = vec![
-        ("run".into(), dict(&st.run, &run_names)),
-        ("system".into(), dict(&st.run, &system_names)),
+        ("run".into(), dict(&st.run, run_names)),
+        ("system".into(), dict(&st.run, system_names)),
+    ];
+    cols.extend(extra);
+    cols.extend([
         ("requests".into(), u64s(st.requests)),
         ("rejected_queue_full".into(), u64s(st.rejected_queue_full)),
         ("rejected_timeout".into(), u64s(st.rejected_timeout)),
@@ -213,16 +259,13 @@ pub fn build(plan: &Plan, rows: SimRows) -> Result<SimOutput> {
         ("output_tokens".into(), u64s(st.output_tokens)),
         ("slo_met_requests".into(), u64s(st.slo_met_requests)),
         ("preemptions".into(), u64s(st.preemptions)),
-    ];
+    ]);
+    for (name, vals) in st.means {
+        cols.push((name, Arc::new(Float64Array::from(vals))));
+    }
     for (name, vals) in st.quantiles {
         cols.push((name, Arc::new(Float64Array::from(vals))));
     }
     cols.push(("slo_pass".into(), Arc::new(BooleanArray::from(st.slo_pass))));
-    let stats = batch(cols.iter().map(|(n, a)| (n.as_str(), a.clone())).collect())?;
-    Ok(SimOutput {
-        requests,
-        iterations,
-        instances,
-        stats,
-    })
+    batch(cols.iter().map(|(n, a)| (n.as_str(), a.clone())).collect())
 }

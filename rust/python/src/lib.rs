@@ -32,7 +32,13 @@ fn guarded<T: Send>(
     }
 }
 
-type Outputs = (ArrowStream, ArrowStream, ArrowStream, ArrowStream);
+type Outputs = (
+    ArrowStream,
+    ArrowStream,
+    ArrowStream,
+    ArrowStream,
+    ArrowStream,
+);
 
 fn output(out: SimOutput) -> Outputs {
     (
@@ -40,11 +46,13 @@ fn output(out: SimOutput) -> Outputs {
         ArrowStream::new(out.iterations),
         ArrowStream::new(out.instances),
         ArrowStream::new(out.stats),
+        ArrowStream::new(out.classes),
     )
 }
 
 /// Simulates a packed plan (a one-row Arrow record batch, e.g. ``Plan.to_batch()``) and returns its
-/// ``(requests, iterations, instances, stats)`` tables as ``ArrowStream``s.
+/// ``(requests, iterations, instances, stats, classes)`` tables as ``ArrowStream``s (``classes``: per run and
+/// traffic class, empty when no run's traffic has classes).
 ///
 /// ``requests=False`` keeps no per-request rows, ``iterations=False`` no per-step rows, and
 /// ``token_stats=False`` skips each request's TPOT percentile. Raises ``PlanError`` if the plan is malformed
@@ -74,7 +82,7 @@ fn validate_plan(py: Python<'_>, plan: PlanBatch) -> PyResult<()> {
     guarded(py, move || Plan::from_batch(&batch).map(|_| ()))
 }
 
-/// Reads a plan from an Arrow IPC file and simulates it with no Python in the loop; returns the same four
+/// Reads a plan from an Arrow IPC file and simulates it with no Python in the loop; returns the same five
 /// ``ArrowStream``s as ``simulate``. A file that cannot be read or decoded raises ``PlanError``.
 #[pyfunction]
 #[pyo3(signature = (path, *, requests = true, iterations = true, token_stats = true))]

@@ -2,7 +2,8 @@
 
 Sampling is vectorised (numpy's PCG64 generator), so a million requests take well under a second, and
 deterministic: the stream depends only on the traffic block and the run's seed, drawn in a fixed order
-(arrival gaps, then prompt lengths, then output lengths, then a closed loop's send delays).
+(arrival gaps, then prompt lengths, then output lengths, then a closed loop's send delays; a mix of classes
+in the order :mod:`.mix` documents).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import zlib
 import numpy as np
 
 from infera.plan.traffic import sessions
+from infera.plan.traffic.lengths import sample_pair
+from infera.plan.traffic.processes import ARRIVALS
 from infera.plan.traffic.stream import Stream, TrafficSpec
 
 
@@ -23,34 +26,21 @@ def rng_for(traffic: str, seed: int) -> np.random.Generator:
 def sample(spec: TrafficSpec, seed: int) -> Stream:
     if spec.trace is not None:
         return spec.trace
+    if spec.classes:
+        from infera.plan.traffic.mix import sample_mix
+
+        return sample_mix(spec, seed)
     if spec.session is not None or spec.system_prompt is not None:
         return sessions.sample(spec, seed, sample)
-    rng = rng_for(spec.name, seed)
-    if spec.arrivals == "poisson":
-        if spec.requests is not None:
-            arrival = poisson_arrivals(rng.standard_exponential(spec.requests), spec.rate)
-            if spec.duration_s is not None:
-                arrival = arrival[arrival < spec.duration_s]
-        else:
-            assert spec.duration_s is not None
-            # Draw in blocks until the stream passes the duration, so the result does not depend on a guess.
-            chunks, t = [], 0.0
-            expected = int(spec.rate * spec.duration_s * 1.1) + 16
-            while t < spec.duration_s:
-                block = t + np.cumsum(rng.exponential(1.0 / spec.rate, expected))
-                chunks.append(block)
-                t = float(block[-1])
-            arrival = np.concatenate(chunks)
-            arrival = arrival[arrival < spec.duration_s]
-    elif spec.arrivals == "burst":
-        assert spec.requests is not None
-        arrival = np.zeros(spec.requests)
-    else:  # closed loop: the engine issues requests as users finish
-        assert spec.requests is not None
-        arrival = np.full(spec.requests, np.nan)
+    return sample_one(spec, rng_for(spec.name, seed))
+
+
+def sample_one(spec: TrafficSpec, rng: np.random.Generator) -> Stream:
+    """One class's stream: its arrival times (the kind's sampler in :data:`.processes.ARRIVALS`), then its
+    prompt and output lengths, then a closed loop's send delays."""
+    arrival = ARRIVALS[spec.arrivals](spec, rng)
     n = len(arrival)
-    prompt = spec.prompt.sample(rng, n)
-    output = spec.output.sample(rng, n)
+    prompt, output = sample_pair(spec.prompt, spec.output, spec.correlation, rng, n)
     delay = closed_loop_delays(spec, rng, n) if spec.arrivals == "closed" else None
     return Stream(arrival, prompt, output, delay)
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -54,7 +54,7 @@ class TrafficSpec:
     """A compiled ``traffic`` block."""
 
     name: str
-    arrivals: str  # poisson | burst | closed | trace
+    arrivals: str  # a kind of .processes.ARRIVALS, or trace
     loc: ast.Loc  # of the block
     rate: float = 0.0
     users: int = 0
@@ -73,3 +73,35 @@ class TrafficSpec:
     session: SessionSpec | None = None
     #: Shared system prompts put before every session's (or request's) prompt.
     system_prompt: SystemPrompt | None = None
+    #: The arrival kind's own parameters beyond ``rate`` (gamma's ``cv``, a piecewise rate's ``at``/``rates``,
+    #: ...), in SI units, as its sampler in :data:`.processes.ARRIVALS` reads them.
+    params: dict[str, Any] = field(default_factory=dict)
+    #: Correlation of the normals joining prompt and output lengths (Gaussian copula); None: independent.
+    correlation: float | None = None
+    #: Traffic classes (:mod:`.mix`); empty: one class, the block itself.
+    classes: tuple[ClassSpec, ...] = ()
+
+    @property
+    def longest(self) -> float:
+        """The longest request (prompt plus output) the length distributions can produce: of the longest
+        class when there are classes (a class's prompt goes with its own outputs)."""
+        if self.classes:
+            return max(c.traffic.longest for c in self.classes)
+        return self.prompt.upper + self.output.upper
+
+
+@dataclass(frozen=True)
+class ClassSpec:
+    """A ``class`` of a traffic mix: its share or its own arrivals, its lengths, SLO and priority."""
+
+    name: str
+    loc: ast.Loc
+    #: The class's arrivals and lengths as a traffic of its own (fields it does not set are the block's).
+    traffic: TrafficSpec
+    #: Share of the block's arrivals (when the classes do not have arrivals of their own).
+    weight: float = 1.0
+    #: Waiting requests are admitted lowest priority first (vLLM's priority scheduling); ties by arrival.
+    priority: int = 0
+    #: The ``slo`` block its requests are judged by (None: the run's).
+    slo: str | None = None
+    slo_loc: ast.Loc | None = None

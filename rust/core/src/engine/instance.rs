@@ -41,6 +41,8 @@ pub(crate) struct Instance {
     pub queue_timeout_s: f64,
     pub kv: KvCache,
     waiting: VecDeque<u32>,
+    /// The priority of each entry of `waiting`, which is kept sorted by it (lowest first).
+    waiting_prio: VecDeque<u32>,
     /// Requests in `waiting` that are still waiting (timed-out entries leave lazily).
     pub waiting_live: u64,
     pub prefilling: VecDeque<u32>,
@@ -100,6 +102,7 @@ impl Instance {
                 pool.prefix_cache_blocks,
             ),
             waiting: VecDeque::new(),
+            waiting_prio: VecDeque::new(),
             waiting_live: 0,
             prefilling: VecDeque::new(),
             incoming: VecDeque::new(),
@@ -135,14 +138,25 @@ impl Instance {
         (((r0 % bs) + bs - (c0 % bs)) % bs) as usize
     }
 
-    /// Queues request `r` for prefill (at the head when it is being recomputed).
-    pub fn enqueue(&mut self, r: u32, front: bool) {
+    /// Queues request `r` of priority `priority` for prefill: behind every waiting request of the same or a
+    /// lower priority number, or, when it is being recomputed (`front`), ahead of those of its own. The
+    /// queue stays sorted by priority, so with one priority this is exactly first-come first-served with
+    /// recomputed requests at the head.
+    pub fn enqueue(&mut self, r: u32, priority: u32, front: bool) {
         self.waiting_live += 1;
-        if front {
-            self.waiting.push_front(r);
+        let at = if front {
+            self.waiting_prio.partition_point(|&p| p < priority)
         } else {
-            self.waiting.push_back(r);
-        }
+            self.waiting_prio.partition_point(|&p| p <= priority)
+        };
+        self.waiting.insert(at, r);
+        self.waiting_prio.insert(at, priority);
+    }
+
+    /// Takes the head of the waiting queue.
+    fn pop_waiting(&mut self) {
+        self.waiting.pop_front();
+        self.waiting_prio.pop_front();
     }
 
     /// Pops queue entries of requests that timed out while waiting.
@@ -151,7 +165,7 @@ impl Instance {
             if reqs[h as usize].phase != Phase::Rejected {
                 break;
             }
-            self.waiting.pop_front();
+            self.pop_waiting();
         }
     }
 
@@ -168,7 +182,8 @@ impl Instance {
                 let len = req.prompt as u64 + req.generated as u64;
                 let hit = self.kv.lookup(prefixes.of(h as usize), len);
                 self.kv.running() < self.max_batch
-                    && self.kv.blocks_for(len).saturating_sub(hit.blocks) <= self.kv.available_with(&hit)
+                    && self.kv.blocks_for(len).saturating_sub(hit.blocks)
+                        <= self.kv.available_with(&hit)
                     && (self.chunked || len - hit.tokens <= self.max_batched_tokens)
             }
         }
@@ -306,7 +321,7 @@ impl Instance {
             {
                 break;
             }
-            self.waiting.pop_front();
+            self.pop_waiting();
             self.waiting_live -= 1;
             if hit.node != super::request::NONE {
                 self.kv.prefix.acquire(hit.node);

@@ -17,8 +17,8 @@ mod events;
 mod instance;
 mod kv_cache;
 mod options;
-mod recv;
 mod prefix_cache;
+mod recv;
 mod registry;
 mod request;
 mod step;
@@ -29,9 +29,11 @@ pub mod router;
 pub mod scheduler;
 
 #[cfg(test)]
-mod recv_tests;
-#[cfg(test)]
 mod prefix_tests;
+#[cfg(test)]
+mod priority_tests;
+#[cfg(test)]
+mod recv_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
@@ -192,7 +194,11 @@ impl<'p> Sim<'p> {
             run.prefix_weight,
         );
         let reqs = (0..wl.prompt_tokens.len())
-            .map(|i| Req::new(wl.prompt_tokens[i], wl.output_tokens[i], wl.arrival_s[i]))
+            .map(|i| {
+                let mut req = Req::new(wl.prompt_tokens[i], wl.output_tokens[i], wl.arrival_s[i]);
+                req.priority = wl.priority(i);
+                req
+            })
             .collect();
         Ok(Sim {
             run_idx,
@@ -372,7 +378,8 @@ impl<'p> Sim<'p> {
         let req = &mut self.reqs[r as usize];
         req.instance = i as u32;
         req.phase = Phase::Waiting;
-        self.insts[i].enqueue(r, front);
+        let priority = req.priority;
+        self.insts[i].enqueue(r, priority, front);
         self.wake(i, t);
     }
 
@@ -418,7 +425,7 @@ impl<'p> Sim<'p> {
             self.assign_prefill(r, p, t, true);
         } else {
             req.phase = Phase::Waiting;
-            inst.enqueue(r, true);
+            inst.enqueue(r, req.priority, true);
         }
     }
 

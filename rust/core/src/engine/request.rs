@@ -47,6 +47,8 @@ pub(crate) struct Req {
     pub prompt: u32,
     pub output: u32,
     pub arrival: f64,
+    /// Its class's admission priority (lowest first; 0 without classes).
+    pub priority: u32,
     /// The instance it is queued on, running on, or being transferred to.
     pub instance: u32,
     pub prefill_instance: u32,
@@ -100,6 +102,7 @@ impl Req {
             prompt,
             output,
             arrival,
+            priority: 0,
             instance: NONE,
             prefill_instance: NONE,
             decode_instance: NONE,

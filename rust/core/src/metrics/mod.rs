@@ -11,11 +11,11 @@ mod tests;
 
 pub use quantile::{gap_quantile, quantile, quantiles, stretch_gap_quantile, GapBlocks, Stretch};
 pub use requests::RequestRows;
-pub use stats::{RunStatsRows, SUMMARY_QUANTILES};
+pub use stats::{ClassStatsRows, RunStatsRows, SUMMARY_QUANTILES};
 
 use crate::engine::{self, Emission, IterationRows, Outcome, SimOptions, Status};
 use crate::error::Result;
-use crate::plan::Plan;
+use crate::plan::{Plan, Slo};
 use requests::Derived;
 use stats::RunTally;
 
@@ -40,6 +40,8 @@ pub struct InstanceRows {
 pub struct SimRows {
     pub requests: RequestRows,
     pub stats: RunStatsRows,
+    /// Per (run, class) statistics of runs whose traffic has classes.
+    pub classes: ClassStatsRows,
     pub iterations: IterationRows,
     pub instances: InstanceRows,
 }
@@ -54,9 +56,45 @@ pub fn simulate_rows(plan: &Plan, opts: SimOptions) -> Result<SimRows> {
     Ok(out)
 }
 
+/// The first class of workload `w`, numbered across the plan's workloads in order.
+pub(crate) fn class_offset(plan: &Plan, w: usize) -> u32 {
+    plan.workloads[..w]
+        .iter()
+        .map(|w| w.classes.len() as u32)
+        .sum()
+}
+
+/// The targets each class's requests are judged by: its own, or the run's when it has none.
+fn class_slos(run_slos: &[Slo], all: &[Slo], classes: usize) -> Vec<Vec<Slo>> {
+    (0..classes)
+        .map(|c| {
+            let own: Vec<Slo> = all
+                .iter()
+                .filter(|s| s.class == Some(c as u32))
+                .cloned()
+                .collect();
+            if own.is_empty() {
+                run_slos.to_vec()
+            } else {
+                own
+            }
+        })
+        .collect()
+}
+
 /// Appends run `run_idx`'s per-request rows (when kept), statistics and instance facts.
 fn collect(plan: &Plan, run_idx: usize, o: &Outcome, out: &mut SimRows) {
     let run = &plan.runs[run_idx];
+    let wl = &plan.workloads[run.workload];
+    let run_slos: Vec<Slo> = run
+        .slos
+        .iter()
+        .filter(|s| s.class.is_none())
+        .cloned()
+        .collect();
+    let per_class = class_slos(&run_slos, &run.slos, wl.classes.len());
+    let offset = class_offset(plan, run.workload);
+    let mut class_tallies: Vec<RunTally> = per_class.iter().map(|_| RunTally::new()).collect();
     let mut tally = RunTally::new();
     let blocks: Vec<GapBlocks> = if o.opts.token_stats {
         o.insts
@@ -82,8 +120,13 @@ fn collect(plan: &Plan, run_idx: usize, o: &Outcome, out: &mut SimRows) {
         } else {
             None
         };
-        let slo_met = finished && slo::request_meets(&run.slos, req, tpot_mean);
+        let class = wl.class.get(k).map(|&c| c as usize);
+        let slos = class.map_or(run_slos.as_slice(), |c| per_class[c].as_slice());
+        let slo_met = finished && slo::request_meets(slos, req, tpot_mean);
         tally.add(req, tpot_mean, slo_met);
+        if let Some(c) = class {
+            class_tallies[c].add(req, tpot_mean, slo_met);
+        }
         if !o.opts.requests {
             continue;
         }
@@ -102,11 +145,17 @@ fn collect(plan: &Plan, run_idx: usize, o: &Outcome, out: &mut SimRows) {
             tpot_mean,
             tpot_p99,
             slo_met,
+            class: class.map(|c| offset + c as u32),
         };
         out.requests
             .push(run_idx as u32, k as u64, req, place, derived);
     }
-    tally.push_into(run_idx as u32, &run.slos, &mut out.stats);
+    tally.push_into(run_idx as u32, &run_slos, &mut out.stats);
+    for (c, t) in class_tallies.into_iter().enumerate() {
+        out.classes.class.push(offset + c as u32);
+        out.classes.priority.push(wl.classes[c].priority);
+        t.push_class_into(run_idx as u32, &per_class[c], &mut out.classes.stats);
+    }
 
     let rows = &mut out.instances;
     for inst in &o.insts {

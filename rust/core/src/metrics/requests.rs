@@ -28,6 +28,8 @@ pub struct RequestRows {
     pub slo_met: Vec<bool>,
     /// Prompt tokens found in a prefix cache instead of computed (reported when the plan has prefixes).
     pub cached_tokens: Vec<u64>,
+    /// The request's class, numbered across the plan's workloads in order (`None`: no classes).
+    pub class: Vec<Option<u32>>,
 }
 
 /// What a request row says beyond the request's own state.
@@ -35,6 +37,7 @@ pub(crate) struct Derived {
     pub tpot_mean: Option<f64>,
     pub tpot_p99: Option<f64>,
     pub slo_met: bool,
+    pub class: Option<u32>,
 }
 
 impl RequestRows {
@@ -62,6 +65,7 @@ impl RequestRows {
         self.tpot_p99_s.reserve(n);
         self.slo_met.reserve(n);
         self.cached_tokens.reserve(n);
+        self.class.reserve(n);
     }
 
     /// Appends request `id` of run `run`; `place` gives an instance's (pool, index within the pool).
@@ -108,5 +112,6 @@ impl RequestRows {
         self.tpot_p99_s.push(d.tpot_p99);
         self.slo_met.push(d.slo_met);
         self.cached_tokens.push(req.cached_tokens);
+        self.class.push(d.class);
     }
 }

@@ -21,7 +21,23 @@ pub struct RunStatsRows {
     /// (name, values per run) for every quantile column, in output order.
     pub quantiles: Vec<(String, Vec<Option<f64>>)>,
     pub slo_pass: Vec<Option<bool>>,
+    /// (name, values per row) of the mean columns (per-class statistics only; empty per run, whose
+    /// table keeps its columns).
+    pub means: Vec<(String, Vec<Option<f64>>)>,
 }
+
+/// Per (run, class) statistics: the per-run statistics of each class's requests, judged by the class's
+/// own SLO (or the run's), with the means of TTFT, TPOT and end-to-end latency.
+#[derive(Default)]
+pub struct ClassStatsRows {
+    /// The class, numbered across the plan's workloads in order.
+    pub class: Vec<u32>,
+    pub priority: Vec<u32>,
+    pub stats: RunStatsRows,
+}
+
+/// The metrics whose means the per-class statistics carry (indices into `Metrics::values`).
+const MEANS: [(&str, usize); 3] = [("ttft_mean_s", 0), ("tpot_mean_s", 1), ("e2e_mean_s", 2)];
 
 /// The quantile columns of the summary: (metric, percentiles).
 pub const SUMMARY_QUANTILES: [(&str, &[u32]); 6] = [
@@ -112,6 +128,19 @@ impl RunTally {
         }
         self.slo_met += slo_met as u64;
         self.preemptions += req.preemptions as u64;
+    }
+
+    /// Appends one class's statistics, means included (`slos`: the targets its requests are judged by).
+    pub fn push_class_into(self, run: u32, slos: &[Slo], stats: &mut RunStatsRows) {
+        for (col, (name, m)) in MEANS.iter().enumerate() {
+            let v = &self.metrics.values[*m];
+            let mean = (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
+            if stats.means.len() <= col {
+                stats.means.push((name.to_string(), Vec::new()));
+            }
+            stats.means[col].1.push(mean);
+        }
+        self.push_into(run, slos, stats);
     }
 
     /// Appends the run's statistics (`run` is its index; `slos` its objectives) to `stats`.

@@ -32,7 +32,8 @@ pub use model::{KvShape, Model, Operator, COMM_ENGINES, OPERATOR_ENGINES};
 pub use precision::{fallbacks, PRECISIONS};
 pub use run::{Keep, Metric, Run, Slo};
 pub use system::{Link, Pool, Role};
-pub use workload::{Prefixes, Workload};
+
+pub use workload::{Prefixes, TrafficClass, Workload};
 
 use crate::error::Result;
 

@@ -37,6 +37,9 @@ pub struct Slo {
     pub metric: Metric,
     pub percentile: Option<f64>,
     pub threshold_s: f64,
+    /// The traffic class (an index into the run's workload's classes) the target is for; `None`: the run's,
+    /// which also judges the requests of every class without targets of its own.
+    pub class: Option<u32>,
 }
 
 /// Which outputs a run keeps (the `runs` columns `keep_requests`, `keep_iterations`, `keep_token_stats`;

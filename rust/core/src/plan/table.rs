@@ -299,6 +299,38 @@ impl<'a> Table<'a> {
             .collect()
     }
 
+    /// A nullable row-reference column (an optional link such as `requests.class`): `None` where null.
+    pub fn index_opt(
+        &self,
+        col: &str,
+        target: &str,
+        target_len: usize,
+    ) -> PlanResult<Vec<Option<usize>>> {
+        let vals = self.f64_opt(col)?;
+        vals.into_iter()
+            .enumerate()
+            .map(|(i, v)| match v {
+                None => Ok(None),
+                Some(v) if v.fract() == 0.0 && v >= 0.0 && v < target_len as f64 => {
+                    Ok(Some(v as usize))
+                }
+                Some(v) => Err(self.in_cell(
+                    col,
+                    i,
+                    plan_err!(
+                        "column '{}.{}' row {} refers to {} row {} which does not exist ({} rows)",
+                        self.name,
+                        col,
+                        i,
+                        target,
+                        v,
+                        target_len
+                    ),
+                )),
+            })
+            .collect()
+    }
+
     /// A string column with no nulls.
     pub fn strings(&self, col: &str) -> PlanResult<Vec<String>> {
         let arr = self.column(col)?;

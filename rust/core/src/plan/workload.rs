@@ -29,6 +29,11 @@ pub struct Workload {
     /// Each request's leading prompt segments with chained identities (optional columns
     /// `requests.prefix_ids`, `prefix_tokens`, `output_prefix_id`; empty when absent).
     pub prefixes: Prefixes,
+    /// Traffic classes (the optional `classes` table); empty: one class, the workload itself.
+    pub classes: Vec<TrafficClass>,
+    /// Each request's class, an index into `classes` (optional column `requests.class`); empty when the
+    /// workload has no classes.
+    pub class: Vec<u32>,
 }
 
 impl Workload {
@@ -45,6 +50,22 @@ impl Workload {
             &self.after[self.after_offsets[r]..self.after_offsets[r + 1]]
         }
     }
+
+    /// The priority of request `i` (0 when the workload has no classes).
+    pub fn priority(&self, i: usize) -> u32 {
+        self.class
+            .get(i)
+            .map_or(0, |&c| self.classes[c as usize].priority)
+    }
+}
+
+/// One class of a workload's traffic mix.
+#[derive(Debug, Clone)]
+pub struct TrafficClass {
+    pub name: String,
+    /// Waiting requests are admitted lowest priority first, ties in arrival order (as vLLM's
+    /// `--scheduling-policy priority`); the default 0 everywhere keeps plain first-come first-served.
+    pub priority: u32,
 }
 
 /// The shared-prefix segments of a workload's requests, in CSR form over the workload's own request

@@ -51,7 +51,7 @@ pub fn plan(batch: &RecordBatch) -> PlanResult<Plan> {
     profiles::decode(batch, &mut chips)?;
     chips::check_routes(&chips)?;
     let models = models::decode(batch)?;
-    let workloads = workloads::decode(batch)?;
+    let (workloads, class_rows) = workloads::decode(batch)?;
     let mut runs = runs::decode(batch, models.len(), workloads.len())?;
     let mut pools = pools::decode(batch, runs.len(), chips.len())?;
     memories::place(batch, &chips, &mut pools)?;
@@ -62,7 +62,7 @@ pub fn plan(batch: &RecordBatch) -> PlanResult<Plan> {
     for (i, l) in links.iter().enumerate() {
         runs[pools[l.src].run].links.push(i);
     }
-    runs::slos(batch, &mut runs)?;
+    runs::slos(batch, &mut runs, &class_rows)?;
     Ok(Plan {
         chips,
         models,

@@ -63,10 +63,15 @@ pub fn decode(batch: &RecordBatch, models: usize, workloads: usize) -> PlanResul
     })
 }
 
-/// Adds each `slos` row to its run.
-pub fn slos(batch: &RecordBatch, runs: &mut [Run]) -> PlanResult<()> {
+/// Adds each `slos` row to its run; `class_rows` says where each `classes` row went (workload, index).
+pub fn slos(batch: &RecordBatch, runs: &mut [Run], class_rows: &[(usize, u32)]) -> PlanResult<()> {
     with_table(batch, "slos", |t| {
         let run = t.index("run", "runs", runs.len())?;
+        let class = if t.has("class") {
+            t.index_opt("class", "classes", class_rows.len())?
+        } else {
+            vec![None; t.len()]
+        };
         let metric = t.parsed("metric", Metric::parse)?;
         let pct = t.f64_opt("percentile")?;
         let thr = t.positive("threshold_s")?;
@@ -82,10 +87,27 @@ pub fn slos(batch: &RecordBatch, runs: &mut [Run]) -> PlanResult<()> {
                     ))
                 }
             };
+            let class = match class[i] {
+                None => None,
+                Some(c) if class_rows[c].0 == runs[run[i]].workload => Some(class_rows[c].1),
+                Some(c) => {
+                    return Err(t.in_cell(
+                        "class",
+                        i,
+                        plan_err!(
+                            "slos row {}: class {} is not a class of run {}'s workload",
+                            i,
+                            c,
+                            run[i]
+                        ),
+                    ))
+                }
+            };
             runs[run[i]].slos.push(Slo {
                 metric: metric[i],
                 percentile,
                 threshold_s: thr[i],
+                class,
             });
         }
         Ok(())

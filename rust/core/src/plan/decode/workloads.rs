@@ -3,15 +3,18 @@
 use arrow_array::RecordBatch;
 
 use crate::error::{plan_err, PlanResult};
-use crate::plan::table::{with_table, Table};
-use crate::plan::workload::{Prefixes, Workload};
+use crate::plan::table::{has_table, with_table, Table};
+use crate::plan::workload::{Prefixes, TrafficClass, Workload};
 
 fn u32_tokens(v: Vec<u64>) -> Vec<u32> {
     v.into_iter().map(|x| x as u32).collect()
 }
 
-/// The workloads with their requests.
-pub fn decode(batch: &RecordBatch) -> PlanResult<Vec<Workload>> {
+/// Where each `classes` row went: (its workload, its index among that workload's classes).
+pub type ClassRows = Vec<(usize, u32)>;
+
+/// The workloads with their requests, and where each `classes` row went.
+pub fn decode(batch: &RecordBatch) -> PlanResult<(Vec<Workload>, ClassRows)> {
     let mut workloads = with_table(batch, "workloads", |t| {
         let name = t.strings("name")?;
         let kind = t.strings("kind")?;
@@ -42,10 +45,18 @@ pub fn decode(batch: &RecordBatch) -> PlanResult<Vec<Workload>> {
                     after: Vec::new(),
                     think_s: Vec::new(),
                     prefixes: Prefixes::default(),
+                    classes: Vec::new(),
+                    class: Vec::new(),
                 })
             })
             .collect::<PlanResult<Vec<_>>>()
     })?;
+
+    let class_rows = if has_table(batch, "classes") {
+        classes(batch, &mut workloads)?
+    } else {
+        Vec::new()
+    };
 
     with_table(batch, "requests", |t| {
         let wl = t.index("workload", "workloads", workloads.len())?;
@@ -57,9 +68,43 @@ pub fn decode(batch: &RecordBatch) -> PlanResult<Vec<Workload>> {
         } else {
             vec![0.0; t.len()]
         };
+        let class = if t.has("class") {
+            t.index_opt("class", "classes", class_rows.len())?
+        } else {
+            vec![None; t.len()]
+        };
         let deps = dependencies(&t, &wl, &arrival, &mut workloads)?;
         for i in 0..t.len() {
             let w = &mut workloads[wl[i]];
+            match (class[i], w.classes.is_empty()) {
+                (None, true) => {}
+                (Some(c), false) if class_rows[c].0 == wl[i] => w.class.push(class_rows[c].1),
+                (Some(c), _) => {
+                    return Err(t.in_cell(
+                        "class",
+                        i,
+                        plan_err!(
+                            "requests row {}: class {} is a class of workload {}, not of this request's \
+                             workload {}",
+                            i,
+                            c,
+                            class_rows[c].0,
+                            wl[i]
+                        ),
+                    ))
+                }
+                (None, false) => {
+                    return Err(t.in_cell(
+                        "class",
+                        i,
+                        plan_err!(
+                            "requests row {}: workload {} has classes, so its every request needs one",
+                            i,
+                            wl[i]
+                        ),
+                    ))
+                }
+            }
             // Whether the times must be valid is the arrival process's to say (`engine::arrivals`); a
             // request that waits for others has no time of its own.
             let a = arrival[i].unwrap_or(f64::NAN);
@@ -75,7 +120,30 @@ pub fn decode(batch: &RecordBatch) -> PlanResult<Vec<Workload>> {
         }
         prefixes(&t, &wl, &prompt, &mut workloads)
     })?;
-    Ok(workloads)
+    Ok((workloads, class_rows))
+}
+
+/// The `classes` table: each row's class added to its workload.
+fn classes(batch: &RecordBatch, workloads: &mut [Workload]) -> PlanResult<ClassRows> {
+    with_table(batch, "classes", |t| {
+        let wl = t.index("workload", "workloads", workloads.len())?;
+        let name = t.strings("name")?;
+        let priority = if t.has("priority") {
+            t.int_in("priority", 0, u32::MAX as u64)?
+        } else {
+            vec![0; t.len()]
+        };
+        Ok((0..t.len())
+            .map(|i| {
+                let w = &mut workloads[wl[i]];
+                w.classes.push(TrafficClass {
+                    name: name[i].clone(),
+                    priority: priority[i] as u32,
+                });
+                (wl[i], (w.classes.len() - 1) as u32)
+            })
+            .collect())
+    })
 }
 
 /// The optional `requests.after` and `requests.think_s` columns, checked and split per workload (indices in
