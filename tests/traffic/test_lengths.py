@@ -139,3 +139,32 @@ def test_correlation_out_of_range_is_an_error() -> None:
     err = compile_error(program("traffic t { arrivals = poisson(5 /s), requests = 10, prompt = 8 tokens, "
                                 "output = 4 tokens, correlation = 1.5 }" + RUN))
     assert "correlation must be a number in [-1, 1]" in str(err)
+
+
+def test_a_paired_output_comes_from_its_prompt_s_row(tmp_path) -> None:  # noqa: ANN001
+    # A joint empirical table: each request's output is the output of the row its prompt was drawn from.
+    rows = [(100, 7), (200, 9), (300, 11), (400, 13)]
+    (tmp_path / "pairs.csv").write_text("p,o\n" + "\n".join(f"{p},{o}" for p, o in rows) + "\n")
+    f = str(tmp_path / "t.infera")
+    s = stream('empirical("pairs.csv", column = "p")', 'empirical("pairs.csv", column = "o", paired = true)', file=f)
+    pairs = set(zip(s.prompt_tokens.tolist(), s.output_tokens.tolist(), strict=True))
+    assert pairs == set(rows)
+    # Pairing leaves the prompts exactly as an unpaired draw gives them.
+    alone = stream('empirical("pairs.csv", column = "p")', 'empirical("pairs.csv", column = "o")', file=f)
+    assert alone.prompt_tokens.tolist() == s.prompt_tokens.tolist()
+    assert set(zip(alone.prompt_tokens.tolist(), alone.output_tokens.tolist(), strict=True)) > pairs
+
+
+@pytest.mark.parametrize("prompt,output,extra,message", [
+    ("64 tokens", 'empirical("pairs.csv", column = "o", paired = true)', "", "reads the rows of the prompt's file"),
+    ('empirical("pairs.csv", column = "p")', 'empirical("pairs.csv", column = "o", paired = true)',
+     ", correlation = 0.5", "remove correlation"),
+    ('empirical("pairs.csv", column = "p", paired = true)', "4 tokens", "", "belongs on the output's empirical()"),
+])
+def test_a_paired_output_without_its_prompt_s_file_is_a_located_error(tmp_path, prompt: str, output: str,  # noqa: ANN001
+                                                                      extra: str, message: str) -> None:
+    (tmp_path / "pairs.csv").write_text("p,o\n100,7\n200,9\n")
+    text = program(f"traffic t {{ arrivals = poisson(5 /s), requests = 10, prompt = {prompt}, output = {output}"
+                   f"{extra} }}" + RUN)
+    err = compile_error(text, file=str(tmp_path / "bad.infera"))
+    assert message in str(err) and str(err).startswith(str(tmp_path / "bad.infera") + ":")

@@ -113,8 +113,9 @@ def empirical(v: ast.Call, f: Fields, what: str) -> L.LengthDist:
     ca = f.require("column")
     if not isinstance(ca.value, ast.String):
         raise CompileError(f"{what}: empirical() column must be a quoted column name", ca.value.loc)
+    paired = f.boolean("paired", False)
     values = read_column(v.args[0], ca.value, what)
-    return L.Empirical("empirical", min=lo, max=hi, values=values, source=v.args[0].value)
+    return L.Empirical("empirical", min=lo, max=hi, values=values, source=v.args[0].value, paired=paired)
 
 
 def read_column(file: ast.String, column: ast.String, what: str) -> np.ndarray:

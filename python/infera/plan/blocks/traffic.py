@@ -12,6 +12,7 @@ from infera.plan.blocks.lengths import length_dist
 from infera.plan.blocks.session import compile_session
 from infera.plan.blocks.trace import compile_trace
 from infera.plan.fields import Fields, describe
+from infera.plan.traffic.lengths import Empirical, LengthDist, Mixture
 from infera.plan.scope import Scope, merged_items, only_items
 
 #: The fields that describe one stream; a class takes each it does not set from its block.
@@ -43,6 +44,7 @@ def read_stream(name: str, where: str, f: Fields, loc: ast.Loc) -> traffic_mod.T
     prompt = length_dist(f.require("prompt").value, f"{where}: prompt")
     output = length_dist(f.require("output").value, f"{where}: output")
     correlation = _correlation(f, where)
+    _check_paired(where, f, prompt, output, correlation)
     session, system_prompt = compile_session(where, f, length_dist)
     f.done()
     a = read_arrivals(arr.value, Bounds(where, requests, duration, loc))
@@ -63,3 +65,22 @@ def _correlation(f: Fields, where: str) -> float | None:
     if not isinstance(v, ast.Quantity) or v.dim != "number" or not -1 <= v.value <= 1:
         raise CompileError(f"{where}: correlation must be a number in [-1, 1], got {describe(v)}", v.loc)
     return float(v.value)
+
+
+def _check_paired(where: str, f: Fields, prompt: LengthDist, output: LengthDist, rho: float | None) -> None:
+    """``output = empirical(..., paired = true)`` takes each request's output from the row its prompt came
+    from: the prompt must be an empirical column of the same file, and nothing else may join the two."""
+    def nested(d: LengthDist) -> bool:
+        return isinstance(d, Mixture) and any(
+            (isinstance(p, Empirical) and p.paired) or nested(p) for p in d.parts)
+
+    loc = f.loc
+    if nested(prompt) or nested(output) or (isinstance(prompt, Empirical) and prompt.paired):
+        raise CompileError(f"{where}: paired = true belongs on the output's empirical(), outside any mixture", loc)
+    if not (isinstance(output, Empirical) and output.paired):
+        return
+    if not isinstance(prompt, Empirical) or prompt.source != output.source:
+        raise CompileError(f"{where}: a paired output reads the rows of the prompt's file: give prompt = "
+                           f"empirical(\"{output.source}\", column = ...)", loc)
+    if rho is not None:
+        raise CompileError(f"{where}: a paired output already takes its prompt's row; remove correlation", loc)

@@ -118,6 +118,9 @@ class Empirical(LengthDist):
 
     values: np.ndarray = field(default_factory=lambda: np.ones(1))
     source: str = ""
+    #: An output length drawn from the same row as the prompt's (a joint empirical table; the prompt is an
+    #: empirical column of the same file, checked at compile time).
+    paired: bool = False
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return self.clip(self.values[rng.integers(0, len(self.values), size=n)])
@@ -175,6 +178,11 @@ def sample_pair(prompt: LengthDist, output: LengthDist, rho: float | None, rng: 
     first). With it they are joined by a Gaussian copula: each request's two standard normals have
     correlation ``rho``, and each length is its distribution's quantile at the normal's CDF, so the marginals
     are exactly the two distributions and longer prompts go with longer outputs when ``rho`` > 0."""
+    if isinstance(output, Empirical) and output.paired:
+        assert isinstance(prompt, Empirical) and len(prompt.values) == len(output.values)
+        # The same integers the prompt alone would draw, so pairing leaves the prompts as they were.
+        rows = rng.integers(0, len(prompt.values), size=n)
+        return prompt.clip(prompt.values[rows]), output.clip(output.values[rows])
     if rho is None:
         return prompt.sample(rng, n), output.sample(rng, n)
     z1 = rng.standard_normal(n)
