@@ -81,4 +81,30 @@ run r { model = tiny, traffic = t, system = s }
 
 def test_a_block_cap_over_classes_with_sessions_is_a_located_error() -> None:
     err = compile_error(program(MIX.replace("prompt = 64 tokens, output", "requests = 10, prompt = 64 tokens, output")))
-    assert "bound each class's sessions with its own 'requests'" in str(err)
+    assert "bound each class with its own 'requests'" in str(err)
+
+
+CLOSED = """
+traffic t {
+  prompt = 64 tokens, output = 16 tokens
+  class bench { arrivals = closed(users = 3, think = 0.2 s), requests = 24, priority = 0 }
+  class bg { arrivals = poisson(5 /s), requests = 20, priority = 1 }
+}
+system s { pool gp: 1 x toy }
+run r { model = tiny, traffic = t, system = s }
+"""
+
+
+def test_a_closed_loop_class_keeps_its_users_in_flight_beside_an_open_class() -> None:
+    from helpers import most_in_flight
+
+    res = infera.simulate(infera.compile_text(program(CLOSED)))
+    req = res.requests
+    bench = req.filter(pl.col("class") == "bench")
+    assert len(bench) == 24 and len(req.filter(pl.col("class") == "bg")) == 20
+    # Three users: never more than three of the class's requests in the system at once, and always some
+    # waiting for their user's previous request (arrival = a previous finish + think + client delay).
+    assert most_in_flight(bench["arrival_s"], bench["finish_s"]) <= 3
+    finishes = np.sort(bench["finish_s"].to_numpy())
+    later = np.sort(bench["arrival_s"].to_numpy())[3:]
+    assert all((later[k] - finishes[k]) >= 0.2 for k in range(len(later)))

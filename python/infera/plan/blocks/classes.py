@@ -49,16 +49,18 @@ def compile_mix(where: str, f: Fields, subs: list[ast.SubBlock], block: ast.Traf
         raise CompileError(f"{where}: missing required field 'arrivals' (the block's, or one per class)", block.loc)
     classes = [_class(where, block.name, s, defaults, own) for s in subs]
     for c in classes:
-        if c.traffic.arrivals == "closed":
-            raise CompileError(f"{where} class '{c.name}': closed-loop arrivals in a class mix are not supported "
-                               f"yet", c.loc)
+        if c.traffic.arrivals == "closed" and not own:
+            raise CompileError(f"{where} class '{c.name}': closed-loop users need a stream of their own: give "
+                               f"the class its own arrivals = closed(...)", c.loc)
         # Sessions and system prompts are drawn per stream, so a class needs a stream of its own for them.
         if (c.traffic.session is not None or c.traffic.system_prompt is not None) and not own:
             raise CompileError(f"{where} class '{c.name}': a class with a session or a system prompt needs "
                                f"arrivals of its own (a shared stream only draws each request's class)", c.loc)
-    if own and defaults["requests"] is not None and any(c.traffic.session is not None for c in classes):
-        raise CompileError(f"{where}: with sessions in its classes, bound each class's sessions with its own "
-                           f"'requests' (the block's would cut conversations at an arbitrary turn)",
+    if own and defaults["requests"] is not None and any(c.traffic.session is not None or
+                                                         c.traffic.arrivals == "closed" for c in classes):
+        raise CompileError(f"{where}: with sessions or closed-loop users in its classes, bound each class "
+                           f"with its own 'requests' (the block's would cut conversations and users' loops at an "
+                           f"arbitrary request)",
                            defaults["requests"].loc)
     parts = Mixture("mixture", weights=tuple(c.weight for c in classes),
                     parts=tuple(c.traffic.prompt for c in classes))

@@ -35,7 +35,8 @@ def sample_mix(spec: TrafficSpec, seed: int) -> Stream:
 
 
 def _superposed(spec: TrafficSpec, seed: int) -> Stream:
-    parts = [sample(c.traffic, seed) for c in spec.classes]
+    parts = [_users_as_chains(c.traffic, s) if c.traffic.arrivals == "closed" else s
+             for c, s in ((c, sample(c.traffic, seed)) for c in spec.classes)]
     if any(p.after is not None or p.prefix_ids is not None for p in parts):
         return _concatenated(parts)
     arrival = np.concatenate([p.arrival_s for p in parts])
@@ -91,3 +92,21 @@ def _concatenated(parts: list[Stream]) -> Stream:
         out.prefix_ids, out.prefix_tokens = cat(ids, np.uint64), cat(tokens, np.uint32)
         out.output_prefix_id = cat(outs, np.uint64)
     return out
+
+
+def _users_as_chains(spec: TrafficSpec, s: Stream) -> Stream:
+    """A closed-loop class as request dependencies, so it can share a workload with other classes: user u
+    sends requests u, u + users, u + 2 users, ..., each its think time and client delay after the one before
+    it left; the first ``users`` arrive at their ramp-up offsets plus client delay. Lengths are drawn
+    independently per request, so which user sends which request does not change what the users send, but
+    unlike the plain closed loop a request turned away ends its user's loop (docs/dsl.md)."""
+    n = len(s.arrival_s)
+    users = min(spec.users, n)
+    delay = s.delays()
+    arrival = np.full(n, np.nan)
+    arrival[:users] = delay[:users]
+    waits = np.arange(n) >= users
+    offsets = np.concatenate([[0], np.cumsum(waits)]).astype(np.int64)
+    think = np.where(waits, spec.think_time_s + delay, 0.0)
+    return Stream(arrival, s.prompt_tokens, s.output_tokens, after_offsets=offsets,
+                  after=(np.flatnonzero(waits) - users).astype(np.uint32), think_s=think)
