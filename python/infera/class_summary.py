@@ -29,10 +29,12 @@ def summarize_classes(stats: pl.DataFrame, classes: pl.DataFrame) -> pl.DataFram
         (pl.col("output_tokens") / pl.col("duration_s")).alias("output_tokens_per_s"),
         (pl.col("slo_met_requests") / pl.col("duration_s")).alias("goodput_rps"),
         (pl.col("slo_met_requests") / (pl.col("requests") + pl.col("rejected"))).alias("slo_attainment"),
+        # The share of the class's prompt tokens a prefix cache held (docs/prefix-caching.md).
+        (pl.col("cached_tokens") / pl.col("prompt_tokens")).alias("prefix_hit_share"),
     )
     return c.select(keys + ["class", "priority", "requests", "rejected", "throughput_rps", "output_tokens_per_s",
                             "goodput_rps", "slo_attainment", "slo_pass", *_LATENCY, "prompt_tokens",
-                            "output_tokens"])
+                            "output_tokens", "cached_tokens", "prefix_hit_share"])
 
 
 def format_classes(table: pl.DataFrame) -> str | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import polars as pl
+import pytest
 
 import infera
 from helpers import compile_error, program
@@ -108,3 +109,14 @@ def test_a_closed_loop_class_keeps_its_users_in_flight_beside_an_open_class() ->
     finishes = np.sort(bench["finish_s"].to_numpy())
     later = np.sort(bench["arrival_s"].to_numpy())[3:]
     assert all((later[k] - finishes[k]) >= 0.2 for k in range(len(later)))
+
+
+def test_the_class_table_reports_each_class_s_cached_prompt_tokens() -> None:
+    res = infera.simulate(infera.compile_text(program(MIX)))
+    by = {r["class"]: r for r in res.classes.iter_rows(named=True)}
+    req = res.requests.filter(pl.col("status") == "finished")
+    for name in ("chat", "batch"):
+        mine = req.filter(pl.col("class") == name)
+        assert by[name]["cached_tokens"] == mine["cached_tokens"].sum()
+        assert by[name]["prefix_hit_share"] == pytest.approx(mine["cached_tokens"].sum() / mine["prompt_tokens"].sum())
+    assert by["chat"]["prefix_hit_share"] > 0 and by["batch"]["cached_tokens"] == 0

@@ -225,6 +225,10 @@ pub fn build(plan: &Plan, rows: SimRows) -> Result<SimOutput> {
     let class_cols: Vec<(String, ArrayRef)> = vec![
         ("class".into(), dict(&cl.class, &class_names)),
         ("priority".into(), Arc::new(UInt32Array::from(cl.priority))),
+        (
+            "cached_tokens".into(),
+            Arc::new(UInt64Array::from(cl.cached_tokens)),
+        ),
     ];
     let classes = stats_batch(cl.stats, &run_names, &system_names, class_cols)?;
     Ok(SimOutput {

@@ -95,6 +95,7 @@ fn collect(plan: &Plan, run_idx: usize, o: &Outcome, out: &mut SimRows) {
     let per_class = class_slos(&run_slos, &run.slos, wl.classes.len());
     let offset = class_offset(plan, run.workload);
     let mut class_tallies: Vec<RunTally> = per_class.iter().map(|_| RunTally::new()).collect();
+    let mut class_cached = vec![0u64; per_class.len()];
     let mut tally = RunTally::new();
     let blocks: Vec<GapBlocks> = if o.opts.token_stats {
         o.insts
@@ -126,6 +127,9 @@ fn collect(plan: &Plan, run_idx: usize, o: &Outcome, out: &mut SimRows) {
         tally.add(req, tpot_mean, slo_met);
         if let Some(c) = class {
             class_tallies[c].add(req, tpot_mean, slo_met);
+            if finished {
+                class_cached[c] += req.cached_tokens;
+            }
         }
         if !o.opts.requests {
             continue;
@@ -154,6 +158,7 @@ fn collect(plan: &Plan, run_idx: usize, o: &Outcome, out: &mut SimRows) {
     for (c, t) in class_tallies.into_iter().enumerate() {
         out.classes.class.push(offset + c as u32);
         out.classes.priority.push(wl.classes[c].priority);
+        out.classes.cached_tokens.push(class_cached[c]);
         t.push_class_into(run_idx as u32, &per_class[c], &mut out.classes.stats);
     }
 

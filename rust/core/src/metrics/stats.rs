@@ -33,6 +33,8 @@ pub struct ClassStatsRows {
     /// The class, numbered across the plan's workloads in order.
     pub class: Vec<u32>,
     pub priority: Vec<u32>,
+    /// Prompt tokens of the class's finished requests found in a prefix cache instead of computed.
+    pub cached_tokens: Vec<u64>,
     pub stats: RunStatsRows,
 }
 
