@@ -18,7 +18,7 @@ import dataclasses
 from infera.dsl import ast
 from infera.exceptions import CompileError
 from infera.plan import traffic as traffic_mod
-from infera.plan.blocks.traffic import STREAM_KEYS, read_stream
+from infera.plan.blocks.stream import STREAM_KEYS, read_stream
 from infera.plan.fields import Fields
 from infera.plan.scope import only_items
 from infera.plan.traffic.lengths import Mixture

@@ -12,7 +12,6 @@ import zlib
 
 import numpy as np
 
-from infera.plan.traffic import sessions
 from infera.plan.traffic.lengths import sample_pair
 from infera.plan.traffic.processes import ARRIVALS
 from infera.plan.traffic.stream import Stream, TrafficSpec
@@ -21,18 +20,6 @@ from infera.plan.traffic.stream import Stream, TrafficSpec
 def rng_for(traffic: str, seed: int) -> np.random.Generator:
     """The generator of one traffic block under one seed (independent of other blocks in the file)."""
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, zlib.crc32(traffic.encode())])))
-
-
-def sample(spec: TrafficSpec, seed: int) -> Stream:
-    if spec.trace is not None:
-        return spec.trace
-    if spec.classes:
-        from infera.plan.traffic.mix import sample_mix
-
-        return sample_mix(spec, seed)
-    if spec.session is not None or spec.system_prompt is not None:
-        return sessions.sample(spec, seed, sample)
-    return sample_one(spec, rng_for(spec.name, seed))
 
 
 def sample_one(spec: TrafficSpec, rng: np.random.Generator) -> Stream:

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from infera.plan.traffic.arrivals import rng_for, sample
+from infera.plan.traffic import sessions
+from infera.plan.traffic.arrivals import rng_for, sample_one
 from infera.plan.traffic.lengths import sample_pair
 from infera.plan.traffic.processes import ARRIVALS
 from infera.plan.traffic.stream import Stream, TrafficSpec
@@ -36,7 +37,7 @@ def sample_mix(spec: TrafficSpec, seed: int) -> Stream:
 
 def _superposed(spec: TrafficSpec, seed: int) -> Stream:
     parts = [_users_as_chains(c.traffic, s) if c.traffic.arrivals == "closed" else s
-             for c, s in ((c, sample(c.traffic, seed)) for c in spec.classes)]
+             for c, s in ((c, _class_stream(c.traffic, seed)) for c in spec.classes)]
     if any(p.after is not None or p.prefix_ids is not None for p in parts):
         return _concatenated(parts)
     arrival = np.concatenate([p.arrival_s for p in parts])
@@ -46,6 +47,18 @@ def _superposed(spec: TrafficSpec, seed: int) -> Stream:
     klass = np.concatenate([np.full(len(p.arrival_s), c, dtype=np.uint32) for c, p in enumerate(parts)])
     return Stream(arrival[order], np.concatenate([p.prompt_tokens for p in parts])[order],
                   np.concatenate([p.output_tokens for p in parts])[order], klass=klass[order])
+
+
+def _plain(spec: TrafficSpec, seed: int) -> Stream:
+    return sample_one(spec, rng_for(spec.name, seed))
+
+
+def _class_stream(spec: TrafficSpec, seed: int) -> Stream:
+    """A class with arrivals of its own, sampled as a traffic of its own (its generator named
+    ``block/class``), with its sessions or system prompt when it has them."""
+    if spec.session is not None or spec.system_prompt is not None:
+        return sessions.sample(spec, seed, _plain)
+    return _plain(spec, seed)
 
 
 def _concatenated(parts: list[Stream]) -> Stream:
