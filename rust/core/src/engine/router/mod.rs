@@ -124,22 +124,15 @@ impl Routing {
     /// `cached(i)` tells how many of them instance `i` has in its prefix cache (asked only of routers
     /// that use it).
     pub fn pick_prefill(&mut self, prompt: u64, cached: &mut dyn FnMut(usize) -> u64) -> usize {
-        let set = &mut self.prefill;
-        let pos = if set.router.uses_prefixes() {
-            self.cached.clear();
-            self.cached.extend(set.instances.iter().map(|&i| cached(i)));
-            set.router.pick_cached(
-                &set.instances,
-                &self.loads,
-                prompt,
-                &self.cached,
-                self.prefix_weight,
-                &mut self.rng,
-            )
-        } else {
-            set.router.pick(&set.instances, &self.loads, &mut self.rng)
-        };
-        set.instances[pos]
+        pick_in(
+            &mut self.prefill,
+            &self.loads,
+            &mut self.cached,
+            self.prefix_weight,
+            &mut self.rng,
+            prompt,
+            cached,
+        )
     }
 
     /// The decode instance a request of `prompt` tokens prefilled in pool `pool` moves to (`cached` as for
@@ -151,21 +144,15 @@ impl Routing {
         cached: &mut dyn FnMut(usize) -> u64,
     ) -> usize {
         let set = &mut self.decode[pool];
-        let pos = if set.router.uses_prefixes() {
-            self.cached.clear();
-            self.cached.extend(set.instances.iter().map(|&i| cached(i)));
-            set.router.pick_cached(
-                &set.instances,
-                &self.loads,
-                prompt,
-                &self.cached,
-                self.prefix_weight,
-                &mut self.rng,
-            )
-        } else {
-            set.router.pick(&set.instances, &self.loads, &mut self.rng)
-        };
-        set.instances[pos]
+        pick_in(
+            set,
+            &self.loads,
+            &mut self.cached,
+            self.prefix_weight,
+            &mut self.rng,
+            prompt,
+            cached,
+        )
     }
 
     pub fn add_load(&mut self, i: usize, tokens: u64) {
@@ -189,4 +176,26 @@ impl Routing {
             set.router.load_changed(pos, load);
         }
     }
+}
+
+/// The instance of `set` that takes a request of `prompt` tokens: a prefix-aware router is first told how
+/// much of it each candidate has cached (`cached`, gathered into the scratch `buf`).
+fn pick_in(
+    set: &mut Candidates,
+    loads: &[u64],
+    buf: &mut Vec<u64>,
+    weight: f64,
+    rng: &mut Rng,
+    prompt: u64,
+    cached: &mut dyn FnMut(usize) -> u64,
+) -> usize {
+    let pos = if set.router.uses_prefixes() {
+        buf.clear();
+        buf.extend(set.instances.iter().map(|&i| cached(i)));
+        set.router
+            .pick_cached(&set.instances, loads, prompt, buf, weight, rng)
+    } else {
+        set.router.pick(&set.instances, loads, rng)
+    };
+    set.instances[pos]
 }
