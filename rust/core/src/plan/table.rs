@@ -277,25 +277,7 @@ impl<'a> Table<'a> {
         let vals = self.f64_checked(col, false)?;
         vals.into_iter()
             .enumerate()
-            .map(|(i, v)| {
-                if v.fract() != 0.0 || v < 0.0 || v >= target_len as f64 {
-                    Err(self.in_cell(
-                        col,
-                        i,
-                        plan_err!(
-                            "column '{}.{}' row {} refers to {} row {} which does not exist ({} rows)",
-                            self.name,
-                            col,
-                            i,
-                            target,
-                            v,
-                            target_len
-                        ),
-                    ))
-                } else {
-                    Ok(v as usize)
-                }
-            })
+            .map(|(i, v)| self.row_ref(col, target, target_len, i, v))
             .collect()
     }
 
@@ -309,26 +291,38 @@ impl<'a> Table<'a> {
         let vals = self.f64_opt(col)?;
         vals.into_iter()
             .enumerate()
-            .map(|(i, v)| match v {
-                None => Ok(None),
-                Some(v) if v.fract() == 0.0 && v >= 0.0 && v < target_len as f64 => {
-                    Ok(Some(v as usize))
-                }
-                Some(v) => Err(self.in_cell(
-                    col,
-                    i,
-                    plan_err!(
-                        "column '{}.{}' row {} refers to {} row {} which does not exist ({} rows)",
-                        self.name,
-                        col,
-                        i,
-                        target,
-                        v,
-                        target_len
-                    ),
-                )),
+            .map(|(i, v)| {
+                v.map(|v| self.row_ref(col, target, target_len, i, v))
+                    .transpose()
             })
             .collect()
+    }
+
+    /// Row `i`'s value `v` of `col` as a row of `target` (of `target_len` rows), or the error naming it.
+    fn row_ref(
+        &self,
+        col: &str,
+        target: &str,
+        target_len: usize,
+        i: usize,
+        v: f64,
+    ) -> PlanResult<usize> {
+        if v.fract() != 0.0 || v < 0.0 || v >= target_len as f64 {
+            return Err(self.in_cell(
+                col,
+                i,
+                plan_err!(
+                    "column '{}.{}' row {} refers to {} row {} which does not exist ({} rows)",
+                    self.name,
+                    col,
+                    i,
+                    target,
+                    v,
+                    target_len
+                ),
+            ));
+        }
+        Ok(v as usize)
     }
 
     /// A string column with no nulls.
