@@ -134,6 +134,9 @@ class PoolSpec:
     #: The scheduler takes in new arrivals only every this many decode steps (SGLang's
     #: ``--scheduler-recv-interval``); a step with prefill work or an idle scheduler takes them in at once.
     recv_interval: int = 1
+    #: Seconds the instance's front end (HTTP server, tokenizer) spends per prompt token before the scheduler
+    #: sees a request, one request at a time in arrival order.
+    frontend_per_token_s: float = 0.0
     #: Prefix caching (docs/prefix-caching.md): whether each instance keeps computed prompt prefixes in its
     #: KV cache, and the most blocks they may hold (None: the whole KV cache).
     prefix_cache: bool = True

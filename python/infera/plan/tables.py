@@ -174,6 +174,7 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("step_overhead_per_seq_s", f64),
             # Steps between the scheduler's polls for new arrivals (docs/stacks.md).
             ("recv_interval", u32),
+            ("frontend_per_token_s", f64),
         ]
     ),
     "links": pa.schema([("src", u32), ("dst", u32), ("bandwidth", f64), ("latency_s", f64)]),

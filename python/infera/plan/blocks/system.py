@@ -105,7 +105,8 @@ _STACK_KEYS = {"max_batch": "max_batch", "max_batched_tokens": "max_batched_toke
                "graph_max_tokens": "graph_max_tokens", "graph_prefill": "graph_prefill",
                "graph_pad": "graph_pad_tokens",
                "eager_launch": "eager_launch_s", "step_overhead_per_seq": "step_overhead_per_seq_s",
-               "recv_interval": "recv_interval", "prefix_cache": "prefix_cache"}
+               "recv_interval": "recv_interval", "frontend_per_token": "frontend_per_token_s",
+               "prefix_cache": "prefix_cache"}
 
 
 def _compile_pool(where: str, p: ast.Pool, network: tuple[int, float, float]) -> PoolSpec:
@@ -145,6 +146,7 @@ def _compile_pool(where: str, p: ast.Pool, network: tuple[int, float, float]) ->
     eager = pf.quantity("eager_launch", ("time",), 0.0, positive=False)
     per_seq = pf.quantity("step_overhead_per_seq", ("time",), 0.0, positive=False)
     recv_interval = pf.integer("recv_interval", 1, dims=("number",))
+    frontend = pf.quantity("frontend_per_token", ("time",), 0.0, positive=False)
     max_queue = pf.integer("max_queue", 0, minimum=1)
     queue_timeout = pf.quantity("queue_timeout", ("time",), math.inf)
     pp = pf.integer("pp", 1, dims=("number",))
@@ -167,6 +169,7 @@ def _compile_pool(where: str, p: ast.Pool, network: tuple[int, float, float]) ->
                     node_size, net_bw, net_lat, weights_in, kv_in, dp_attention=dp_attention, stack=stack,
                     stack_given=given, graph_max_tokens=graph_max, graph_prefill=graph_prefill,
                     graph_pad_tokens=graph_pad, eager_launch_s=eager, step_overhead_per_seq_s=per_seq,
-                    recv_interval=recv_interval, prefix_cache=prefix_cache, prefix_cache_blocks=prefix_cache_blocks)
+                    recv_interval=recv_interval, frontend_per_token_s=frontend, prefix_cache=prefix_cache,
+                    prefix_cache_blocks=prefix_cache_blocks)
     check_pool_shape(spec, pw, mb_a, dp_a)
     return spec

@@ -13,7 +13,7 @@ ByChip = Callable[[float, int], Any]
 #: The pool fields a profile sets, in the order docs/stacks.md lists them.
 FIELDS = ("max_batch", "max_batched_tokens", "chunked_prefill", "policy", "block_size", "memory_utilization",
           "step_overhead_s", "step_overhead_per_seq_s", "graph_max_tokens", "graph_prefill", "graph_pad_tokens",
-          "eager_launch_s", "recv_interval", "prefix_cache")
+          "eager_launch_s", "recv_interval", "frontend_per_token_s", "prefix_cache")
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,8 @@ class Stack:
     eager_launch_s: float
     #: Decode steps between the scheduler's polls for new requests (1: every step).
     recv_interval: int
+    #: Front-end seconds per prompt token (HTTP, chat template, tokenizer) before the scheduler sees a request.
+    frontend_per_token_s: float = 0.0
     #: Whether computed prompt prefixes stay in the KV cache for later requests (docs/prefix-caching.md).
     prefix_cache: bool = True
     #: Where each value comes from: field name → citation.

@@ -33,8 +33,12 @@ PROFILE = Stack(
     graph_pad_tokens=8,
     eager_launch_s=100e-6,
     recv_interval=1,
+    frontend_per_token_s=35e-6,
     prefix_cache=True,
     sources=(
+        ("frontend_per_token_s", "TokenizerManager tokenizes each prompt in the server's main process "
+                                 "(managers/tokenizer_manager.py); the cost per token fitted on the development "
+                                 "sets' TTFT against prompt length (docs/validation-serving.md)"),
         ("prefix_cache", "server_args.py: disable_radix_cache False (the radix cache is on unless disabled)"),
         ("max_batch", "managers/tp_worker.py + model_executor/model_runner.py: max_running_requests derived from "
                       "the KV pool, request pool clamped to [2048, 4096]; the KV capacity binds first"),

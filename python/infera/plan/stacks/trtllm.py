@@ -18,8 +18,12 @@ PROFILE = Stack(
     graph_pad_tokens=1,
     eager_launch_s=100e-6,
     recv_interval=1,
+    frontend_per_token_s=20e-6,
     prefix_cache=True,
     sources=(
+        ("frontend_per_token_s", "trtllm-serve tokenizes each prompt in its asyncio server loop "
+                                 "(tensorrt_llm/serve/openai_server.py); the cost per token fitted on the "
+                                 "development sets' TTFT against prompt length (docs/validation-serving.md)"),
         ("prefix_cache", "tensorrt_llm/llmapi/llm_args.py KvCacheConfig: enable_block_reuse True (KV cache block "
                          "reuse across requests, docs/source/features/kvcache.md)"),
         ("max_batch", "tensorrt_llm/commands/serve.py: max_batch_size from BuildConfig, 2048"),

@@ -24,8 +24,13 @@ PROFILE = Stack(
     graph_pad_tokens=8,
     eager_launch_s=100e-6,
     recv_interval=1,
+    frontend_per_token_s=15e-6,
     prefix_cache=True,
     sources=(
+        ("frontend_per_token_s", "the API server tokenizes prompts on a single-thread executor "
+                                 "(vllm/utils/async_utils.py AsyncMicrobatchTokenizer); the cost per token "
+                                 "fitted on the development sets' TTFT against prompt length "
+                                 "(docs/validation-serving.md)"),
         ("prefix_cache", "vllm/config/cache.py: enable_prefix_caching on by default in the V1 engine (automatic "
                          "prefix caching, docs/design/prefix_caching.md)"),
         ("max_batch", "vllm/engine/arg_utils.py EngineArgs.get_batch_defaults: max_num_seqs 1024 on >= 70 GiB, "

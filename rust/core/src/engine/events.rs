@@ -4,14 +4,15 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
 /// Event classes, ordered for simultaneous events: step ends first, then transfer ends, then queue
-/// timeouts, then arrivals, then idle instances waking, so everything that happens at one instant is seen by
-/// the step it triggers. Events of one class at one instant keep the order they were pushed in.
+/// timeouts, then arrivals, then requests their front end has finished with, then idle instances waking, so
+/// everything that happens at one instant is seen by the step it triggers. Events of one class at one instant keep the order they were pushed in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Class {
     StepEnd,
     TransferEnd,
     Timeout,
     Arrival,
+    Received,
     Wake,
 }
 

@@ -10,6 +10,7 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 
+use super::frontend::Frontend;
 use super::kv_cache::KvCache;
 use super::recv::Inbox;
 use super::request::{Phase, Req};
@@ -73,6 +74,8 @@ pub(crate) struct Instance {
     pub busy_energy_j: f64,
     /// Arrivals the scheduler has not taken in yet (pool column `recv_interval`).
     pub inbox: Inbox,
+    /// What arrivals pass through before the scheduler sees them (pool column `frontend_per_token_s`).
+    pub frontend: Frontend,
 }
 
 impl Instance {
@@ -130,6 +133,7 @@ impl Instance {
             busy_s: 0.0,
             busy_energy_j: 0.0,
             inbox: Inbox::new(pool.recv_interval),
+            frontend: Frontend::new(pool.frontend_per_token_s),
         }
     }
 

@@ -14,6 +14,7 @@
 //! policies, arrivals — and this loop hands each what it needs; none sees the whole simulator.
 
 mod events;
+mod frontend;
 mod instance;
 mod kv_cache;
 mod options;
@@ -28,6 +29,8 @@ pub mod arrivals;
 pub mod router;
 pub mod scheduler;
 
+#[cfg(test)]
+mod frontend_tests;
 #[cfg(test)]
 mod prefix_tests;
 #[cfg(test)]
@@ -240,6 +243,10 @@ impl<'p> Sim<'p> {
                 Class::TransferEnd => self.end_transfer(subject, t),
                 Class::Timeout => self.timeout(subject, t),
                 Class::Arrival => self.arrive(subject, t),
+                Class::Received => {
+                    let i = self.reqs[subject as usize].instance as usize;
+                    self.receive(subject, i, t);
+                }
                 Class::Wake => {
                     let i = subject as usize;
                     self.insts[i].wake_pending = false;
@@ -294,6 +301,19 @@ impl<'p> Sim<'p> {
     fn arrive(&mut self, r: u32, t: f64) {
         self.reqs[r as usize].arrival = t;
         let i = self.pick_prefill(r);
+        // The front end tokenizes the prompt before the scheduler sees the request (`frontend`).
+        if self.insts[i].frontend.active() {
+            let req = &mut self.reqs[r as usize];
+            req.instance = i as u32;
+            let at = self.insts[i].frontend.take(t, req.prompt);
+            self.events.push(at, Class::Received, r);
+            return;
+        }
+        self.receive(r, i, t);
+    }
+
+    /// Request `r` reaches instance `i`'s scheduler at `t`.
+    fn receive(&mut self, r: u32, i: usize, t: f64) {
         // A scheduler that polls its input every few steps sees the request later (`recv`).
         if self.insts[i].inbox.holds(self.insts[i].busy) {
             self.reqs[r as usize].instance = i as u32;

@@ -115,6 +115,10 @@ pub struct Pool {
     /// work, or an idle scheduler, takes them in at once): SGLang's `--scheduler-recv-interval` (optional
     /// column `recv_interval`, 1 when absent: every step).
     pub recv_interval: u64,
+    /// Seconds the instance's front end (HTTP server, tokenizer, input processing) spends per prompt token
+    /// before the scheduler sees a request; one front end per instance, taking requests in arrival order
+    /// (optional column `frontend_per_token_s`, 0 when absent).
+    pub frontend_per_token_s: f64,
     /// Most KV blocks of each instance its prefix cache may hold (optional column `prefix_cache_blocks`;
     /// 0 when absent: no prefix caching). The cache shares the instance's `kv_blocks` with running requests.
     pub prefix_cache_blocks: u64,

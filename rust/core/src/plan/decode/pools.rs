@@ -112,6 +112,11 @@ pub fn decode(batch: &RecordBatch, runs: usize, chips: usize) -> PlanResult<Vec<
         } else {
             vec![1; t.len()]
         };
+        let frontend = if t.has("frontend_per_token_s") {
+            t.nonneg("frontend_per_token_s")?
+        } else {
+            vec![0.0; t.len()]
+        };
         let prefix_cache = if t.has("prefix_cache_blocks") {
             t.int_in("prefix_cache_blocks", 0, u64::MAX)?
         } else {
@@ -217,6 +222,7 @@ pub fn decode(batch: &RecordBatch, runs: usize, chips: usize) -> PlanResult<Vec<
                     step_overhead_per_seq_s: per_seq[i],
                     graph_pad_tokens: graph_pad[i],
                     recv_interval: recv_interval[i],
+                    frontend_per_token_s: frontend[i],
                     prefix_cache_blocks: prefix_cache[i],
                 })
             })
