@@ -46,6 +46,10 @@ CHIPS = {"b200_sxm": "b200", "b200": "b200", "b300_sxm": "b300", "b300": "b300",
 PRECISIONS = {"fp8": ("fp8", "fp8"), "fp8_block": ("fp8", "fp8"), "nvfp4": ("nvfp4", "nvfp4"),
               "mxfp4": ("mxfp4", "mxfp4"), "int4_wo": ("int4", "bf16"), "int4": ("int4", "bf16"),
               "bf16": ("bf16", "bf16"), "": ("bf16", "bf16")}
+#: Chips without FP4 tensor cores, where the stacks run FP4 checkpoints with weight-only kernels that dequantise
+#: the 4-bit weights into bf16 matmuls (W4A16): vLLM's Marlin NVFP4 kernels and its triton_kernels MXFP4 MoE
+#: (matmul_ogs) on Hopper, TensorRT-LLM's Triton MoE backend for gpt-oss on Hopper.
+NO_FP4 = {"h100_sxm", "h200_sxm"}
 #: Serving stack each backend / framework imitates (dynamo-* is Dynamo's router in front of that engine).
 STACKS = {"trtllm": "trtllm", "trt": "trtllm", "dynamo-trt": "trtllm", "vllm": "vllm", "dynamo-vllm": "vllm",
           "sglang": "sglang", "dynamo-sglang": "sglang"}
@@ -154,6 +158,8 @@ def _layout_reason(pools: tuple[PoolSpec, ...], chip: str) -> str | None:
 def _deployment(model, chip, prec, stack, pools, isl, osl, users, client,
                 measured_on: str | None = None) -> tuple[Deployment | None, str | None]:
     weights, compute = PRECISIONS.get(prec, (None, None))
+    if compute in ("nvfp4", "mxfp4") and chip in NO_FP4:
+        compute = "bf16"
     reason = _catalog_reason(model, chip, weights) or _layout_reason(pools, chip)
     if reason is None and stack is None:
         reason = "serving stack not in the name table"
