@@ -148,3 +148,29 @@ def test_trace_with_a_zero_duration_is_a_trace_error(tmp_path: Path) -> None:
     path.write_text("arrival_s,prompt_tokens,output_tokens\n0,10,2\n")
     with pytest.raises(TraceError, match="has no request left after the window/sample/duration/requests limits"):
         load_trace(path, duration_s=0.0)
+
+
+def test_parquet_trace_with_a_column_name_that_is_not_utf8_is_a_trace_error_without_a_panic() -> None:
+    # The trace target's million-execution campaign: polars panicked on converting pyarrow's table (a Rust
+    # backtrace on stderr, caught only as a PanicException). Names are now checked before polars sees them.
+    code = ("from infera.plan.traffic import TraceError, load_trace\n"
+            "try:\n    load_trace(%r)\nexcept TraceError as e:\n    print('TraceError', e)\n"
+            % str(INPUTS / "trace_name_not_utf8.parquet"))
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "TraceError" in proc.stdout and "the name of column 4 is not valid UTF-8" in proc.stdout, proc.stdout
+    assert "panicked" not in proc.stderr, proc.stderr[-2000:]
+
+
+def test_empirical_lengths_from_a_parquet_file_with_a_name_that_is_not_utf8_are_a_compile_error(tmp_path) -> None:
+    import shutil
+    shutil.copy(INPUTS / "trace_name_not_utf8.parquet", tmp_path / "lengths.parquet")
+    src = tmp_path / "t.infera"
+    src.write_text(program("""
+traffic t { arrivals = poisson(1 /s), prompt = empirical("lengths.parquet", column = "prompt_tokens"),
+            output = 4 tokens, requests = 2 }
+run r { model = tiny, traffic = t, system = s }
+system s { pool p: 1 x toy }
+"""))
+    with pytest.raises(infera.CompileError, match="the name of column 4 is not valid UTF-8"):
+        infera.compile_file(src)

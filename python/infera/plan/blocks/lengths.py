@@ -11,7 +11,7 @@ import numpy as np
 
 from infera.dsl import ast
 from infera.exceptions import CompileError, FileError
-from infera.files import input_path
+from infera.files import input_path, parquet_frame
 from infera.plan.fields import Fields, as_integer, as_quantity, describe
 from infera.plan.specs import MAX_TOKENS
 from infera.plan.traffic import lengths as L
@@ -122,14 +122,13 @@ def read_column(file: ast.String, column: ast.String, what: str) -> np.ndarray:
     """A column of token counts from a CSV or Parquet file, each a whole number >= 1; located errors for a
     missing file, a missing column and bad values (naming the row; the header is row 1)."""
     import polars as pl
-    import pyarrow.parquet as pq
 
     path = Path(file.value)
     if not path.is_absolute() and not file.loc.file.startswith("<"):
         path = Path(file.loc.file).resolve().parent / path
     try:
         path = input_path(path)
-        df = pl.from_arrow(pq.read_table(path)) if path.suffix in (".parquet", ".pq") else pl.read_csv(
+        df = parquet_frame(path) if path.suffix in (".parquet", ".pq") else pl.read_csv(
             path, infer_schema_length=10_000, glob=False)
     except FileError as exc:
         raise CompileError(f"{what}: file {exc.path} {exc.reason}", file.loc) from None

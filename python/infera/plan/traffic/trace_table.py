@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from infera.files import utf8_position
+from infera.files import parquet_frame, utf8_position
 from infera.plan.traffic.trace_rows import TraceError, TraceRows, check_counts, check_times
 
 #: Accepted column names (first match wins): ours, then the Azure LLM inference traces' and common ones.
@@ -28,13 +28,10 @@ TRACE_COLUMNS = {
 def read_table(path: Path, fmt: str) -> TraceRows:
     """The rows of a CSV (``fmt == "csv"``) or Parquet file; a row's number counts the header as row 1."""
     import polars as pl
-    import pyarrow.parquet as pq
 
     try:
         if fmt == "parquet":
-            # pyarrow's reader, not polars': polars aborts the process on some damaged files (a failed
-            # allocation of 2**61 bytes), where pyarrow raises.
-            df = pl.from_arrow(pq.read_table(path))
+            df = parquet_frame(path)
         else:
             # glob=False: a name with * or [ in it is one file, not a pattern.
             df = pl.read_csv(path, infer_schema_length=10_000, glob=False)
