@@ -83,15 +83,18 @@ def write_parquet(frame: pl.DataFrame, path: Path) -> Path:
 
 def parquet_frame(path: Path) -> pl.DataFrame:
     """A Parquet file as a polars frame. pyarrow reads it, not polars: polars aborts the process on some damaged
-    files (a failed allocation of 2**61 bytes) where pyarrow raises. Every field name is checked to be UTF-8
-    before polars sees the table, since polars panics on one that is not (found by the trace fuzz target).
-    Raises what pyarrow raises for an unreadable file, and ValueError for a name that is not UTF-8."""
+    files (a failed allocation of 2**61 bytes) where pyarrow raises. polars also panics on a name or a metadata
+    string that is not UTF-8 (found by the trace fuzz target), so every field name is checked and the file's
+    metadata, which no caller reads, is dropped before polars sees the table. Raises what pyarrow raises for
+    an unreadable file, and ValueError for a name that is not UTF-8."""
     import polars as pl
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     table = pq.read_table(path)
     _check_names(table.schema, "column")
-    frame = pl.from_arrow(table)
+    bare = pa.schema([table.schema.field(i).remove_metadata() for i in range(table.num_columns)])
+    frame = pl.from_arrow(pa.Table.from_arrays(table.columns, schema=bare))
     assert isinstance(frame, pl.DataFrame)
     return frame
 
