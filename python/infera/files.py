@@ -16,6 +16,7 @@ from infera.exceptions import FileError
 
 if TYPE_CHECKING:
     import polars as pl
+    import pyarrow as pa
 
 __all__ = ["input_path", "os_errors", "output_dir", "output_path", "parquet_frame", "read_bytes", "utf8_position",
            "write_parquet"]
@@ -92,21 +93,23 @@ def parquet_frame(path: Path) -> pl.DataFrame:
     import pyarrow.parquet as pq
 
     table = pq.read_table(path)
-    _check_names(table.schema, "column")
-    bare = pa.schema([table.schema.field(i).remove_metadata() for i in range(table.num_columns)])
+    columns = [table.schema.field(i) for i in range(table.num_columns)]
+    _check_names(columns, "column")
+    bare = pa.schema([f.remove_metadata() for f in columns])
     frame = pl.from_arrow(pa.Table.from_arrays(table.columns, schema=bare))
     assert isinstance(frame, pl.DataFrame)
     return frame
 
 
-def _check_names(fields: object, what: str) -> None:
-    for i in range(fields.num_fields if hasattr(fields, "num_fields") else len(fields)):  # type: ignore[attr-defined]
-        field = fields.field(i)  # type: ignore[attr-defined]
+def _check_names(fields: list[pa.Field], what: str) -> None:
+    # pyarrow decodes a name only when asked, so asking is the check; nested types' children too.
+    for i, field in enumerate(fields):
         try:
             name = field.name
         except UnicodeDecodeError:
             raise ValueError(f"the name of {what} {i + 1} is not valid UTF-8") from None
-        _check_names(field.type, f"field {i + 1} of {what} '{name}'")
+        t = field.type
+        _check_names([t.field(j) for j in range(t.num_fields)], f"field {i + 1} of {what} '{name}'")
 
 
 @contextlib.contextmanager
