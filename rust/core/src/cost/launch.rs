@@ -10,8 +10,10 @@ use crate::plan::Pool;
 /// The launch mode of one pool's steps.
 #[derive(Debug, Clone)]
 pub(super) struct Launch {
-    /// Steps of at most this many tokens replay a graph.
+    /// Steps of at most this many tokens per attention rank replay a graph.
     graph_max_tokens: f64,
+    /// Attention data-parallel ranks: each captures graphs for its own share of the batch (1 without).
+    dp: f64,
     /// Whether a step with prefill tokens may replay a graph.
     graph_prefill: bool,
     /// Graphs are captured for batch sizes in steps of this many tokens: a decode batch replays the next
@@ -30,6 +32,7 @@ impl Launch {
         let eager_s = launches * pool.eager_launch_s;
         Launch {
             graph_max_tokens: pool.graph_max_tokens as f64,
+            dp: pool.dp_attention.max(1) as f64,
             graph_prefill: pool.graph_prefill,
             graph_pad: pool.graph_pad_tokens.max(1) as f64,
             eager_s,
@@ -44,20 +47,33 @@ impl Launch {
     }
 
     /// Whether the step runs as a graph. A step whose every token is sampled carries no prefill chunk (a
-    /// one-token prompt's prefill costs what a decode does, so counting it as one changes nothing).
+    /// one-token prompt's prefill costs what a decode does, so counting it as one changes nothing). Under
+    /// attention data parallelism the capture limit is a rank's batch, not the instance's: TensorRT-LLM's
+    /// ranks gather their local batch sizes and replay the graph of the largest (`cuda_graph_runner.py`,
+    /// `_get_padded_batch`), as SGLang's do against its captured sizes (`cuda_graph_runner.py`,
+    /// `replay_prepare`); infera's ranks hold equal shares.
     #[inline]
     fn graphed(&self, s: &StepStats) -> bool {
-        s.tokens <= self.graph_max_tokens && (self.graph_prefill || s.tokens <= s.sampled)
+        s.tokens <= self.graph_max_tokens * self.dp && (self.graph_prefill || s.tokens <= s.sampled)
     }
 
     /// The step as the graph runs it: a decode-only batch replayed in a graph is padded up to the next
-    /// captured size (its tokens and LM-head rows; the padding rows attend to nothing).
+    /// captured size (its tokens and LM-head rows; the padding rows attend to nothing). Below `graph_pad` the
+    /// stacks capture the powers of two (1, 2, 4: vLLM's `cudagraph_capture_sizes`, TensorRT-LLM's padded
+    /// `batch_sizes`, SGLang's `capture_bs`), then every `graph_pad`.
     #[inline]
     pub(super) fn padded(&self, s: &StepStats) -> StepStats {
         if self.graph_pad <= 1.0 || s.tokens > s.sampled || !self.graphed(s) {
             return *s;
         }
-        let up = (s.tokens / self.graph_pad).ceil() * self.graph_pad;
+        // Each rank pads its own share up to a captured size.
+        let share = s.tokens / self.dp;
+        let size = if share < self.graph_pad {
+            share.max(1.0).log2().ceil().exp2().min(self.graph_pad)
+        } else {
+            (share / self.graph_pad).ceil() * self.graph_pad
+        };
+        let up = size * self.dp;
         StepStats {
             tokens: up,
             sampled: up,

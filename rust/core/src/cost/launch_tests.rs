@@ -112,3 +112,59 @@ fn a_graphed_decode_batch_is_priced_at_its_padded_size() {
         1e-4 + 300.0 * per_token,
     );
 }
+
+#[test]
+fn under_attention_dp_the_capture_limit_and_padding_are_per_rank() {
+    // 4 ranks, graphs captured up to 64 tokens each in steps of 8: a 200-token decode batch is 50 per rank,
+    // replayed as 56 per rank; 300 (75 per rank) is past every rank's graphs and waits on the launches.
+    let p = plan();
+    let mut pool = p.pools[0].clone();
+    pool.tp = 4;
+    pool.dp_attention = 4;
+    pool.graph_max_tokens = 64;
+    pool.graph_prefill = false;
+    pool.graph_pad_tokens = 8;
+    pool.eager_launch_s = 1e-3;
+    let mut model = p.models[0].clone();
+    // 1e9 FLOP per token per occurrence: the GPU's time, proportional to the tokens, stays far below the
+    // launches' 10 ms.
+    model.operators[0].flops_per_token = 1e9;
+    model.operators[0].weight_bytes = 0.0;
+    let dp = StepCost::new(&model, &p.chips[0], &pool);
+    pool.dp_attention = 1;
+    let plain = StepCost::new(&model, &p.chips[0], &pool);
+    // Without attention DP the same 200 decodes are past the 64-token graphs: 10 launches of 1 ms.
+    assert!(plain.step_seconds(&step(200.0, 200.0)) >= 1e-4 + 10.0 * 1e-3);
+    let graphed = dp.step_seconds(&step(200.0, 200.0));
+    assert!(graphed < 1e-4 + 10.0 * 1e-3, "{graphed}");
+    // Padded per rank: priced as 224 tokens, above the 200 of the batch itself.
+    close(graphed, dp.step_seconds(&step(224.0, 224.0)));
+    assert!(graphed > dp.step_seconds(&step(192.0, 192.0)));
+    assert!(dp.step_seconds(&step(300.0, 300.0)) >= 1e-4 + 10.0 * 1e-3);
+}
+
+#[test]
+fn below_the_padding_step_a_batch_replays_the_next_power_of_two() {
+    let p = plan();
+    let mut pool = p.pools[0].clone();
+    pool.graph_max_tokens = 256;
+    pool.graph_pad_tokens = 8;
+    let mut model = p.models[0].clone();
+    model.operators[0].flops_per_token = 1e12;
+    model.operators[0].weight_bytes = 0.0;
+    let c = StepCost::new(&model, &p.chips[0], &pool);
+    let per_token = 10.0 * 1e12 / 1e15;
+    for (batch, captured) in [
+        (1.0, 1.0),
+        (2.0, 2.0),
+        (3.0, 4.0),
+        (4.0, 4.0),
+        (5.0, 8.0),
+        (9.0, 16.0),
+    ] {
+        close(
+            c.step_seconds(&step(batch, batch)),
+            1e-4 + captured * per_token,
+        );
+    }
+}
