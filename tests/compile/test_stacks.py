@@ -26,7 +26,8 @@ run r {{ model = {model}, traffic = t, system = s }}
 
 def test_every_profile_cites_every_field() -> None:
     for stack in STACKS.values():
-        assert {f for f, _ in stack.sources} == set(FIELDS), stack.name
+        cited = set(FIELDS) | ({"per_rank"} if stack.per_rank else set())
+        assert {f for f, _ in stack.sources} == cited, stack.name
         assert all(src.strip() for _, src in stack.sources)
 
 
@@ -52,6 +53,23 @@ def test_trtllm_does_not_chunk_prefills_and_graphs_decode_batches_up_to_128() ->
     row = pool_row("h200_sxm", ", stack = trtllm")
     assert not row["chunked_prefill"] and row["max_batch"] == 2048 and row["block_size"] == 32
     assert row["graph_max_tokens"] == 128 and not row["graph_prefill"]
+
+
+def test_stacks_whose_ranks_schedule_alone_give_an_attention_dp_instance_each_ranks_limits() -> None:
+    # vLLM's DP ranks and TensorRT-LLM's attention-DP ranks each schedule under the stack's limits; SGLang
+    # divides its limits among them. Graph capture is per rank in the core, so its default is not scaled.
+    def row(stack: str, dp: int) -> dict:
+        return pool_row("h200_sxm", f", stack = {stack}, ep = 8, dp_attention = {dp}", tp=8, model="deepseek_v3")
+
+    for stack in ("vllm", "trtllm"):
+        one, eight = row(stack, 1), row(stack, 8)
+        assert eight["max_batch"] == 8 * one["max_batch"], stack
+        assert eight["max_batched_tokens"] == 8 * one["max_batched_tokens"], stack
+        assert eight["graph_max_tokens"] == one["graph_max_tokens"], stack
+    assert row("sglang", 8)["max_batched_tokens"] == row("sglang", 1)["max_batched_tokens"]
+    # A value written in the pool is the instance's, whatever the stack.
+    assert pool_row("h200_sxm", ", stack = trtllm, ep = 8, dp_attention = 8, max_batched_tokens = 4096", tp=8,
+                    model="deepseek_v3")["max_batched_tokens"] == 4096
 
 
 def test_fields_set_in_the_pool_win_over_the_stack() -> None:

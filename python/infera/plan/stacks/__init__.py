@@ -23,7 +23,7 @@ def apply(pool: PoolSpec, chip: ChipSpec) -> PoolSpec:
     """``pool`` with every field its block left unset taken from its stack's defaults on ``chip``."""
     if not pool.stack:
         return pool
-    defaults = STACKS[pool.stack].defaults(chip.memory_bytes / _GIB, pool.tp)
+    defaults = STACKS[pool.stack].defaults(chip.memory_bytes / _GIB, pool.tp, pool.dp_attention)
     return dataclasses.replace(pool, **{f: v for f, v in defaults.items() if f not in pool.stack_given})
 
 

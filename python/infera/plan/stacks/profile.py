@@ -56,6 +56,9 @@ class Stack:
     frontend_per_token_s: float = 0.0
     #: Whether computed prompt prefixes stay in the KV cache for later requests (docs/prefix-caching.md).
     prefix_cache: bool = True
+    #: Limits the stack applies to each attention data-parallel rank, which runs a scheduler of its own: an
+    #: instance of ``dp_attention`` ranks takes ``dp_attention`` times the value.
+    per_rank: tuple[str, ...] = ()
     #: Where each value comes from: field name → citation.
     sources: tuple[tuple[str, str], ...] = ()
 
@@ -64,5 +67,10 @@ class Stack:
         v = getattr(self, field)
         return v(memory_gib, tp) if callable(v) else v
 
-    def defaults(self, memory_gib: float, tp: int) -> dict[str, Any]:
-        return {f: self.value(f, memory_gib, tp) for f in FIELDS}
+    def defaults(self, memory_gib: float, tp: int, dp_attention: int = 1) -> dict[str, Any]:
+        """Every field's default on a chip of ``memory_gib`` GiB in an instance of ``tp`` chips forming
+        ``dp_attention`` attention ranks."""
+        out = {f: self.value(f, memory_gib, tp) for f in FIELDS}
+        for f in self.per_rank:
+            out[f] *= dp_attention
+        return out

@@ -20,7 +20,11 @@ PROFILE = Stack(
     recv_interval=1,
     frontend_per_token_s=20e-6,
     prefix_cache=True,
+    per_rank=("max_batch", "max_batched_tokens"),
     sources=(
+        ("per_rank", "with enable_attention_dp each rank's PyExecutor schedules its own requests under "
+                     "max_batch_size and max_num_tokens (tensorrt_llm/_torch/pyexecutor/py_executor.py; its CUDA "
+                     "graphs pad to the largest rank's batch, cuda_graph_runner.py _get_padded_batch)"),
         ("frontend_per_token_s", "trtllm-serve tokenizes each prompt in its asyncio server loop "
                                  "(tensorrt_llm/serve/openai_server.py); the cost per token fitted on the "
                                  "development sets' TTFT against prompt length (docs/validation-serving.md)"),

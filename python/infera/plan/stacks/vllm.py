@@ -26,7 +26,10 @@ PROFILE = Stack(
     recv_interval=1,
     frontend_per_token_s=15e-6,
     prefix_cache=True,
+    per_rank=("max_batch", "max_batched_tokens"),
     sources=(
+        ("per_rank", "docs/serving/data_parallel_deployment.md: each DP rank is a separate core engine process, "
+                     "with its own scheduler (max_num_seqs, max_num_batched_tokens)"),
         ("frontend_per_token_s", "the API server tokenizes prompts on a single-thread executor "
                                  "(vllm/utils/async_utils.py AsyncMicrobatchTokenizer); the cost per token "
                                  "fitted on the development sets' TTFT against prompt length "
