@@ -31,10 +31,11 @@ def test_one_transfer_takes_bytes_over_bandwidth_plus_latency() -> None:
     assert r["kv_transfer_s"] == pytest.approx(transfer, rel=1e-12)
     assert r["kv_wait_s"] == 0
     P = 100
-    ttft = step_time(P, 1, P * (P + 1) / 2, P)
-    assert r["ttft_s"] == pytest.approx(ttft, rel=1e-12)
+    prefill = step_time(P, 1, P * (P + 1) / 2, P)
+    # The decode side streams the response: the first token reaches the client as the KV cache joins it.
+    assert r["ttft_s"] == pytest.approx(prefill + transfer, rel=1e-12)
     decodes = sum(step_time(1, 1, P + k, P + k) for k in range(1, 5))
-    assert r["finish_s"] == pytest.approx(ttft + transfer + decodes, rel=1e-12)
+    assert r["finish_s"] == pytest.approx(prefill + transfer + decodes, rel=1e-12)
     assert (r["prefill_pool"], r["decode_pool"], r["transfers"], r["prefills"]) == ("pre", "dec", 1, 1)
 
 
@@ -42,9 +43,15 @@ def test_two_simultaneous_transfers_queue_on_the_link() -> None:
     res = simulate(SPLIT.format(n=2))
     split = res.requests.filter(pl.col("system") == "split").sort("kv_transfer_s")
     one = KV_PER_TOKEN * 100 / 10e9
-    # Both prefills end together; the link serves them one after the other, each adding the latency.
-    assert split["first_token_s"][0] == split["first_token_s"][1]
+    # Both prefills end together; the link serves them one after the other, each adding the latency, and each
+    # first token comes from the decode side once its cache is there.
     assert split["kv_transfer_s"].to_list() == pytest.approx([one + 50e-6, 2 * one + 50e-6], rel=1e-12)
+    own = simulate(SPLIT.format(n=2).replace("role = prefill,", "role = prefill, first_token = prefill,"))
+    prefill = own.requests.filter(pl.col("system") == "split")["first_token_s"].to_list()
+    assert prefill[0] == prefill[1]
+    prefill = prefill[0]
+    assert split["first_token_s"][0] == pytest.approx(prefill + one + 50e-6, rel=1e-12)
+    assert split["first_token_s"][1] >= prefill + 2 * one + 50e-6
 
 
 def test_infinitely_fast_link_with_identical_chips_matches_mixed_for_isolated_requests() -> None:
@@ -269,3 +276,25 @@ def test_worked_example_reproduces_the_documented_ordering() -> None:
     assert rate[("long_prompts", "split")] > 1.2 * rate[("long_prompts", "mixed")]
     assert rate[("short_prompts", "mixed")] > 1.2 * rate[("short_prompts", "split")]
     assert table["converged"].all()
+
+
+def test_a_prefill_pool_may_stream_the_first_token_itself() -> None:
+    """``first_token = prefill`` (Splitwise's design): the first token leaves as the prefill ends; the default,
+    ``decode``, waits for the KV cache to reach the decode instance. Finish times do not change."""
+    own = simulate(SPLIT.format(n=1).replace("role = prefill,", "role = prefill, first_token = prefill,"))
+    streamed = simulate(SPLIT.format(n=1))
+    a = own.requests.filter(pl.col("system") == "split").row(0, named=True)
+    b = streamed.requests.filter(pl.col("system") == "split").row(0, named=True)
+    P = 100
+    assert a["ttft_s"] == pytest.approx(step_time(P, 1, P * (P + 1) / 2, P), rel=1e-12)
+    assert b["ttft_s"] == pytest.approx(a["ttft_s"] + a["kv_transfer_s"], rel=1e-12)
+    assert a["finish_s"] == b["finish_s"]
+    assert b["tpot_mean_s"] < a["tpot_mean_s"]
+
+
+def test_first_token_is_a_prefill_pools_field() -> None:
+    with pytest.raises(infera.CompileError, match="first_token applies to a prefill pool") as e:
+        simulate(SPLIT.format(n=1).replace("role = decode,", "role = decode, first_token = decode,"))
+    assert e.value.loc is not None
+    with pytest.raises(infera.CompileError, match="first_token.*must be one of decode, prefill"):
+        simulate(SPLIT.format(n=1).replace("role = prefill,", "role = prefill, first_token = soon,"))

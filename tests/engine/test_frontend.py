@@ -77,3 +77,31 @@ system s { pool p: 1 x toy, frontend_per_token = -1 us }
 run r { model = tiny, traffic = tr, system = s }
 """))
     assert "frontend_per_token" in str(e.value)
+
+
+def test_a_front_end_of_several_workers_tokenizes_requests_side_by_side(tmp_path: Path) -> None:
+    """Two workers at 10 µs per token: both 1,000-token prompts are seen at 10 ms, and the 100-token one
+    (sent at 5 ms) by the first worker free, at 11 ms."""
+    res = run(tmp_path, ", frontend_per_token = 10 us, frontend_workers = 2")
+    it = res.iterations.sort("step")
+    assert it["start_s"][0] == pytest.approx(0.010, rel=1e-9)
+    # Both long prompts reached the scheduler together: the first step holds both.
+    assert it["prefill_tokens"][0] == 2000
+    ttft = res.requests.sort("request_id")["ttft_s"]
+    serial = run(tmp_path, ", frontend_per_token = 10 us")
+    assert ttft[1] < serial.requests.sort("request_id")["ttft_s"][1] - 0.005
+    plan = infera.compile_text(program("""
+traffic t { arrivals = poisson(1 /s), prompt = 10 tokens, output = 2 tokens, requests = 2 }
+system s { pool p: 1 x toy, frontend_per_token = 10 us, frontend_workers = 3 }
+run r { model = tiny, traffic = t, system = s }
+"""))
+    assert plan["pools"]["frontend_workers"].to_pylist() == [3]
+
+
+def test_frontend_workers_must_be_a_positive_count(tmp_path: Path) -> None:
+    with pytest.raises(infera.CompileError, match="frontend_workers"):
+        infera.compile_text(program("""
+traffic t { arrivals = poisson(1 /s), prompt = 10 tokens, output = 2 tokens, requests = 2 }
+system s { pool p: 1 x toy, frontend_workers = 0 }
+run r { model = tiny, traffic = t, system = s }
+"""))

@@ -148,7 +148,8 @@ class _Writer:
                     graph_prefill=pool.graph_prefill, graph_pad_tokens=pool.graph_pad_tokens,
                     eager_launch_s=pool.eager_launch_s,
                     step_overhead_per_seq_s=pool.step_overhead_per_seq_s, recv_interval=pool.recv_interval,
-                    frontend_per_token_s=pool.frontend_per_token_s,
+                    frontend_per_token_s=pool.frontend_per_token_s, frontend_workers=pool.frontend_workers,
+                    first_token_at_decode=pool.first_token_at_decode,
                     weights_memory=mem0 + placement.weights_tier, kv_memory=mem0 + placement.kv_tier,
                     prefix_cache_blocks=_prefix_cache_blocks(pool, placement.kv_blocks))
             for ln in system.links:

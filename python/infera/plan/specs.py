@@ -32,6 +32,9 @@ DTYPES = _core.PRECISIONS
 ROUTERS = {alias: name for name in _core.ROUTERS
            for alias in ((name, "least_loaded") if name == "least_tokens" else (name,))}
 POLICIES = _core.POLICIES
+#: Where a prefill pool's requests get their first token: from the decode side that streams the response, or
+#: at the end of the prefill.
+FIRST_TOKEN = ("decode", "prefill")
 ROLES = _core.ROLES
 METRICS = _core.METRICS
 RECORDABLE = ("requests", "iterations", "token_stats")
@@ -135,8 +138,13 @@ class PoolSpec:
     #: ``--scheduler-recv-interval``); a step with prefill work or an idle scheduler takes them in at once.
     recv_interval: int = 1
     #: Seconds the instance's front end (HTTP server, tokenizer) spends per prompt token before the scheduler
-    #: sees a request, one request at a time in arrival order.
+    #: sees a request, in arrival order.
     frontend_per_token_s: float = 0.0
+    #: Requests the front end tokenizes at once, each on its own worker (1: one at a time).
+    frontend_workers: int = 1
+    #: A prefill pool's requests get their first token from the decode side, once their KV cache joins it
+    #: (``first_token = decode``, the stacks' disaggregated serving), not at the end of the prefill.
+    first_token_at_decode: bool = False
     #: Prefix caching (docs/prefix-caching.md): whether each instance keeps computed prompt prefixes in its
     #: KV cache, and the most blocks they may hold (None: the whole KV cache).
     prefix_cache: bool = True

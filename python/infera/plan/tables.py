@@ -175,6 +175,8 @@ SCHEMAS: dict[str, pa.Schema] = {
             # Steps between the scheduler's polls for new arrivals (docs/stacks.md).
             ("recv_interval", u32),
             ("frontend_per_token_s", f64),
+            ("frontend_workers", u32),
+            ("first_token_at_decode", boolean),
         ]
     ),
     "links": pa.schema([("src", u32), ("dst", u32), ("bandwidth", f64), ("latency_s", f64)]),

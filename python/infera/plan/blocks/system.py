@@ -18,6 +18,7 @@ from infera.plan.specs import (
     DEFAULT_MEMORY_UTILIZATION,
     DEFAULT_NODE_SIZE,
     DEFAULT_STEP_OVERHEAD_S,
+    FIRST_TOKEN,
     POLICIES,
     ROLES,
     ROUTERS,
@@ -147,6 +148,11 @@ def _compile_pool(where: str, p: ast.Pool, network: tuple[int, float, float]) ->
     per_seq = pf.quantity("step_overhead_per_seq", ("time",), 0.0, positive=False)
     recv_interval = pf.integer("recv_interval", 1, dims=("number",))
     frontend = pf.quantity("frontend_per_token", ("time",), 0.0, positive=False)
+    frontend_workers = pf.integer("frontend_workers", 1, dims=("number",))
+    ft = pf.values.get("first_token")
+    if ft is not None and role != "prefill":
+        raise CompileError(f"{pw}: first_token applies to a prefill pool (role = prefill), not a {role} one", ft.loc)
+    first_token = pf.choice("first_token", FIRST_TOKEN, "decode")
     max_queue = pf.integer("max_queue", 0, minimum=1)
     queue_timeout = pf.quantity("queue_timeout", ("time",), math.inf)
     pp = pf.integer("pp", 1, dims=("number",))
@@ -169,7 +175,9 @@ def _compile_pool(where: str, p: ast.Pool, network: tuple[int, float, float]) ->
                     node_size, net_bw, net_lat, weights_in, kv_in, dp_attention=dp_attention, stack=stack,
                     stack_given=given, graph_max_tokens=graph_max, graph_prefill=graph_prefill,
                     graph_pad_tokens=graph_pad, eager_launch_s=eager, step_overhead_per_seq_s=per_seq,
-                    recv_interval=recv_interval, frontend_per_token_s=frontend, prefix_cache=prefix_cache,
+                    recv_interval=recv_interval, frontend_per_token_s=frontend,
+                    frontend_workers=frontend_workers,
+                    first_token_at_decode=role == "prefill" and first_token == "decode", prefix_cache=prefix_cache,
                     prefix_cache_blocks=prefix_cache_blocks)
     check_pool_shape(spec, pw, mb_a, dp_a)
     return spec

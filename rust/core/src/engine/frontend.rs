@@ -5,21 +5,25 @@
 //! request at a time: vLLM's API server in one tokenizer thread, SGLang's `TokenizerManager` in the server
 //! process, `trtllm-serve` in its asyncio loop. The cost grows with the prompt (tens of µs per token on the
 //! development sets' random-token prompts, docs/validation-serving.md), so a long prompt's TTFT carries it,
-//! and at high arrival rates requests queue for the tokenizer itself. With 0 seconds per token nothing here
-//! runs and every arrival reaches its scheduler as it comes.
+//! and at high arrival rates requests queue for the tokenizer itself. A front end that tokenizes on several
+//! threads (pool column `frontend_workers`: Dynamo's Rust front end, vLLM's `--api-server-count`) takes
+//! that many requests at once, each to the worker free first. With 0 seconds per token nothing here runs and
+//! every arrival reaches its scheduler as it comes.
 
-/// One instance's front end: its cost per prompt token and when it is done with what it was given.
+/// One instance's front end: its cost per prompt token and when each of its workers is done with what it
+/// was given.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Frontend {
     per_token_s: f64,
-    free_at: f64,
+    free_at: Vec<f64>,
 }
 
 impl Frontend {
-    pub fn new(per_token_s: f64) -> Frontend {
+    /// A front end of `workers` (at least one) tokenizing in parallel.
+    pub fn new(per_token_s: f64, workers: u32) -> Frontend {
         Frontend {
             per_token_s,
-            free_at: 0.0,
+            free_at: vec![0.0; workers.max(1) as usize],
         }
     }
 
@@ -29,9 +33,17 @@ impl Frontend {
     }
 
     /// Takes a request of `prompt` tokens that arrived at `t` and returns when its scheduler sees it: after
-    /// the requests before it (arrival order) and its own tokenization.
+    /// its worker has finished the requests given it before (arrival order) and its own tokenization. The
+    /// worker is the one free first (the lowest index among equals, so runs repeat exactly).
     pub fn take(&mut self, t: f64, prompt: u32) -> f64 {
-        self.free_at = self.free_at.max(t) + self.per_token_s * prompt as f64;
-        self.free_at
+        let mut w = 0;
+        for (i, &f) in self.free_at.iter().enumerate().skip(1) {
+            if f < self.free_at[w] {
+                w = i;
+            }
+        }
+        let done = self.free_at[w].max(t) + self.per_token_s * prompt as f64;
+        self.free_at[w] = done;
+        done
     }
 }

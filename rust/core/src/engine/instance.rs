@@ -76,6 +76,8 @@ pub(crate) struct Instance {
     pub inbox: Inbox,
     /// What arrivals pass through before the scheduler sees them (pool column `frontend_per_token_s`).
     pub frontend: Frontend,
+    /// Whether a request this (prefill) instance hands on has its first token delivered by the decode side.
+    pub first_token_at_decode: bool,
 }
 
 impl Instance {
@@ -133,7 +135,8 @@ impl Instance {
             busy_s: 0.0,
             busy_energy_j: 0.0,
             inbox: Inbox::new(pool.recv_interval),
-            frontend: Frontend::new(pool.frontend_per_token_s),
+            frontend: Frontend::new(pool.frontend_per_token_s, pool.frontend_workers),
+            first_token_at_decode: pool.first_token_at_decode,
         }
     }
 

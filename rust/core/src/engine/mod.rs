@@ -406,6 +406,11 @@ impl<'p> Sim<'p> {
     /// Adds request `r`, whose KV cache is on instance `i`, to its decode set at `t`.
     fn join_decode(&mut self, i: usize, r: u32, t: f64) {
         let req = &mut self.reqs[r as usize];
+        if req.first_token.is_nan() {
+            // Its prefill instance left the first token to the decode side, which streams it on arrival.
+            req.first_token = t;
+            self.emissions.single(req, t);
+        }
         let r0 = self.insts[i].join_decode(i as u32, r, req);
         self.emissions.open(req, t, i as u32, r0);
     }

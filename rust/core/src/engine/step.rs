@@ -137,11 +137,16 @@ impl Sim<'_> {
             self.insts[i].prefilling.pop_front();
             req.generated += 1;
             req.prefills += 1;
-            if req.first_token.is_nan() {
-                req.first_token = t;
+            let done = req.generated >= req.output;
+            let handed_on = !done && self.insts[i].role == Role::Prefill;
+            // Streamed from the decode side, the first token waits for the request to join it (`join_decode`).
+            if !(handed_on && self.insts[i].first_token_at_decode && req.first_token.is_nan()) {
+                if req.first_token.is_nan() {
+                    req.first_token = t;
+                }
+                self.emissions.single(req, t);
             }
-            self.emissions.single(req, t);
-            if req.generated >= req.output {
+            if done {
                 let ctx = req.prefill_len as u64;
                 self.finish(i, r, t, ctx);
             } else if self.insts[i].role == Role::Prefill {

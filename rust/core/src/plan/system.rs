@@ -119,6 +119,14 @@ pub struct Pool {
     /// before the scheduler sees a request; one front end per instance, taking requests in arrival order
     /// (optional column `frontend_per_token_s`, 0 when absent).
     pub frontend_per_token_s: f64,
+    /// Requests the front end tokenizes at once, each on its own worker (optional column
+    /// `frontend_workers`, 1 when absent).
+    pub frontend_workers: u32,
+    /// A prefill instance's requests reach the client's first token only once their KV cache has joined a
+    /// decode instance, which streams the response, as vLLM, SGLang, TensorRT-LLM and Dynamo serve
+    /// disaggregated; otherwise (the prefill side streams it, Splitwise's design) when the prefill ends
+    /// (optional column `first_token_at_decode`, false when absent).
+    pub first_token_at_decode: bool,
     /// Most KV blocks of each instance its prefix cache may hold (optional column `prefix_cache_blocks`;
     /// 0 when absent: no prefix caching). The cache shares the instance's `kv_blocks` with running requests.
     pub prefix_cache_blocks: u64,

@@ -69,3 +69,34 @@ fn disaggregated_single_token_request_never_moves() {
     assert_eq!(f64s(r, "finish_s"), f64s(r, "first_token_s"));
     assert_eq!(out.iterations.num_rows(), 1);
 }
+
+#[test]
+fn a_first_token_streamed_from_the_decode_side_waits_for_the_kv_cache_to_arrive() {
+    let (arrival, prompt, output) = (0.1, 30u32, 5u32);
+    let mut b = disaggregated(arrival, prompt, output);
+    b.pools[0].first_token_at_decode = true;
+    let pre = pool_cost(&b, 0);
+    let out = sim(&b);
+    let r = &out.requests;
+    let prefill = pre.step_seconds(&prefill_stats(0.0, prompt as f64, true));
+    let transfer = 4e4 * prompt as f64 / 1e10 + 5e-5;
+    // The decode instance is idle, so the request joins it as the transfer ends: that is the first token.
+    close(
+        f64s(r, "first_token_s")[0],
+        arrival + prefill + transfer,
+        "first token",
+    );
+    // The rest of the request is unchanged: the same finish, so the decode side's TPOT leaves out the transfer.
+    let plain = sim(&disaggregated(arrival, prompt, output));
+    assert_eq!(f64s(r, "finish_s"), f64s(&plain.requests, "finish_s"));
+    let tpot = f64s(r, "tpot_mean_s")[0];
+    assert!(tpot < f64s(&plain.requests, "tpot_mean_s")[0], "{tpot}");
+    // A one-token request finishes on the prefill side, where its only token is made.
+    let mut one = disaggregated(0.0, 30, 1);
+    one.pools[0].first_token_at_decode = true;
+    let one = sim(&one);
+    assert_eq!(
+        f64s(&one.requests, "finish_s"),
+        f64s(&one.requests, "first_token_s")
+    );
+}

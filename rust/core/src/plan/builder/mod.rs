@@ -339,6 +339,10 @@ impl PlanBuilder {
             ("chunked_prefill", bools(p, |r| r.chunked_prefill)),
             ("policy", utf8(p, |r| &r.policy)),
             ("step_overhead_s", f64s(p, |r| r.step_overhead_s)),
+            (
+                "first_token_at_decode",
+                bools(p, |r| r.first_token_at_decode),
+            ),
         ]);
         let l = &self.links;
         let links = table(vec![

@@ -235,6 +235,8 @@ pub struct PoolRow {
     /// `decode_first` or `prefill_first`.
     pub policy: String,
     pub step_overhead_s: f64,
+    /// A prefill pool's requests get their first token once they join a decode instance.
+    pub first_token_at_decode: bool,
 }
 
 impl Default for PoolRow {
@@ -255,6 +257,7 @@ impl Default for PoolRow {
             chunked_prefill: true,
             policy: "decode_first".into(),
             step_overhead_s: 0.0,
+            first_token_at_decode: false,
         }
     }
 }

@@ -117,6 +117,16 @@ pub fn decode(batch: &RecordBatch, runs: usize, chips: usize) -> PlanResult<Vec<
         } else {
             vec![0.0; t.len()]
         };
+        let frontend_workers = if t.has("frontend_workers") {
+            t.int_in("frontend_workers", 1, 1 << 20)?
+        } else {
+            vec![1; t.len()]
+        };
+        let first_at_decode = if t.has("first_token_at_decode") {
+            t.bools("first_token_at_decode")?
+        } else {
+            vec![false; t.len()]
+        };
         let prefix_cache = if t.has("prefix_cache_blocks") {
             t.int_in("prefix_cache_blocks", 0, u64::MAX)?
         } else {
@@ -223,6 +233,8 @@ pub fn decode(batch: &RecordBatch, runs: usize, chips: usize) -> PlanResult<Vec<
                     graph_pad_tokens: graph_pad[i],
                     recv_interval: recv_interval[i],
                     frontend_per_token_s: frontend[i],
+                    frontend_workers: frontend_workers[i] as u32,
+                    first_token_at_decode: first_at_decode[i],
                     prefix_cache_blocks: prefix_cache[i],
                 })
             })
