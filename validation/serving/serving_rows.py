@@ -265,14 +265,27 @@ def trtllm_token_budget(users: int, isl: int, osl: int) -> int:
     return max(8192, -(-(users + isl + 64) // 64) * 64, isl + osl)
 
 
+def trtllm_graph_tokens(max_batch: int, dp_attention: int) -> int:
+    """The largest decode batch per attention rank the TensorRT-LLM rows captured a graph for: every recipe
+    sizes ``cuda_graph_config`` to the running batch, with ``enable_padding: true``. InferenceX's single-node
+    recipes set ``max_batch_size: $CONC`` (``$CONC / 4`` with attention DP, still above a rank's share of the
+    users; ``benchmarks/single_node/fixed_seq_len/*_trt.sh``), its Dynamo recipes list ``batch_sizes`` up to the
+    decode worker's ``max_batch_size`` (``benchmarks/multi_node/srt-slurm-recipes/``), and aiconfigurator's
+    generator up to its ``max_batch_size`` + 8 (``generator/rule_plugin/trtllm.rule``)."""
+    return -(-max_batch // max(1, dp_attention))
+
+
 def pool_text(p: PoolSpec, chip: str, stack: str, max_batch: int, budget: int | None = None,
               recv_interval: int = 1) -> str:
     """One pool of the system, imitating ``stack``, the serving stack the row ran (docs/stacks.md); ``budget``
-    and ``recv_interval`` override the stack's step token budget and input polling where the benchmark recipe
-    did."""
+    and ``recv_interval`` override the stack's step token budget and input polling, and TensorRT-LLM pools
+    capture graphs up to their running batch, where the benchmark recipe did."""
     opts = [f"stack = {stack}", f"tp = {p.tp}", f"max_batch = {max_batch}"]
     if budget is not None:
-        opts.append(f"max_batched_tokens = {budget}")
+        # TensorRT-LLM's max_num_tokens holds for each attention-DP rank, which schedules its own requests.
+        opts.append(f"max_batched_tokens = {budget * (p.dp_attention if stack == 'trtllm' else 1)}")
+    if stack == "trtllm":
+        opts += [f"graph_max_tokens = {trtllm_graph_tokens(max_batch, p.dp_attention)}", "graph_pad = 8"]
     if recv_interval > 1:
         opts.append(f"recv_interval = {recv_interval}")
     if p.role != "mixed":
