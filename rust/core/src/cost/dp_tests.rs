@@ -190,3 +190,36 @@ fn expert_parallel_all_to_alls_start_from_the_ranks_unchanged() {
         1e-4 + 3.0 * (2.0 * ring(bytes, 8.0) + ring(bytes / 2.0, 4.0)),
     );
 }
+
+#[test]
+fn the_busiest_rank_sets_the_attention_time_when_requests_do_not_divide_evenly() {
+    let p = plan(layer_ops(true), 8, 1);
+    let dp = cost(&p, |q| q.dp_attention = 8);
+    let with = |n: f64| StepStats {
+        tokens: n,
+        sampled: n,
+        attn_pairs: n * 4096.0,
+        kv_read_tokens: n * 4096.0,
+        seqs: n,
+        ..Default::default()
+    };
+    // 57 to 64 decodes over 8 ranks: the busiest holds 8 in each case, so the attention costs the same and
+    // only the blocks run on all chips grow with the batch.
+    let attention = |n: f64| {
+        dp.step_seconds(&with(n))
+            - cost(&p, |q| q.dp_attention = 8).step_seconds(&{
+                let mut s = with(n);
+                s.attn_pairs = 0.0;
+                s.kv_read_tokens = 0.0;
+                s
+            })
+    };
+    close(attention(57.0), attention(64.0));
+    assert!(attention(65.0) > attention(64.0));
+    // A lone request runs on one rank: its attention costs what 8 requests' do, one per rank.
+    close(attention(1.0), attention(8.0));
+    // Energy counts the work done, the even share: the busiest rank is only what the step waits for.
+    let s = with(57.0);
+    assert_eq!(dp.rank_share(&s), s.split(8.0));
+    close(dp.busiest_rank(&s).seqs, 8.0);
+}

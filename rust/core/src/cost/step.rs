@@ -67,8 +67,8 @@ impl StepCost {
     /// micro-batch otherwise). Operators are added to `start` one by one, in order.
     fn stage_seconds(&self, batch: &StepStats, start: f64) -> f64 {
         let mut total = start;
-        // One attention rank's share of the batch (the batch itself without attention data parallelism).
-        let rank = self.rank_share(batch);
+        // The busiest attention rank's share of the batch (the batch itself without attention data parallelism).
+        let rank = self.busiest_rank(batch);
         for op in &self.ops {
             let s = if op.rank_local { &rank } else { batch };
             match op.kind {
@@ -129,13 +129,29 @@ impl StepCost {
     }
 
     /// One attention rank's share of a batch under attention data parallelism: 1/dp of every statistic
-    /// (the batch's requests spread evenly over the ranks); the batch itself when dp = 1.
+    /// (the batch's requests spread evenly over the ranks); the batch itself when dp = 1. The average rank,
+    /// which is what the step's energy counts.
     pub(super) fn rank_share(&self, s: &StepStats) -> StepStats {
         if self.dp > 1.0 {
             s.split(self.dp)
         } else {
             *s
         }
+    }
+
+    /// The busiest attention rank's share of a batch, which the step waits for: a request runs whole on one
+    /// rank and the ranks meet at every gather around the MLP, so the rank holding ⌈n / dp⌉ of the step's n
+    /// sequences sets the time, with that share of every statistic (a lone prefill is all on one rank). The
+    /// even split when the step counts no sequences.
+    pub(super) fn busiest_rank(&self, s: &StepStats) -> StepStats {
+        if self.dp <= 1.0 {
+            return *s;
+        }
+        if s.seqs < 1.0 {
+            return s.split(self.dp);
+        }
+        let held = (s.seqs / self.dp).ceil().min(s.seqs);
+        s.split(s.seqs / held)
     }
 
     /// Seconds one step takes, overhead included. A step with no tokens costs nothing.
