@@ -61,6 +61,11 @@ NODE_SIZE = {"h100_sxm": 8, "h200_sxm": 8, "b200": 8, "b300": 8, "gb200_gpu": 72
 KV_NIC_GBPS = {"h100_sxm": 400, "h200_sxm": 400, "b200": 400, "gb200_gpu": 400, "b300": 800, "gb300_gpu": 800,
                "mi355x": 400}
 
+#: Dynamo's front end (``python -m dynamo.frontend``, in Rust) tokenizes requests on the worker threads of its
+#: async runtime, one per host CPU core by default, not in the engine's single server loop: requests do not
+#: queue for the tokenizer at these rates. 64 workers stand for that (docs/validation-serving.md).
+DYNAMO_FRONTEND_WORKERS = 64
+
 # ---- the benchmark clients (docs/validation-serving.md cites each) ----------------------------------------
 #: InferenceX runs `utils/bench_serving/benchmark_serving.py --num-prompts $((CONC * 10)) --max-concurrency
 #: $CONC --random-range-ratio $RANDOM_RANGE_RATIO --request-rate inf --ignore-eos --num-warmups $((2 * CONC))`
@@ -103,6 +108,7 @@ class Deployment:
     range_ratio: float
     kv_link_gbs: float | None = None    # prefill → decode bandwidth (disaggregated only)
     recv_interval: int = 1              # SGLang's --scheduler-recv-interval, as the row's recipe set it
+    dynamo: bool = False                # served behind Dynamo's front end rather than the stack's own
 
 
 @dataclass
@@ -156,7 +162,7 @@ def _layout_reason(pools: tuple[PoolSpec, ...], chip: str) -> str | None:
 
 
 def _deployment(model, chip, prec, stack, pools, isl, osl, users, client,
-                measured_on: str | None = None) -> tuple[Deployment | None, str | None]:
+                measured_on: str | None = None, dynamo: bool = False) -> tuple[Deployment | None, str | None]:
     weights, compute = PRECISIONS.get(prec, (None, None))
     if compute in ("nvfp4", "mxfp4") and chip in NO_FP4:
         compute = "bf16"
@@ -176,7 +182,7 @@ def _deployment(model, chip, prec, stack, pools, isl, osl, users, client,
         recv = sglang_recv_interval(model, chip, weights, users, measured_on,
                                     any(p.dp_attention > 1 for p in pools))
     return Deployment(model, chip, weights, compute, stack, pools, isl, osl, users,
-                      client["prompts_per_user"] * users, client["range_ratio"], link, recv), None
+                      client["prompts_per_user"] * users, client["range_ratio"], link, recv, dynamo), None
 
 
 def aiconfigurator_client(source: str) -> dict:
@@ -210,7 +216,7 @@ def aiconfigurator_row(r: dict[str, str]) -> Row:
     day = re.search(r"measured=(\d{4}-\d\d-\d\d)", r["silicon_data_source"])
     dep, reason = _deployment(model, chip, prec, STACKS.get(r["backend"]), pools, int(r["isl"]), int(r["osl"]),
                               users, aiconfigurator_client(r["silicon_data_source"]),
-                              day.group(1) if day else None)
+                              day.group(1) if day else None, "dynamo" in r["silicon_data_source"].lower())
     measured = {"ttft_mean": float(r["silicon_ttft_ms"]) / 1e3, "tpot_mean": float(r["silicon_tpot_ms"]) / 1e3}
     return Row("aiconfigurator", r["id"], model or r["model_path"], chip or r["system"], r["backend"],
                prec or "bf16", r["mode"], measured, dep, reason)
@@ -239,7 +245,8 @@ def inferencex_row(r: dict[str, str], index: int) -> Row:
         dep, reason = None, f"speculative decoding ({r['spec_method']}) not modelled"
     else:
         dep, reason = _deployment(model, chip, prec, STACKS.get(r["framework"]), pools, int(r["isl"]),
-                                  int(r["osl"]), _int(r["conc"]), INFERENCEX_CLIENT, r["date"][:10] or None)
+                                  int(r["osl"]), _int(r["conc"]), INFERENCEX_CLIENT, r["date"][:10] or None,
+                                  r["framework"].startswith("dynamo-"))
     measured = {f"{m}_{q}": float(r[f"{q}_{m}"]) for m in ("ttft", "tpot") for q in ("mean", "median", "p99")}
     return Row("inferencex", f"{r['source_file']}:{index}", model or r["model"], chip or r["hardware"],
                r["framework"], prec, "disagg" if disagg else "agg", measured, dep, reason)
@@ -276,10 +283,11 @@ def trtllm_graph_tokens(max_batch: int, dp_attention: int) -> int:
 
 
 def pool_text(p: PoolSpec, chip: str, stack: str, max_batch: int, budget: int | None = None,
-              recv_interval: int = 1) -> str:
+              recv_interval: int = 1, dynamo: bool = False) -> str:
     """One pool of the system, imitating ``stack``, the serving stack the row ran (docs/stacks.md); ``budget``
     and ``recv_interval`` override the stack's step token budget and input polling, and TensorRT-LLM pools
-    capture graphs up to their running batch, where the benchmark recipe did."""
+    capture graphs up to their running batch, where the benchmark recipe did; a ``dynamo`` deployment's
+    requests enter through Dynamo's front end."""
     opts = [f"stack = {stack}", f"tp = {p.tp}", f"max_batch = {max_batch}"]
     if budget is not None:
         # TensorRT-LLM's max_num_tokens holds for each attention-DP rank, which schedules its own requests.
@@ -288,6 +296,8 @@ def pool_text(p: PoolSpec, chip: str, stack: str, max_batch: int, budget: int | 
         opts += [f"graph_max_tokens = {trtllm_graph_tokens(max_batch, p.dp_attention)}", "graph_pad = 8"]
     if recv_interval > 1:
         opts.append(f"recv_interval = {recv_interval}")
+    if dynamo and p.role != "decode":
+        opts.append(f"frontend_workers = {DYNAMO_FRONTEND_WORKERS}")
     if p.role != "mixed":
         opts.insert(0, f"role = {p.role}")
     if p.pp > 1:
@@ -310,7 +320,8 @@ def program(d: Deployment) -> str:
     decode_workers = sum(p.workers for p in d.pools if p.role != "prefill")
     max_batch = max(256, math.ceil(d.users / decode_workers))
     budget = trtllm_token_budget(d.users, d.isl, d.osl) if d.stack == "trtllm" else None
-    pools = "\n".join(pool_text(p, d.chip, d.stack, max_batch, budget, d.recv_interval) for p in d.pools)
+    pools = "\n".join(pool_text(p, d.chip, d.stack, max_batch, budget, d.recv_interval, d.dynamo)
+                      for p in d.pools)
     link = f"\n  link prefill -> decode {{ bandwidth = {d.kv_link_gbs:g} GB/s }}" if d.kv_link_gbs else ""
     return (f"use chips.{d.chip}, models.{d.model}\n"
             f"model m extends {d.model} {{ weights = {d.weights}, compute = {d.compute} }}\n"
