@@ -37,6 +37,20 @@ fn cost(set: impl FnOnce(&mut Pool)) -> StepCost {
     StepCost::new(&p.models[0], &p.chips[0], &pool)
 }
 
+/// `cost` with the operator made compute-bound (1e12 FLOP per token per occurrence, no weights), so that a
+/// step's time is proportional to its tokens: `PER_TOKEN` seconds each, plus the 0.1 ms overhead.
+fn compute_bound(set: impl FnOnce(&mut Pool)) -> StepCost {
+    let p = plan();
+    let mut pool = p.pools[0].clone();
+    set(&mut pool);
+    let mut model = p.models[0].clone();
+    model.operators[0].flops_per_token = 1e12;
+    model.operators[0].weight_bytes = 0.0;
+    StepCost::new(&model, &p.chips[0], &pool)
+}
+
+const PER_TOKEN: f64 = 10.0 * 1e12 / 1e15;
+
 fn step(tokens: f64, sampled: f64) -> StepStats {
     StepStats {
         tokens,
@@ -92,24 +106,18 @@ fn an_eager_step_slower_on_the_gpu_than_its_launches_costs_the_gpu_time() {
 
 #[test]
 fn a_graphed_decode_batch_is_priced_at_its_padded_size() {
-    // Compute-bound operator: 1e12 FLOP per token per occurrence makes the step proportional to its tokens.
-    let p = plan();
-    let mut pool = p.pools[0].clone();
-    pool.graph_max_tokens = 256;
-    pool.graph_pad_tokens = 8;
-    let mut model = p.models[0].clone();
-    model.operators[0].flops_per_token = 1e12;
-    model.operators[0].weight_bytes = 0.0;
-    let c = StepCost::new(&model, &p.chips[0], &pool);
-    let per_token = 10.0 * 1e12 / 1e15;
+    let c = compute_bound(|p| {
+        p.graph_max_tokens = 256;
+        p.graph_pad_tokens = 8;
+    });
     // 33 decodes replay the graph captured for 40.
-    close(c.step_seconds(&step(33.0, 33.0)), 1e-4 + 40.0 * per_token);
-    close(c.step_seconds(&step(40.0, 40.0)), 1e-4 + 40.0 * per_token);
+    close(c.step_seconds(&step(33.0, 33.0)), 1e-4 + 40.0 * PER_TOKEN);
+    close(c.step_seconds(&step(40.0, 40.0)), 1e-4 + 40.0 * PER_TOKEN);
     // A step with a prefill chunk, or one past the largest graph, is not padded.
-    close(c.step_seconds(&step(33.0, 1.0)), 1e-4 + 33.0 * per_token);
+    close(c.step_seconds(&step(33.0, 1.0)), 1e-4 + 33.0 * PER_TOKEN);
     close(
         c.step_seconds(&step(300.0, 300.0)),
-        1e-4 + 300.0 * per_token,
+        1e-4 + 300.0 * PER_TOKEN,
     );
 }
 
@@ -145,15 +153,10 @@ fn under_attention_dp_the_capture_limit_and_padding_are_per_rank() {
 
 #[test]
 fn below_the_padding_step_a_batch_replays_the_next_power_of_two() {
-    let p = plan();
-    let mut pool = p.pools[0].clone();
-    pool.graph_max_tokens = 256;
-    pool.graph_pad_tokens = 8;
-    let mut model = p.models[0].clone();
-    model.operators[0].flops_per_token = 1e12;
-    model.operators[0].weight_bytes = 0.0;
-    let c = StepCost::new(&model, &p.chips[0], &pool);
-    let per_token = 10.0 * 1e12 / 1e15;
+    let c = compute_bound(|p| {
+        p.graph_max_tokens = 256;
+        p.graph_pad_tokens = 8;
+    });
     for (batch, captured) in [
         (1.0, 1.0),
         (2.0, 2.0),
@@ -164,7 +167,7 @@ fn below_the_padding_step_a_batch_replays_the_next_power_of_two() {
     ] {
         close(
             c.step_seconds(&step(batch, batch)),
-            1e-4 + captured * per_token,
+            1e-4 + captured * PER_TOKEN,
         );
     }
 }
