@@ -10,12 +10,15 @@
 //! that many requests at once, each to the worker free first. With 0 seconds per token nothing here runs and
 //! every arrival reaches its scheduler as it comes.
 
-/// One instance's front end: its cost per prompt token and when each of its workers is done with what it
-/// was given.
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+/// One instance's front end: its cost per prompt token and, for each of its workers, when it is done with
+/// what it was given (the bits of a non-negative time order as the time does), the first free on top.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Frontend {
     per_token_s: f64,
-    free_at: Vec<f64>,
+    free_at: BinaryHeap<Reverse<(u64, u32)>>,
 }
 
 impl Frontend {
@@ -23,7 +26,9 @@ impl Frontend {
     pub fn new(per_token_s: f64, workers: u32) -> Frontend {
         Frontend {
             per_token_s,
-            free_at: vec![0.0; workers.max(1) as usize],
+            free_at: (0..workers.max(1))
+                .map(|w| Reverse((0f64.to_bits(), w)))
+                .collect(),
         }
     }
 
@@ -36,14 +41,9 @@ impl Frontend {
     /// its worker has finished the requests given it before (arrival order) and its own tokenization. The
     /// worker is the one free first (the lowest index among equals, so runs repeat exactly).
     pub fn take(&mut self, t: f64, prompt: u32) -> f64 {
-        let mut w = 0;
-        for (i, &f) in self.free_at.iter().enumerate().skip(1) {
-            if f < self.free_at[w] {
-                w = i;
-            }
-        }
-        let done = self.free_at[w].max(t) + self.per_token_s * prompt as f64;
-        self.free_at[w] = done;
+        let Reverse((free, w)) = self.free_at.pop().expect("a front end has a worker");
+        let done = f64::from_bits(free).max(t) + self.per_token_s * prompt as f64;
+        self.free_at.push(Reverse((done.to_bits(), w)));
         done
     }
 }
