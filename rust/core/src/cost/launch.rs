@@ -60,7 +60,9 @@ impl Launch {
     /// The step as the graph runs it: a decode-only batch replayed in a graph is padded up to the next
     /// captured size (its tokens and LM-head rows; the padding rows attend to nothing). Below `graph_pad` the
     /// stacks capture the powers of two (1, 2, 4: vLLM's `cudagraph_capture_sizes`, TensorRT-LLM's padded
-    /// `batch_sizes`, SGLang's `capture_bs`), then every `graph_pad`.
+    /// `batch_sizes`, SGLang's `capture_bs`), then every `graph_pad`, and the largest captured size is the
+    /// limit itself (TensorRT-LLM adds its `max_batch_size` to the sizes it captures; vLLM's and SGLang's
+    /// default limits are multiples of the step), so a batch near the limit never pads past it.
     #[inline]
     pub(super) fn padded(&self, s: &StepStats) -> StepStats {
         if self.graph_pad <= 1.0 || s.tokens > s.sampled || !self.graphed(s) {
@@ -71,7 +73,7 @@ impl Launch {
         let size = if share < self.graph_pad {
             share.max(1.0).log2().ceil().exp2().min(self.graph_pad)
         } else {
-            (share / self.graph_pad).ceil() * self.graph_pad
+            ((share / self.graph_pad).ceil() * self.graph_pad).min(self.graph_max_tokens)
         };
         let up = size * self.dp;
         StepStats {

@@ -171,3 +171,17 @@ fn below_the_padding_step_a_batch_replays_the_next_power_of_two() {
         );
     }
 }
+
+#[test]
+fn a_batch_near_the_capture_limit_pads_to_the_limit_not_past_it() {
+    // Graphs up to 35 tokens in steps of 8: 34 decodes replay the graph of 35 (not 40, which was never
+    // captured), and 36 run eagerly.
+    let c = compute_bound(|p| {
+        p.graph_max_tokens = 35;
+        p.graph_pad_tokens = 8;
+        p.graph_prefill = false;
+        p.eager_launch_s = 1.0;
+    });
+    close(c.step_seconds(&step(34.0, 34.0)), 1e-4 + 35.0 * PER_TOKEN);
+    assert!(c.step_seconds(&step(36.0, 36.0)) >= 10.0);
+}
