@@ -73,6 +73,20 @@ impl<'a> Table<'a> {
         self.columns.column_by_name(col).is_some()
     }
 
+    /// An optional column read by `read`, or `default` in every row when the table lacks it.
+    pub fn optional<T: Clone>(
+        &self,
+        col: &str,
+        default: T,
+        read: impl FnOnce(&Self, &str) -> PlanResult<Vec<T>>,
+    ) -> PlanResult<Vec<T>> {
+        if self.has(col) {
+            read(self, col)
+        } else {
+            Ok(vec![default; self.len()])
+        }
+    }
+
     /// `e` placed at row `row` of this table (a check of the row as a whole).
     pub fn in_row(&self, row: usize, e: PlanError) -> PlanError {
         e.table(self.name).row(row)

@@ -21,11 +21,7 @@ pub fn decode(batch: &RecordBatch, chips: &mut [Chip]) -> PlanResult<()> {
         let cap = t.nonneg("capacity_bytes")?;
         let bw = t.positive("bandwidth")?;
         let eff = t.positive("efficiency")?;
-        let energy = if t.has("energy_per_byte") {
-            t.nonneg("energy_per_byte")?
-        } else {
-            vec![0.0; t.len()]
-        };
+        let energy = t.optional("energy_per_byte", 0.0, |t, c| t.nonneg(c))?;
         for i in 0..t.len() {
             if eff[i] > 1.0 {
                 return Err(t.in_cell(

@@ -25,11 +25,7 @@ pub fn decode(batch: &RecordBatch) -> PlanResult<Vec<Model>> {
         let full_groups = int_or("kv_full_groups", 100_000, 1)?;
         let window_groups = int_or("kv_window_groups", 100_000, 0)?;
         let window = int_or("sliding_window", u32::MAX as u64, 0)?;
-        let state_bytes = if t.has("state_bytes") {
-            t.nonneg("state_bytes")?
-        } else {
-            vec![0.0; t.len()]
-        };
+        let state_bytes = t.optional("state_bytes", 0.0, |t, c| t.nonneg(c))?;
         for i in 0..t.len() {
             if full_groups[i] + window_groups[i] == 0 {
                 return Err(t.in_cell(
@@ -84,31 +80,11 @@ pub fn decode(batch: &RecordBatch) -> PlanResult<Vec<Model>> {
         let bps = t.nonneg("bytes_per_sampled")?;
         let bkv = t.nonneg("bytes_per_kv_token")?;
         let shard = t.bools("tp_shard")?;
-        let experts = if t.has("experts") {
-            t.nonneg("experts")?
-        } else {
-            vec![0.0; t.len()]
-        };
-        let experts_per_token = if t.has("experts_per_token") {
-            t.nonneg("experts_per_token")?
-        } else {
-            vec![0.0; t.len()]
-        };
-        let window = if t.has("window") {
-            t.bools("window")?
-        } else {
-            vec![false; t.len()]
-        };
-        let bytes_per_seq = if t.has("bytes_per_seq") {
-            t.nonneg("bytes_per_seq")?
-        } else {
-            vec![0.0; t.len()]
-        };
-        let attention_dp = if t.has("attention_dp") {
-            t.bools("attention_dp")?
-        } else {
-            vec![false; t.len()]
-        };
+        let experts = t.optional("experts", 0.0, |t, c| t.nonneg(c))?;
+        let experts_per_token = t.optional("experts_per_token", 0.0, |t, c| t.nonneg(c))?;
+        let window = t.optional("window", false, |t, c| t.bools(c))?;
+        let bytes_per_seq = t.optional("bytes_per_seq", 0.0, |t, c| t.nonneg(c))?;
+        let attention_dp = t.optional("attention_dp", false, |t, c| t.bools(c))?;
         for i in 0..t.len() {
             if experts[i] > 0.0
                 && !(experts_per_token[i] > 0.0 && experts_per_token[i] <= experts[i])

@@ -20,24 +20,14 @@ pub fn decode(batch: &RecordBatch, runs: usize, chips: usize) -> PlanResult<Vec<
         let mbt = t.int_in("max_batched_tokens", 1, u32::MAX as u64)?;
         let block = t.int_in("block_size", 1, 1 << 20)?;
         let kv_blocks = t.int_in("kv_blocks", 1, u32::MAX as u64)?;
-        let state_blocks = if t.has("state_blocks") {
-            t.int_in("state_blocks", 0, u32::MAX as u64)?
-        } else {
-            vec![0; t.len()]
-        };
+        let state_blocks = t.optional("state_blocks", 0, |t, c| t.int_in(c, 0, u32::MAX as u64))?;
         let chunked = t.bools("chunked_prefill")?;
         let policy = t.strings("policy")?;
         let overhead = t.nonneg("step_overhead_s")?;
-        let max_queue = if t.has("max_queue") {
-            t.int_in("max_queue", 0, u64::MAX)?
-        } else {
-            vec![0; t.len()]
-        };
-        let queue_timeout = if t.has("queue_timeout_s") {
-            t.f64_checked("queue_timeout_s", true)?
-        } else {
-            vec![f64::INFINITY; t.len()]
-        };
+        let max_queue = t.optional("max_queue", 0, |t, c| t.int_in(c, 0, u64::MAX))?;
+        let queue_timeout = t.optional("queue_timeout_s", f64::INFINITY, |t, c| {
+            t.f64_checked(c, true)
+        })?;
         if let Some(i) = queue_timeout.iter().position(|&x| x <= 0.0) {
             return Err(t.in_cell(
                 "queue_timeout_s",
@@ -62,81 +52,23 @@ pub fn decode(batch: &RecordBatch, runs: usize, chips: usize) -> PlanResult<Vec<
         } else {
             ones()
         };
-        let microbatches = if t.has("microbatches") {
-            t.int_in("microbatches", 0, 1 << 20)?
-        } else {
-            vec![0; t.len()]
-        };
-        let node_size = if t.has("node_size") {
-            t.int_in("node_size", 0, u32::MAX as u64)?
-        } else {
-            vec![0; t.len()]
-        };
-        let network_bw = if t.has("network_bw") {
-            t.nonneg("network_bw")?
-        } else {
-            vec![0.0; t.len()]
-        };
-        let network_latency = if t.has("network_latency_s") {
-            t.nonneg("network_latency_s")?
-        } else {
-            vec![0.0; t.len()]
-        };
-        let graph_max_tokens = if t.has("graph_max_tokens") {
-            t.int_in("graph_max_tokens", 0, u64::MAX)?
-        } else {
-            vec![u64::MAX; t.len()]
-        };
-        let graph_prefill = if t.has("graph_prefill") {
-            t.bools("graph_prefill")?
-        } else {
-            vec![true; t.len()]
-        };
-        let eager_launch = if t.has("eager_launch_s") {
-            t.nonneg("eager_launch_s")?
-        } else {
-            vec![0.0; t.len()]
-        };
-        let graph_pad = if t.has("graph_pad_tokens") {
-            t.int_in("graph_pad_tokens", 1, 1 << 20)?
-        } else {
-            vec![1; t.len()]
-        };
-        let per_seq = if t.has("step_overhead_per_seq_s") {
-            t.nonneg("step_overhead_per_seq_s")?
-        } else {
-            vec![0.0; t.len()]
-        };
-        let recv_interval = if t.has("recv_interval") {
-            t.int_in("recv_interval", 1, 1 << 20)?
-        } else {
-            vec![1; t.len()]
-        };
-        let frontend = if t.has("frontend_per_token_s") {
-            t.nonneg("frontend_per_token_s")?
-        } else {
-            vec![0.0; t.len()]
-        };
-        let frontend_workers = if t.has("frontend_workers") {
-            t.int_in("frontend_workers", 1, 1 << 20)?
-        } else {
-            vec![1; t.len()]
-        };
-        let first_at_decode = if t.has("first_token_at_decode") {
-            t.bools("first_token_at_decode")?
-        } else {
-            vec![false; t.len()]
-        };
-        let prefix_cache = if t.has("prefix_cache_blocks") {
-            t.int_in("prefix_cache_blocks", 0, u64::MAX)?
-        } else {
-            vec![0; t.len()]
-        };
-        let role = if t.has("role") {
-            t.parsed("role", Role::parse)?
-        } else {
-            vec![Role::Mixed; t.len()]
-        };
+        let microbatches = t.optional("microbatches", 0, |t, c| t.int_in(c, 0, 1 << 20))?;
+        let node_size = t.optional("node_size", 0, |t, c| t.int_in(c, 0, u32::MAX as u64))?;
+        let network_bw = t.optional("network_bw", 0.0, |t, c| t.nonneg(c))?;
+        let network_latency = t.optional("network_latency_s", 0.0, |t, c| t.nonneg(c))?;
+        let graph_max_tokens = t.optional("graph_max_tokens", u64::MAX, |t, c| {
+            t.int_in(c, 0, u64::MAX)
+        })?;
+        let graph_prefill = t.optional("graph_prefill", true, |t, c| t.bools(c))?;
+        let eager_launch = t.optional("eager_launch_s", 0.0, |t, c| t.nonneg(c))?;
+        let graph_pad = t.optional("graph_pad_tokens", 1, |t, c| t.int_in(c, 1, 1 << 20))?;
+        let per_seq = t.optional("step_overhead_per_seq_s", 0.0, |t, c| t.nonneg(c))?;
+        let recv_interval = t.optional("recv_interval", 1, |t, c| t.int_in(c, 1, 1 << 20))?;
+        let frontend = t.optional("frontend_per_token_s", 0.0, |t, c| t.nonneg(c))?;
+        let frontend_workers = t.optional("frontend_workers", 1, |t, c| t.int_in(c, 1, 1 << 20))?;
+        let first_at_decode = t.optional("first_token_at_decode", false, |t, c| t.bools(c))?;
+        let prefix_cache = t.optional("prefix_cache_blocks", 0, |t, c| t.int_in(c, 0, u64::MAX))?;
+        let role = t.optional("role", Role::Mixed, |t, c| t.parsed(c, Role::parse))?;
         (0..t.len())
             .map(|i| {
                 if tp[i] * pp[i] * instances[i] != n_chips[i] {

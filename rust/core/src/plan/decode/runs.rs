@@ -35,11 +35,7 @@ pub fn decode(batch: &RecordBatch, models: usize, workloads: usize) -> PlanResul
             flag("keep_iterations")?,
             flag("keep_token_stats")?,
         );
-        let prefix_weight = if t.has("prefix_weight") {
-            t.nonneg("prefix_weight")?
-        } else {
-            vec![1.0; t.len()]
-        };
+        let prefix_weight = t.optional("prefix_weight", 1.0, |t, c| t.nonneg(c))?;
         Ok((0..t.len())
             .map(|i| Run {
                 name: name[i].clone(),

@@ -63,11 +63,7 @@ pub fn decode(batch: &RecordBatch) -> PlanResult<(Vec<Workload>, ClassRows)> {
         let arrival = t.f64_opt("arrival_s")?;
         let prompt = u32_tokens(t.int_in("prompt_tokens", 1, 100_000_000)?);
         let output = u32_tokens(t.int_in("output_tokens", 1, 100_000_000)?);
-        let delay = if t.has("send_delay_s") {
-            t.nonneg("send_delay_s")?
-        } else {
-            vec![0.0; t.len()]
-        };
+        let delay = t.optional("send_delay_s", 0.0, |t, c| t.nonneg(c))?;
         let class = if t.has("class") {
             t.index_opt("class", "classes", class_rows.len())?
         } else {
@@ -128,11 +124,7 @@ fn classes(batch: &RecordBatch, workloads: &mut [Workload]) -> PlanResult<ClassR
     with_table(batch, "classes", |t| {
         let wl = t.index("workload", "workloads", workloads.len())?;
         let name = t.strings("name")?;
-        let priority = if t.has("priority") {
-            t.int_in("priority", 0, u32::MAX as u64)?
-        } else {
-            vec![0; t.len()]
-        };
+        let priority = t.optional("priority", 0, |t, c| t.int_in(c, 0, u32::MAX as u64))?;
         Ok((0..t.len())
             .map(|i| {
                 let w = &mut workloads[wl[i]];
@@ -167,11 +159,7 @@ fn dependencies(
         return Ok(None);
     }
     let (off, after) = t.u32_lists("after")?;
-    let think = if t.has("think_s") {
-        t.nonneg("think_s")?
-    } else {
-        vec![0.0; t.len()]
-    };
+    let think = t.optional("think_s", 0.0, |t, c| t.nonneg(c))?;
     if after.is_empty() {
         return Ok(None);
     }
