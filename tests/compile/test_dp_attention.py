@@ -118,3 +118,16 @@ run r { model = tiny, traffic = t, system = s }
     infera.compile_text(tiny_chip.replace("DP", ""))
     err = compile_error(tiny_chip.replace("DP", ", dp_attention = 4"))
     assert "must fit in one attention rank" in str(err)
+
+
+def test_heads_split_over_an_attention_rank_not_over_tp() -> None:
+    # tiny has 4 attention heads (2 KV heads). Under attention DP each rank of tp / dp_attention chips splits
+    # them, so tp = 8 compiles with eight ranks of one chip, as SGLang's DP attention runs DeepSeek's 128 heads
+    # at tp = 48; plain tp = 8 and ranks of 3 chips do not divide the heads.
+    text = program(TINY_RUN.replace("4 x toy, tp = 2DP", "8 x toy, tp = 8DP").replace("8 x toy", "CHIPS x toy"))
+    infera.simulate(infera.compile_text(text.replace("CHIPS", "8").replace("DP", ", dp_attention = 8")))
+    assert "tp = 8 does not divide the 4 attention heads" in str(
+        compile_error(text.replace("CHIPS", "8").replace("DP", "")))
+    ranks_of_three = text.replace("CHIPS", "6").replace("tp = 8DP", "tp = 6, dp_attention = 2")
+    assert "an attention rank of tp / dp_attention = 3 chips does not divide the 4 attention heads" in str(
+        compile_error(ranks_of_three))

@@ -321,6 +321,21 @@ def test_cross_node_tensor_parallel_is_slower_by_the_documented_amount() -> None
         assert slow > fast
 
 
+def test_an_instance_within_one_node_needs_no_alignment() -> None:
+    # An NVL72 rack holds an instance of 32: tp need not divide the node when the whole instance fits in it.
+    # Its collectives stay on the chip link, so the steps are those of a node of exactly its size; the core
+    # accepts the plan as the compiler does, and still rejects a group split across two nodes.
+    t = {n: infera.simulate(infera.compile_text(program(CROSS.replace("NODE", str(n))))).iterations.sort("step")
+         ["duration_s"].to_list() for n in (4, 6)}
+    assert t[6] == t[4]
+    plan = infera.compile_text(program(CROSS.replace("NODE", "6")))
+    pools = plan["pools"]
+    i = pools.schema.get_field_index("node_size")
+    split = Plan({**plan.tables, "pools": pools.set_column(i, "node_size", pa.array([3], pa.uint32()))})
+    with pytest.raises(infera.PlanError, match="node_size=3 and tp=4 must divide one another"):
+        infera.check(split)
+
+
 def test_pools_carry_parallelism_and_network_columns() -> None:
     plan = infera.compile_text(program(CROSS.replace("NODE", "2")))
     row = plan["pools"].to_pylist()[0]

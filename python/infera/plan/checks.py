@@ -96,16 +96,16 @@ def check_pool(shape: model_mod.ModelShape, chip: ChipSpec, pool: PoolSpec, wher
     """Tensor parallelism against the model's heads, then :func:`check_parallelism`, chunked prefill and the
     fit of the weights and the longest request's KV cache in one memory (several tiers: see
     :func:`~infera.plan.hardware.place_memory`)."""
-    if shape.heads % pool.tp:
-        raise CompileError(f"{where}: tp = {pool.tp} does not divide the {shape.heads} attention heads of "
+    # Attention runs on each attention-DP rank of tp / dp_attention chips, which split its heads.
+    rank = pool.tp // pool.dp_attention if pool.dp_attention >= 1 and pool.tp % pool.dp_attention == 0 else pool.tp
+    if shape.heads % rank:
+        what = f"tp = {pool.tp}" if rank == pool.tp else f"an attention rank of tp / dp_attention = {rank} chips"
+        raise CompileError(f"{where}: {what} does not divide the {shape.heads} attention heads of "
                            f"model '{shape.name}'", pool.loc)
-    if shape.cache_kv_heads % pool.tp and pool.tp % shape.cache_kv_heads:
-        raise CompileError(f"{where}: tp = {pool.tp} and the {shape.kv_heads} KV heads of '{shape.name}' "
-                           f"do not divide one another", pool.loc)
-    rank = pool.tp // pool.dp_attention
     if shape.cache_kv_heads % rank and rank % shape.cache_kv_heads:
-        raise CompileError(f"{where}: an attention rank of tp / dp_attention = {rank} chips and the "
-                           f"{shape.kv_heads} KV heads of '{shape.name}' do not divide one another", pool.loc)
+        what = f"tp = {pool.tp}" if rank == pool.tp else f"an attention rank of tp / dp_attention = {rank} chips"
+        raise CompileError(f"{where}: {what} and the {shape.kv_heads} KV heads of '{shape.name}' do not divide "
+                           f"one another", pool.loc)
     check_parallelism(shape, chip, pool, where)
     if not pool.chunked_prefill and longest > pool.max_batched_tokens:
         raise CompileError(f"{where}: without chunked prefill, max_batched_tokens ({pool.max_batched_tokens}) "
@@ -145,10 +145,13 @@ def check_parallelism(shape: model_mod.ModelShape, chip: ChipSpec, pool: PoolSpe
             raise CompileError(f"{where}: ep = {pool.ep} does not divide the {shape.experts} experts of "
                                f"'{shape.name}'", pool.loc)
     # Stage j holds chips [j*tp, (j+1)*tp) of an instance that starts a node; see docs/cost-model.md.
+    # An instance that fits one node needs nothing more (an NVL72 rack holds an instance of 32 and leaves 8
+    # chips to others); a larger one is laid out stage after stage, so a group must not straddle two nodes.
     k = pool.node_size
-    if k % pool.tp and pool.tp % k:
-        raise CompileError(f"{where}: tp = {pool.tp} and node_size = {k} must divide one another (a "
-                           f"tensor-parallel group fills part of one node or whole nodes)", pool.loc)
+    if pool.instance_chips > k and k % pool.tp and pool.tp % k:
+        raise CompileError(f"{where}: tp = {pool.tp} and node_size = {k} must divide one another (an instance "
+                           f"of {pool.instance_chips} chips spans nodes, and a tensor-parallel group fills part "
+                           f"of one node or whole nodes)", pool.loc)
     intra_boundary = pool.pp > 1 and pool.tp % k != 0  # some stage j >= 1 has (j * tp) % k != 0
     if (pool.tp > 1 or intra_boundary) and chip.link_bw <= 1.0:
         what = f"tp = {pool.tp}" if pool.tp > 1 else f"pp = {pool.pp} within a node"

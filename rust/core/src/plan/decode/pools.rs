@@ -106,7 +106,8 @@ pub fn decode(batch: &RecordBatch, runs: usize, chips: usize) -> PlanResult<Vec<
                 }
                 // 0 (or absent) node size: the whole instance is one node.
                 let node = if node_size[i] == 0 { tp[i] * pp[i] } else { node_size[i] };
-                if !(node % tp[i] == 0 || tp[i] % node == 0) {
+                // An instance within one node needs no alignment; a larger one must not split a group.
+                if tp[i] * pp[i] > node && !(node % tp[i] == 0 || tp[i] % node == 0) {
                     return Err(t.in_cell(
                         "node_size",
                         i,
