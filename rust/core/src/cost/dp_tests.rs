@@ -223,3 +223,32 @@ fn the_busiest_rank_sets_the_attention_time_when_requests_do_not_divide_evenly()
     assert_eq!(dp.rank_share(&s), s.split(8.0));
     close(dp.busiest_rank(&s).seqs, 8.0);
 }
+
+#[test]
+fn each_rank_pays_the_per_sequence_cpu_work_of_its_own_requests() {
+    let p = plan(layer_ops(true), 8, 1);
+    let per_seq = 30e-6;
+    let with = |dp: u64, per_seq: f64| {
+        cost(&p, |q| {
+            q.dp_attention = dp;
+            q.step_overhead_per_seq_s = per_seq;
+        })
+    };
+    let s = decode_step();
+    // Without attention DP one scheduler handles all 64 sequences; at dp = 8 eight do, 8 sequences each.
+    close(
+        with(1, per_seq).step_seconds(&s) - with(1, 0.0).step_seconds(&s),
+        64.0 * per_seq,
+    );
+    close(
+        with(8, per_seq).step_seconds(&s) - with(8, 0.0).step_seconds(&s),
+        8.0 * per_seq,
+    );
+    // 57 sequences: the busiest rank holds 8 of them.
+    let mut odd = s;
+    odd.seqs = 57.0;
+    close(
+        with(8, per_seq).step_seconds(&odd) - with(8, 0.0).step_seconds(&odd),
+        8.0 * per_seq,
+    );
+}

@@ -166,7 +166,10 @@ impl StepCost {
         }
         let s = &self.launch.padded(s);
         // The CPU's share of a step: fixed, plus its work per scheduled sequence (inputs, sampling, outputs).
-        let overhead = self.overhead_s + self.overhead_per_seq_s * s.seqs;
+        // Each attention-DP rank schedules its own requests in its own process, in parallel with the others
+        // (SGLang's scheduler per DP rank, TensorRT-LLM's executor per MPI rank, vLLM's engine core per DP
+        // rank), so the per-sequence work is the busiest rank's share, not the whole batch's.
+        let overhead = self.overhead_s + self.overhead_per_seq_s * self.busiest_rank(s).seqs;
         if self.pp <= 1.0 {
             if self.launch.is_graph_only() {
                 return self.stage_seconds(s, overhead);
