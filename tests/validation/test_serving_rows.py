@@ -94,7 +94,11 @@ def test_attention_dp_is_written_only_when_above_one() -> None:
     ("inferencex", {"hardware": "tpu9"}, "chip not in the name table"),
     ("inferencex", {"spec_method": "mtp"}, "speculative decoding (mtp) not modelled"),
     ("inferencex", {"framework": "mystack"}, "serving stack not in the name table"),
-    ("aiconfigurator", {"tp_size": "16"}, "multi-node instance (tp x pp over one scale-up domain)"),
+    # aiconfigurator's own collection (a gap-analysis job) may run an instance over two boards: not expressed.
+    ("aiconfigurator", {"tp_size": "16", "silicon_data_source": "gap-analysis; gtl_job_id=1; silicon_concurrency=4"},
+     "multi-node instance (tp x pp over one scale-up domain)"),
+    # An aggregated row from InferenceX's database above one node is a disaggregated run listed by its GPU total.
+    ("aiconfigurator", {"tp_size": "16"}, "worker count or layout not recorded"),
     ("aiconfigurator", {"mode": "disagg", "prefill_num_workers": ""}, "worker count or layout not recorded"),
     ("aiconfigurator", {"silicon_data_source": "no count here", "batch_size": ""}, "concurrency not recorded"),
 ])

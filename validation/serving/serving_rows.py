@@ -208,15 +208,24 @@ def aiconfigurator_row(r: dict[str, str]) -> Row:
         return PoolSpec(name, role, workers, tp * dp, _int(r[pre + "pp_size"], 1), _int(r[pre + "moe_ep_size"], 1),
                         dp)
 
+    client = aiconfigurator_client(r["silicon_data_source"])
     if r["mode"] == "agg":
         pools = (pool("p", "mixed", "", 1),)
+        if client is INFERENCEX_CLIENT and pools[0].chips > 8:
+            # Every aggregated InferenceX run is one node (its set: 2129 of 2129, none above 8 GPUs). Its early
+            # GB200 exports list disaggregated runs by their GPU total alone (InferenceX's own copies of them
+            # record no workers), which this export files as aggregated at tp = that total.
+            pools = (PoolSpec("p", "mixed", 0, 0, 1, 1, 1),)
     else:
         pools = (pool("prefill", "prefill", "prefill_", _int(r["prefill_num_workers"])),
                  pool("decode", "decode", "decode_", _int(r["decode_num_workers"])))
     day = re.search(r"measured=(\d{4}-\d\d-\d\d)", r["silicon_data_source"])
+    # Every disaggregated InferenceX run is a Dynamo deployment (its set names them dynamo-trt, dynamo-sglang,
+    # dynamo-vllm; 431 of its 461 multi-node recipes set `frontend: type: dynamo`), so the rows aiconfigurator
+    # copied from InferenceX's database entered through Dynamo's front end even where the source omits it.
+    dynamo = "dynamo" in r["silicon_data_source"].lower() or (r["mode"] != "agg" and client is INFERENCEX_CLIENT)
     dep, reason = _deployment(model, chip, prec, STACKS.get(r["backend"]), pools, int(r["isl"]), int(r["osl"]),
-                              users, aiconfigurator_client(r["silicon_data_source"]),
-                              day.group(1) if day else None, "dynamo" in r["silicon_data_source"].lower())
+                              users, client, day.group(1) if day else None, dynamo)
     measured = {"ttft_mean": float(r["silicon_ttft_ms"]) / 1e3, "tpot_mean": float(r["silicon_tpot_ms"]) / 1e3}
     return Row("aiconfigurator", r["id"], model or r["model_path"], chip or r["system"], r["backend"],
                prec or "bf16", r["mode"], measured, dep, reason)
@@ -302,6 +311,9 @@ def pool_text(p: PoolSpec, chip: str, stack: str, max_batch: int, budget: int | 
         opts.insert(0, f"role = {p.role}")
     if p.pp > 1:
         opts.append(f"pp = {p.pp}")
+    if NODE_SIZE.get(chip, 8) != 8:
+        # An NVL72 rack is one NVLink domain: an instance of up to 72 GPUs keeps its collectives on the chip link.
+        opts.append(f"node_size = {NODE_SIZE[chip]}")
     if p.ep > 1:
         opts.append(f"ep = {p.ep}")
     if p.dp_attention > 1:
