@@ -165,3 +165,21 @@ def test_sglang_rows_poll_as_their_recipe_did_on_the_day_they_ran() -> None:
     assert d is not None and d.recv_interval == 30 and "recv_interval = 30" in sr.program(d)
     trt = sr.inferencex_row(_first("inferencex", framework="trt", spec_method="none", disagg="False"), 2)
     assert trt.deployment is not None and "recv_interval" not in sr.program(trt.deployment)
+
+
+def test_the_kv_cache_is_fp8_where_the_rows_recipe_set_it_that_day() -> None:
+    base = _first("inferencex", model="dsr1", hardware="b200", framework="sglang", precision="fp8",
+                  disagg="False", spec_method="none")
+    # dsr1_fp8_b200.sh has passed --kv-cache-dtype fp8_e4m3 since 2025-09-03.
+    assert sr.inferencex_row({**base, "date": "2026-01-10"}, 2).deployment.kv_fp8
+    assert not sr.inferencex_row({**base, "date": "2025-08-20"}, 2).deployment.kv_fp8
+    d = sr.inferencex_row({**base, "date": "2026-01-10"}, 2).deployment
+    assert "kv = fp8" in sr.program(d)
+    plan = infera.compile_text(sr.program(d))
+    assert plan["models"].to_pylist()[0]["kv_bytes_per_token"] < infera.compile_text(
+        sr.program(sr.inferencex_row({**base, "date": "2025-08-20"}, 2).deployment))["models"].to_pylist()[0][
+        "kv_bytes_per_token"]
+    # Llama-3.3-70B's recipes keep the model's KV precision.
+    llama = _first("inferencex", model="llama70b", hardware="b200", framework="trt", spec_method="none")
+    assert not sr.inferencex_row(llama, 2).deployment.kv_fp8
+    assert "kv = fp8" not in sr.program(sr.inferencex_row(llama, 2).deployment)

@@ -1,4 +1,5 @@
-"""What the benchmark recipes launched SGLang with beyond its defaults, for the rows that ran them.
+"""What the benchmark recipes launched the stacks with beyond their defaults, for the rows that ran them: SGLang's
+input polling (below) and the KV cache's precision (at the end of the file).
 
 InferenceX's SGLang recipes (``benchmarks/single_node/fixed_seq_len/*.sh`` of SemiAnalysisAI/InferenceX, and
 their earlier paths ``benchmarks/*_docker.sh`` and ``benchmarks/single_node/*.sh``) pass
@@ -61,3 +62,47 @@ def sglang_recv_interval(model: str, chip: str, weights: str, users: int, measur
         if measured_on is None or measured_on >= since:
             value = at_or_above if users >= threshold else below
     return value
+
+
+# ---- the KV cache's precision ------------------------------------------------------------------------------
+# InferenceX's single-node recipes run most Blackwell deployments with an FP8 KV cache: SGLang's and vLLM's
+# `--kv-cache-dtype fp8` / `fp8_e4m3`, TensorRT-LLM's `kv_cache_config: {dtype: fp8}`. The table lists each
+# recipe (`benchmarks/single_node/fixed_seq_len/<model>_<precision>_<chip>[_trt].sh`, and its earlier paths)
+# that sets it, with the first day its history carries the flag (`git log --follow -G`). Recipes absent here
+# (H100/H200 but the ones listed, GLM-5 FP8 on H200, Kimi-K2.5 INT4, Qwen3.5 BF16, Llama-3.3-70B) keep the
+# model's own KV precision.
+
+#: (model, chip, weights, stack) → the first day the recipe ran an FP8 KV cache.
+_KV_FP8: dict[tuple[str, str, str, str], str] = {}
+
+
+def _kv(models: tuple[str, ...], chips: tuple[str, ...], weights: tuple[str, ...], stack: str, since: str) -> None:
+    for m in models:
+        for c in chips:
+            for w in weights:
+                _KV_FP8[(m, c, w, stack)] = since
+
+
+_kv(_DS, ("b200", "b300"), ("fp8",), "sglang", "2025-09-03")
+_kv(_DS, ("b200", "b300"), ("nvfp4",), "sglang", "2025-09-21")
+_kv(_DS, ("b200",), ("fp8",), "trtllm", "2025-09-04")
+_kv(_DS, ("b200",), ("nvfp4",), "trtllm", "2025-09-15")
+_kv(_DS, ("h200_sxm",), ("fp8",), "trtllm", "2025-09-15")
+_kv(("glm_5",), ("b200", "b300"), ("fp8", "nvfp4"), "sglang", "2026-03-04")
+_kv(("gpt_oss_120b",), ("b200",), ("mxfp4",), "vllm", "2025-12-05")
+_kv(("gpt_oss_120b",), ("b200",), ("mxfp4",), "trtllm", "2025-10-20")
+_kv(("kimi_k2_5",), ("b200", "b300"), ("nvfp4",), "vllm", "2026-04-20")
+_kv(("minimax_m2_5",), ("b200", "b300"), ("fp8", "nvfp4"), "vllm", "2026-04-03")
+_kv(("minimax_m2_5",), ("b200", "b300"), ("nvfp4",), "trtllm", "2026-06-12")
+_kv(("minimax_m2_5",), ("h200_sxm",), ("fp8",), "vllm", "2026-05-26")
+_kv(_Q, ("b200", "b300"), ("nvfp4",), "sglang", "2026-03-03")
+_kv(_Q, ("b200",), ("fp8",), "sglang", "2026-03-03")
+_kv(_Q, ("b300", "h100_sxm", "h200_sxm"), ("fp8",), "sglang", "2026-03-04")
+_kv(_Q, ("b200",), ("nvfp4",), "trtllm", "2026-06-16")
+
+
+def recipe_kv_fp8(model: str, chip: str, weights: str, stack: str, measured_on: str | None) -> bool:
+    """Whether the InferenceX recipe a row ran kept its KV cache in FP8 (``measured_on`` ``YYYY-MM-DD``; None:
+    unknown, taken as the latest recipe)."""
+    since = _KV_FP8.get((model, chip, weights, stack))
+    return since is not None and (measured_on is None or measured_on >= since)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import infera._core
 from infera import catalog
-from serving_recipes import sglang_recv_interval
+from serving_recipes import recipe_kv_fp8, sglang_recv_interval
 
 HERE = Path(__file__).resolve().parent
 
@@ -109,6 +109,7 @@ class Deployment:
     kv_link_gbs: float | None = None    # prefill → decode bandwidth (disaggregated only)
     recv_interval: int = 1              # SGLang's --scheduler-recv-interval, as the row's recipe set it
     dynamo: bool = False                # served behind Dynamo's front end rather than the stack's own
+    kv_fp8: bool = False                # the recipe kept the KV cache in FP8 (serving_recipes.recipe_kv_fp8)
 
 
 @dataclass
@@ -181,8 +182,9 @@ def _deployment(model, chip, prec, stack, pools, isl, osl, users, client,
     if stack == "sglang" and client is INFERENCEX_CLIENT and link is None:
         recv = sglang_recv_interval(model, chip, weights, users, measured_on,
                                     any(p.dp_attention > 1 for p in pools))
+    kv_fp8 = client is INFERENCEX_CLIENT and link is None and recipe_kv_fp8(model, chip, weights, stack, measured_on)
     return Deployment(model, chip, weights, compute, stack, pools, isl, osl, users,
-                      client["prompts_per_user"] * users, client["range_ratio"], link, recv, dynamo), None
+                      client["prompts_per_user"] * users, client["range_ratio"], link, recv, dynamo, kv_fp8), None
 
 
 def aiconfigurator_client(source: str) -> dict:
@@ -336,7 +338,8 @@ def program(d: Deployment) -> str:
                       for p in d.pools)
     link = f"\n  link prefill -> decode {{ bandwidth = {d.kv_link_gbs:g} GB/s }}" if d.kv_link_gbs else ""
     return (f"use chips.{d.chip}, models.{d.model}\n"
-            f"model m extends {d.model} {{ weights = {d.weights}, compute = {d.compute} }}\n"
+            f"model m extends {d.model} {{ weights = {d.weights}, compute = {d.compute}"
+            f"{', kv = fp8' if d.kv_fp8 else ''} }}\n"
             f"traffic t {{ arrivals = closed(users = {d.users}), prompt = {length(d.isl)}, "
             f"output = {length(d.osl)}, requests = {d.requests} }}\n"
             f"system s {{\n{pools}{link}\n}}\n"
