@@ -36,7 +36,7 @@ from serving_run import simulate_rows  # noqa: E402
 # GB300 rows were placed in their 72-GPU NVLink domain, which made 144 more rows expressible (4347: the largest
 # disaggregated DeepSeek-R1 deployments, 16-48 attention ranks, mean TTFT off by 40-64% on them), with the
 # per-sequence CPU work paid per attention rank: 33.2%, 15.3%, 38.4%, 16.5% (on the 4203 earlier rows 32.3%,
-# 15.3%, 38.0%, 16.6%). The KV cache in FP8 where the row's InferenceX recipe set it: 32.3%, 15.3%, 37.6%, 16.6%.
+# 15.3%, 38.0%, 16.6%). The KV cache in FP8 where the row's InferenceX recipe set it: 32.4%, 15.2%, 37.6%, 16.5%.
 MEAN_TTFT_BOUND = 0.33
 MEAN_TPOT_BOUND = 0.16
 P99_TTFT_BOUND = 0.39

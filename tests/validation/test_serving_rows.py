@@ -183,3 +183,13 @@ def test_the_kv_cache_is_fp8_where_the_rows_recipe_set_it_that_day() -> None:
     llama = _first("inferencex", model="llama70b", hardware="b200", framework="trt", spec_method="none")
     assert not sr.inferencex_row(llama, 2).deployment.kv_fp8
     assert "kv = fp8" not in sr.program(sr.inferencex_row(llama, 2).deployment)
+
+
+def test_disaggregated_deepseek_runs_keep_an_fp8_kv_cache_except_sglang_on_hopper() -> None:
+    base = _first("inferencex", model="dsr1", hardware="gb200", framework="dynamo-trt", disagg="True",
+                  spec_method="none", prefill_num_workers="2", prefill_tp="4", decode_tp="16")
+    row = sr.inferencex_row(base, 2)
+    assert row.deployment is not None and row.deployment.kv_fp8
+    assert "kv = fp8" in sr.program(row.deployment)
+    assert not sr.disaggregated_kv_fp8("deepseek_r1", "h200_sxm", "sglang")
+    assert sr.disaggregated_kv_fp8("deepseek_r1", "h200_sxm", "trtllm")

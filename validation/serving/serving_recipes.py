@@ -106,3 +106,19 @@ def recipe_kv_fp8(model: str, chip: str, weights: str, stack: str, measured_on: 
     unknown, taken as the latest recipe)."""
     since = _KV_FP8.get((model, chip, weights, stack))
     return since is not None and (measured_on is None or measured_on >= since)
+
+
+# InferenceX's disaggregated deployments (Dynamo, `benchmarks/multi_node/srt-slurm-recipes/`): every version of
+# every DeepSeek-R1 recipe in the repository's history on B200, B300, GB200 and GB300 (SGLang and TensorRT-LLM)
+# and on H100/H200 under TensorRT-LLM sets an FP8 KV cache, SGLang's H100/H200 ones do not; so do all the
+# Kimi-K2.5 recipes (TensorRT-LLM and vLLM, GB200).
+_KV_FP8_DISAGG: set[tuple[str, str, str]] = {
+    *((m, c, s) for m in _DS for c in ("b200", "b300", "gb200_gpu", "gb300_gpu") for s in ("sglang", "trtllm")),
+    *((m, c, "trtllm") for m in _DS for c in ("h100_sxm", "h200_sxm")),
+    *(("kimi_k2_5", "gb200_gpu", s) for s in ("trtllm", "vllm")),
+}
+
+
+def disaggregated_kv_fp8(model: str, chip: str, stack: str) -> bool:
+    """Whether InferenceX's disaggregated recipes for this model, chip and stack keep the KV cache in FP8."""
+    return (model, chip, stack) in _KV_FP8_DISAGG

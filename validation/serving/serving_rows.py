@@ -17,7 +17,7 @@ from pathlib import Path
 
 import infera._core
 from infera import catalog
-from serving_recipes import recipe_kv_fp8, sglang_recv_interval
+from serving_recipes import disaggregated_kv_fp8, recipe_kv_fp8, sglang_recv_interval
 
 HERE = Path(__file__).resolve().parent
 
@@ -182,7 +182,8 @@ def _deployment(model, chip, prec, stack, pools, isl, osl, users, client,
     if stack == "sglang" and client is INFERENCEX_CLIENT and link is None:
         recv = sglang_recv_interval(model, chip, weights, users, measured_on,
                                     any(p.dp_attention > 1 for p in pools))
-    kv_fp8 = client is INFERENCEX_CLIENT and link is None and recipe_kv_fp8(model, chip, weights, stack, measured_on)
+    kv_fp8 = client is INFERENCEX_CLIENT and (recipe_kv_fp8(model, chip, weights, stack, measured_on) if link is None
+                                               else disaggregated_kv_fp8(model, chip, stack))
     return Deployment(model, chip, weights, compute, stack, pools, isl, osl, users,
                       client["prompts_per_user"] * users, client["range_ratio"], link, recv, dynamo, kv_fp8), None
 
