@@ -193,3 +193,17 @@ def test_disaggregated_deepseek_runs_keep_an_fp8_kv_cache_except_sglang_on_hoppe
     assert "kv = fp8" in sr.program(row.deployment)
     assert not sr.disaggregated_kv_fp8("deepseek_r1", "h200_sxm", "sglang")
     assert sr.disaggregated_kv_fp8("deepseek_r1", "h200_sxm", "trtllm")
+
+
+def test_gb200_deepseek_sglang_runs_get_their_recipes_redundant_experts() -> None:
+    base = _first("inferencex", model="dsr1", hardware="gb200", framework="dynamo-sglang", disagg="True",
+                  spec_method="none", decode_tp="48", prefill_num_workers="6")
+    d = sr.inferencex_row(base, 2).deployment
+    assert d is not None and d.redundant_experts == 32
+    text = sr.program(d)
+    assert "ep = 48, redundant_experts = 32" in text
+    infera.compile_text(text)
+    # Aggregated rows, and other stacks, keep the model's experts alone.
+    llama = sr.inferencex_row(_first("inferencex", model="llama70b", hardware="b200", framework="trt",
+                                     spec_method="none"), 2).deployment
+    assert llama.redundant_experts == 0 and "redundant_experts" not in sr.program(llama)

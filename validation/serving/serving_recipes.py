@@ -122,3 +122,15 @@ _KV_FP8_DISAGG: set[tuple[str, str, str]] = {
 def disaggregated_kv_fp8(model: str, chip: str, stack: str) -> bool:
     """Whether InferenceX's disaggregated recipes for this model, chip and stack keep the KV cache in FP8."""
     return (model, chip, stack) in _KV_FP8_DISAGG
+
+
+# ---- redundant experts -------------------------------------------------------------------------------------
+# Every version of InferenceX's GB200/GB300 DeepSeek-R1 SGLang recipes (`srt-slurm-recipes/dsr1/sglang/gb{2,3}00-*`)
+# passes `ep-num-redundant-experts: 32` to its expert-parallel workers (EP 8 to 48): 288 expert slots, which
+# is what lets EP 24 and 48 split DeepSeek's 256 experts.
+_REDUNDANT: dict[tuple[str, str, str], int] = {(m, c, "sglang"): 32 for m in _DS for c in ("gb200_gpu", "gb300_gpu")}
+
+
+def disaggregated_redundant_experts(model: str, chip: str, stack: str) -> int:
+    """The redundant expert slots InferenceX's disaggregated recipes give each expert-parallel worker."""
+    return _REDUNDANT.get((model, chip, stack), 0)

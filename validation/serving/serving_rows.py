@@ -17,7 +17,7 @@ from pathlib import Path
 
 import infera._core
 from infera import catalog
-from serving_recipes import disaggregated_kv_fp8, recipe_kv_fp8, sglang_recv_interval
+from serving_recipes import disaggregated_kv_fp8, disaggregated_redundant_experts, recipe_kv_fp8, sglang_recv_interval
 
 HERE = Path(__file__).resolve().parent
 
@@ -110,6 +110,7 @@ class Deployment:
     recv_interval: int = 1              # SGLang's --scheduler-recv-interval, as the row's recipe set it
     dynamo: bool = False                # served behind Dynamo's front end rather than the stack's own
     kv_fp8: bool = False                # the recipe kept the KV cache in FP8 (serving_recipes.recipe_kv_fp8)
+    redundant_experts: int = 0          # extra expert slots of each expert-parallel pool, as the recipe set them
 
 
 @dataclass
@@ -184,8 +185,10 @@ def _deployment(model, chip, prec, stack, pools, isl, osl, users, client,
                                     any(p.dp_attention > 1 for p in pools))
     kv_fp8 = client is INFERENCEX_CLIENT and (recipe_kv_fp8(model, chip, weights, stack, measured_on) if link is None
                                                else disaggregated_kv_fp8(model, chip, stack))
+    redundant = disaggregated_redundant_experts(model, chip, stack) if client is INFERENCEX_CLIENT and link else 0
     return Deployment(model, chip, weights, compute, stack, pools, isl, osl, users,
-                      client["prompts_per_user"] * users, client["range_ratio"], link, recv, dynamo, kv_fp8), None
+                      client["prompts_per_user"] * users, client["range_ratio"], link, recv, dynamo, kv_fp8,
+                      redundant), None
 
 
 def aiconfigurator_client(source: str) -> dict:
@@ -295,11 +298,12 @@ def trtllm_graph_tokens(max_batch: int, dp_attention: int) -> int:
 
 
 def pool_text(p: PoolSpec, chip: str, stack: str, max_batch: int, budget: int | None = None,
-              recv_interval: int = 1, dynamo: bool = False) -> str:
+              recv_interval: int = 1, dynamo: bool = False, redundant_experts: int = 0) -> str:
     """One pool of the system, imitating ``stack``, the serving stack the row ran (docs/stacks.md); ``budget``
     and ``recv_interval`` override the stack's step token budget and input polling, and TensorRT-LLM pools
     capture graphs up to their running batch, where the benchmark recipe did; a ``dynamo`` deployment's
-    requests enter through Dynamo's front end."""
+    requests enter through Dynamo's front end; ``redundant_experts`` extra expert slots go to an expert-parallel
+    pool whose recipe gave them."""
     opts = [f"stack = {stack}", f"tp = {p.tp}", f"max_batch = {max_batch}"]
     if budget is not None:
         # TensorRT-LLM's max_num_tokens holds for each attention-DP rank, which schedules its own requests.
@@ -319,6 +323,8 @@ def pool_text(p: PoolSpec, chip: str, stack: str, max_batch: int, budget: int | 
         opts.append(f"node_size = {NODE_SIZE[chip]}")
     if p.ep > 1:
         opts.append(f"ep = {p.ep}")
+        if redundant_experts:
+            opts.append(f"redundant_experts = {redundant_experts}")
     if p.dp_attention > 1:
         opts.append(f"dp_attention = {p.dp_attention}")
     return f"  pool {p.name}: {p.chips} x {chip}, {', '.join(opts)}"
@@ -335,7 +341,7 @@ def program(d: Deployment) -> str:
     decode_workers = sum(p.workers for p in d.pools if p.role != "prefill")
     max_batch = max(256, math.ceil(d.users / decode_workers))
     budget = trtllm_token_budget(d.users, d.isl, d.osl) if d.stack == "trtllm" else None
-    pools = "\n".join(pool_text(p, d.chip, d.stack, max_batch, budget, d.recv_interval, d.dynamo)
+    pools = "\n".join(pool_text(p, d.chip, d.stack, max_batch, budget, d.recv_interval, d.dynamo, d.redundant_experts)
                       for p in d.pools)
     link = f"\n  link prefill -> decode {{ bandwidth = {d.kv_link_gbs:g} GB/s }}" if d.kv_link_gbs else ""
     return (f"use chips.{d.chip}, models.{d.model}\n"

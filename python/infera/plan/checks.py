@@ -137,12 +137,17 @@ def check_parallelism(shape: model_mod.ModelShape, chip: ChipSpec, pool: PoolSpe
     if pool.pp > shape.layers:
         raise CompileError(f"{where}: pp = {pool.pp} exceeds the {shape.layers} layers of '{shape.name}'",
                            pool.loc)
+    if pool.redundant_experts and (pool.ep <= 1 or not shape.is_moe):
+        raise CompileError(f"{where}: redundant_experts copies experts across expert-parallel ranks: it needs a "
+                           f"mixture-of-experts model and ep > 1", pool.loc)
     if pool.ep > 1:
         if not shape.is_moe:
             raise CompileError(f"{where}: ep = {pool.ep} needs a mixture-of-experts model ('{shape.name}' is "
                                f"dense)", pool.loc)
-        if shape.experts % pool.ep:
-            raise CompileError(f"{where}: ep = {pool.ep} does not divide the {shape.experts} experts of "
+        slots = shape.experts + pool.redundant_experts
+        if slots % pool.ep:
+            extra = f" + {pool.redundant_experts} redundant" if pool.redundant_experts else ""
+            raise CompileError(f"{where}: ep = {pool.ep} does not divide the {shape.experts}{extra} experts of "
                                f"'{shape.name}'", pool.loc)
     # Stage j holds chips [j*tp, (j+1)*tp) of an instance that starts a node; see docs/cost-model.md.
     # An instance that fits one node needs nothing more (an NVL72 rack holds an instance of 32 and leaves 8

@@ -141,12 +141,13 @@ def kv_blocks_for(shape: model_mod.ModelShape, chip: ChipSpec, pool: PoolSpec) -
     Under attention data parallelism (``dp_attention = d``) each of the d attention ranks of tp / d chips
     holds the attention block's sharded weights whole (d - 1 more copies), and a token's KV lives only on its
     request's rank, split over (and replicated beyond) that rank's chips; each rank has its own 1/d of the
-    room for blocks.
+    room for blocks. Redundant expert slots (``redundant_experts``) add that many experts' weights.
     """
     usable = pool.instance_chips * chip.memory_bytes * pool.memory_utilization
     d = pool.dp_attention
     weights = (shape.weight_bytes() + (pool.tp - 1) * model_mod.replicated_weight_bytes(shape)
-               + (d - 1) * model_mod.attention_sharded_weight_bytes(shape))
+               + (d - 1) * model_mod.attention_sharded_weight_bytes(shape)
+               + model_mod.redundant_expert_bytes(shape, pool.redundant_experts))
     rank = pool.tp // d
     replication = rank / min(rank, shape.cache_kv_heads)
     kv_per_token = shape.kv_group_bytes_per_token() * replication

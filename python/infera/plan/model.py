@@ -437,6 +437,14 @@ def replicated_weight_bytes(m: ModelShape) -> float:
     return sum(op.count * op.weight_bytes for op in operators(m) if not op.tp_shard)
 
 
+def redundant_expert_bytes(m: ModelShape, slots: int) -> float:
+    """Weights of ``slots`` extra copies of routed experts (redundant expert slots), one expert's share each."""
+    if slots <= 0 or m.experts <= 0:
+        return 0.0
+    routed = sum(op.count * op.weight_bytes for op in operators(m) if op.experts > 0)
+    return slots * routed / m.experts
+
+
 def attention_sharded_weight_bytes(m: ModelShape) -> float:
     """Weights of the attention block sharded over the tensor-parallel group: under attention data
     parallelism each attention rank holds them whole, sharded over its own chips."""

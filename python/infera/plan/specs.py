@@ -121,6 +121,9 @@ class PoolSpec:
     #: Attention data-parallel degree (divides tp): the attention block runs on dp_attention ranks of
     #: tp / dp_attention chips, each with its own requests and KV cache.
     dp_attention: int = 1
+    #: Extra expert slots beyond the model's routed experts, each holding a copy of a busy expert (SGLang's
+    #: `--ep-num-redundant-experts`, TensorRT-LLM's MoE load balancer slots): ep divides experts + these.
+    redundant_experts: int = 0
     # Serving stack imitated (docs/stacks.md; "" for none) and how its steps reach the chip: steps of at most
     # graph_max_tokens tokens (None: any) replay a captured graph, with prefill only if graph_prefill; others
     # launch each operator from the CPU in eager_launch_s.

@@ -159,6 +159,7 @@ def _compile_pool(where: str, p: ast.Pool, network: tuple[int, float, float]) ->
     ep = pf.integer("ep", 1, dims=("number",))
     dp_a = pf.values.get("dp_attention")
     dp_attention = pf.integer("dp_attention", 1, dims=("number",))
+    redundant_experts = pf.integer("redundant_experts", 0, minimum=0, dims=("number",))
     mb_a = pf.values.get("microbatches")
     microbatches = pf.integer("microbatches", pp, dims=("number",))
     node_size = pf.integer("node_size", network[0], dims=("number",))
@@ -172,7 +173,8 @@ def _compile_pool(where: str, p: ast.Pool, network: tuple[int, float, float]) ->
     budget = mbt if mbt is not None else DEFAULT_MAX_BATCHED_TOKENS
     spec = PoolSpec(p.name, p.chips.chip.id, chips, tp, role, max_batch, budget, block_size, chunked, policy,
                     mem_util, overhead, p.loc, p.chips.chip.loc, max_queue, queue_timeout, pp, ep, microbatches,
-                    node_size, net_bw, net_lat, weights_in, kv_in, dp_attention=dp_attention, stack=stack,
+                    node_size, net_bw, net_lat, weights_in, kv_in, dp_attention=dp_attention,
+                    redundant_experts=redundant_experts, stack=stack,
                     stack_given=given, graph_max_tokens=graph_max, graph_prefill=graph_prefill,
                     graph_pad_tokens=graph_pad, eager_launch_s=eager, step_overhead_per_seq_s=per_seq,
                     recv_interval=recv_interval, frontend_per_token_s=frontend,
