@@ -207,3 +207,9 @@ def test_gb200_deepseek_sglang_runs_get_their_recipes_redundant_experts() -> Non
     llama = sr.inferencex_row(_first("inferencex", model="llama70b", hardware="b200", framework="trt",
                                      spec_method="none"), 2).deployment
     assert llama.redundant_experts == 0 and "redundant_experts" not in sr.program(llama)
+
+
+def test_aiconfigurator_gpt_oss_fp4_rows_are_the_released_mxfp4_checkpoint() -> None:
+    raw = _first("aiconfigurator", model_path="openai/gpt-oss-120b", system="b200_sxm", gemm_quant_mode="nvfp4")
+    row = sr.aiconfigurator_row(raw)
+    assert row.precision == "mxfp4" and row.deployment is not None and row.deployment.weights == "mxfp4"
