@@ -137,6 +137,8 @@ class PoolSpec:
     eager_launch_s: float = 0.0
     #: CPU seconds each step adds per scheduled sequence.
     step_overhead_per_seq_s: float = 0.0
+    #: GPU seconds each step adds per layer for the small kernels no operator prices.
+    step_overhead_per_layer_s: float = 0.0
     #: The scheduler takes in new arrivals only every this many decode steps (SGLang's
     #: ``--scheduler-recv-interval``); a step with prefill work or an idle scheduler takes them in at once.
     recv_interval: int = 1

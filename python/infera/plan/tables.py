@@ -172,6 +172,7 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("graph_pad_tokens", u32),
             ("eager_launch_s", f64),
             ("step_overhead_per_seq_s", f64),
+            ("step_overhead_per_layer_s", f64),
             # Steps between the scheduler's polls for new arrivals (docs/stacks.md).
             ("recv_interval", u32),
             ("frontend_per_token_s", f64),

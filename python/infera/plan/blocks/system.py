@@ -106,6 +106,7 @@ _STACK_KEYS = {"max_batch": "max_batch", "max_batched_tokens": "max_batched_toke
                "graph_max_tokens": "graph_max_tokens", "graph_prefill": "graph_prefill",
                "graph_pad": "graph_pad_tokens",
                "eager_launch": "eager_launch_s", "step_overhead_per_seq": "step_overhead_per_seq_s",
+               "step_overhead_per_layer": "step_overhead_per_layer_s",
                "recv_interval": "recv_interval", "frontend_per_token": "frontend_per_token_s",
                "prefix_cache": "prefix_cache"}
 
@@ -146,6 +147,7 @@ def _compile_pool(where: str, p: ast.Pool, network: tuple[int, float, float]) ->
     graph_pad = pf.integer("graph_pad", 1)
     eager = pf.quantity("eager_launch", ("time",), 0.0, positive=False)
     per_seq = pf.quantity("step_overhead_per_seq", ("time",), 0.0, positive=False)
+    per_layer = pf.quantity("step_overhead_per_layer", ("time",), 0.0, positive=False)
     recv_interval = pf.integer("recv_interval", 1, dims=("number",))
     frontend = pf.quantity("frontend_per_token", ("time",), 0.0, positive=False)
     frontend_workers = pf.integer("frontend_workers", 1, dims=("number",))
@@ -177,6 +179,7 @@ def _compile_pool(where: str, p: ast.Pool, network: tuple[int, float, float]) ->
                     redundant_experts=redundant_experts, stack=stack,
                     stack_given=given, graph_max_tokens=graph_max, graph_prefill=graph_prefill,
                     graph_pad_tokens=graph_pad, eager_launch_s=eager, step_overhead_per_seq_s=per_seq,
+                    step_overhead_per_layer_s=per_layer,
                     recv_interval=recv_interval, frontend_per_token_s=frontend,
                     frontend_workers=frontend_workers,
                     first_token_at_decode=role == "prefill" and first_token == "decode", prefix_cache=prefix_cache,

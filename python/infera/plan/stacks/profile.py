@@ -12,7 +12,8 @@ ByChip = Callable[[float, int], Any]
 
 #: The pool fields a profile sets, in the order docs/stacks.md lists them.
 FIELDS = ("max_batch", "max_batched_tokens", "chunked_prefill", "policy", "block_size", "memory_utilization",
-          "step_overhead_s", "step_overhead_per_seq_s", "graph_max_tokens", "graph_prefill", "graph_pad_tokens",
+          "step_overhead_s", "step_overhead_per_seq_s", "step_overhead_per_layer_s", "graph_max_tokens",
+          "graph_prefill", "graph_pad_tokens",
           "eager_launch_s", "recv_interval", "frontend_per_token_s", "prefix_cache")
 
 
@@ -54,6 +55,9 @@ class Stack:
     recv_interval: int
     #: Front-end seconds per prompt token (HTTP, chat template, tokenizer) before the scheduler sees a request.
     frontend_per_token_s: float = 0.0
+    #: GPU seconds per step and layer for the small kernels infera's operators do not price (RoPE, residual
+    #: adds, KV-cache writes, activation quantization), seconds.
+    step_overhead_per_layer_s: float = 0.0
     #: Whether computed prompt prefixes stay in the KV cache for later requests (docs/prefix-caching.md).
     prefix_cache: bool = True
     #: Limits the stack applies to each attention data-parallel rank, which runs a scheduler of its own: an

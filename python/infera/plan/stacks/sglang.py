@@ -26,7 +26,8 @@ PROFILE = Stack(
     policy="prefill_first",
     block_size=1,
     memory_utilization=0.88,
-    step_overhead_s=3.3e-3,
+    step_overhead_s=0.0,
+    step_overhead_per_layer_s=57e-6,
     step_overhead_per_seq_s=27e-6,
     graph_max_tokens=_graph_bs,
     graph_prefill=False,
@@ -51,8 +52,11 @@ PROFILE = Stack(
         ("memory_utilization", "server_args.py: mem_fraction_static computed per GPU (about 0.86-0.90 on "
                                "H100/H200 at TP 1-8); 0.88 is its fallback"),
         ("step_overhead_s", "overlap scheduler on (disable_overlap_schedule False; SGLang v0.4 blog, zero-overhead "
-                            "batch scheduler); the remainder fitted on the development sets"),
+                            "batch scheduler) hides the fixed CPU step: 0, what the steps measure beyond the operators "
+                            "is priced per layer (step_overhead_per_layer_s)"),
         ("step_overhead_per_seq_s", "fitted on the development sets' decode steps (docs/validation-serving.md)"),
+        ("step_overhead_per_layer_s", "fitted on the development sets' decode steps at 4-8 users against the "
+                                      "model's depth (docs/validation-serving.md)"),
         ("graph_max_tokens", "server_args.py: cuda_graph_max_bs 32/160 (< 60 GB, TP < 4 / >= 4), 256/512 "
                              "(< 160 GB), 512 (>= 160 GB)"),
         ("graph_prefill", "model_executor/cuda_graph_runner.py: graphs capture decode batches only"),

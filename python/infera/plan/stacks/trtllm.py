@@ -11,7 +11,8 @@ PROFILE = Stack(
     policy="decode_first",
     block_size=32,
     memory_utilization=0.9,
-    step_overhead_s=2.4e-3,
+    step_overhead_s=0.0,
+    step_overhead_per_layer_s=24e-6,
     step_overhead_per_seq_s=0.0,
     graph_max_tokens=128,
     graph_prefill=False,
@@ -39,8 +40,11 @@ PROFILE = Stack(
         ("memory_utilization", "llm_args.py KvCacheConfig: free_gpu_memory_fraction 0.9 (of the memory left "
                                "after weights; infera's share is of the whole)"),
         ("step_overhead_s", "overlap scheduler on (llm_args.py disable_overlap_scheduler False; TensorRT-LLM docs, "
-                            "overlap scheduler); the remainder fitted on the development sets"),
+                            "overlap scheduler) hides the fixed CPU step: 0, what steps measure beyond the operators "
+                            "is priced per layer (step_overhead_per_layer_s)"),
         ("step_overhead_per_seq_s", "fitted on the development sets' decode steps (docs/validation-serving.md)"),
+        ("step_overhead_per_layer_s", "fitted on the development sets' decode steps at 4-8 users against the "
+                                      "model's depth (docs/validation-serving.md)"),
         ("graph_max_tokens", "llm_args.py CudaGraphConfig: on by default, max_batch_size 128 when unset"),
         ("graph_prefill", "llm_args.py cuda_graph_config: graphs for generation-only batches"),
         ("graph_pad_tokens", "llm_args.py CudaGraphConfig enable_padding False: a batch replays only a graph of "

@@ -17,7 +17,8 @@ PROFILE = Stack(
     policy="decode_first",
     block_size=16,
     memory_utilization=0.9,
-    step_overhead_s=2.9e-3,
+    step_overhead_s=0.0,
+    step_overhead_per_layer_s=47e-6,
     step_overhead_per_seq_s=8.5e-6,
     graph_max_tokens=512,
     graph_prefill=True,
@@ -46,8 +47,11 @@ PROFILE = Stack(
         ("block_size", "vllm/config/cache.py + platform check_and_update_config: 16 on CUDA"),
         ("memory_utilization", "vllm/config/cache.py: gpu_memory_utilization 0.9"),
         ("step_overhead_s", "async scheduling on by default from 0.14 (vllm/config/vllm.py) hides most of the "
-                            "CPU step; the remainder fitted on the development sets (docs/validation-serving.md)"),
+                            "CPU step: 0, what the steps measure beyond the operators is priced per layer "
+                            "(step_overhead_per_layer_s, docs/validation-serving.md)"),
         ("step_overhead_per_seq_s", "fitted on the development sets' decode steps (docs/validation-serving.md)"),
+        ("step_overhead_per_layer_s", "fitted on the development sets' decode steps at 4-8 users against the "
+                                      "model's depth (docs/validation-serving.md)"),
         ("graph_max_tokens", "vllm/config/vllm.py _set_cudagraph_sizes: max_cudagraph_capture_size "
                              "min(2 x max_num_seqs, 512)"),
         ("graph_prefill", "vllm/config/compilation.py: FULL_AND_PIECEWISE graphs (default from 0.11) cover "

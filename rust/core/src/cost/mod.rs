@@ -101,6 +101,8 @@ pub struct StepCost {
     overhead_s: f64,
     /// CPU seconds per step for each scheduled sequence.
     overhead_per_seq_s: f64,
+    /// GPU seconds per step of one stage's unpriced per-layer kernels (per layer × the stage's layers).
+    stage_layer_s: f64,
     /// Graph replay or eager launches ([`Launch`]).
     launch: Launch,
     /// Busy power of the whole instance (all its `tp × pp` chips), watts.

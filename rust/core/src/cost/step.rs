@@ -56,6 +56,7 @@ impl StepCost {
             boundaries_network: crossing,
             overhead_s: pool.step_overhead_s,
             overhead_per_seq_s: pool.step_overhead_per_seq_s,
+            stage_layer_s: pool.step_overhead_per_layer_s * model.layers as f64 / pp,
             launch: Launch::new(pool, launches),
             instance_power_w: chip.power_busy_w * tp * pp,
             energy_model,
@@ -172,9 +173,12 @@ impl StepCost {
         let overhead = self.overhead_s + self.overhead_per_seq_s * self.busiest_rank(s).seqs;
         if self.pp <= 1.0 {
             if self.launch.is_graph_only() {
-                return self.stage_seconds(s, overhead);
+                return self.stage_seconds(s, overhead + self.stage_layer_s);
             }
-            return overhead + self.launch.stage_seconds(s, self.stage_seconds(s, 0.0));
+            return overhead
+                + self
+                    .launch
+                    .stage_seconds(s, self.stage_seconds(s, self.stage_layer_s));
         }
         let m = self.microbatches.min(s.tokens.floor()).max(1.0);
         let mb = s.split(m);
@@ -184,7 +188,9 @@ impl StepCost {
             .filter(|op| op.kind == OpKind::P2p)
             .map(|op| op.count * self.pipeline_transfer_s(op.bytes_per_token * mb.tokens))
             .sum();
-        let stage = self.launch.stage_seconds(&mb, self.stage_seconds(&mb, 0.0));
+        let stage = self
+            .launch
+            .stage_seconds(&mb, self.stage_seconds(&mb, self.stage_layer_s));
         overhead + (m + self.pp - 1.0) * stage + send
     }
 }

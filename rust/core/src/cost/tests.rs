@@ -311,3 +311,18 @@ fn fp8_operator_on_a_chip_without_fp8_runs_at_the_bf16_rate() {
         2e12 / 1e15,
     );
 }
+
+#[test]
+fn the_per_layer_overhead_adds_once_per_layer_of_a_step() {
+    let p = plan(&[BF16_TENSOR], 8, vec![matmul()], 1, 1e-4);
+    let mut model = p.models[0].clone();
+    model.layers = 10;
+    let mut pool = p.pools[0].clone();
+    let s = stats(1000.0, 10.0, 0.0, 0.0);
+    let base = StepCost::new(&model, &p.chips[0], &pool).step_seconds(&s);
+    pool.step_overhead_per_layer_s = 5e-6;
+    let with = StepCost::new(&model, &p.chips[0], &pool);
+    // 10 layers × 5 µs on top of the step; an empty step still costs nothing.
+    close(with.step_seconds(&s) - base, 10.0 * 5e-6);
+    close(with.step_seconds(&stats(0.0, 0.0, 0.0, 0.0)), 0.0);
+}

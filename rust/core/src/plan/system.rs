@@ -111,6 +111,9 @@ pub struct Pool {
     /// CPU seconds each step adds per scheduled sequence: preparing its inputs, sampling, detokenizing and
     /// streaming its token (optional column `step_overhead_per_seq_s`, 0 when absent).
     pub step_overhead_per_seq_s: f64,
+    /// GPU seconds each step adds per layer for the small kernels no operator prices (RoPE, residual adds,
+    /// KV-cache writes, activation quantization) (optional column `step_overhead_per_layer_s`, 0 when absent).
+    pub step_overhead_per_layer_s: f64,
     /// The scheduler takes in newly arrived requests only every this many decode steps (a step with prefill
     /// work, or an idle scheduler, takes them in at once): SGLang's `--scheduler-recv-interval` (optional
     /// column `recv_interval`, 1 when absent: every step).

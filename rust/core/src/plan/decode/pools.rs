@@ -63,6 +63,7 @@ pub fn decode(batch: &RecordBatch, runs: usize, chips: usize) -> PlanResult<Vec<
         let eager_launch = t.optional("eager_launch_s", 0.0, |t, c| t.nonneg(c))?;
         let graph_pad = t.optional("graph_pad_tokens", 1, |t, c| t.int_in(c, 1, 1 << 20))?;
         let per_seq = t.optional("step_overhead_per_seq_s", 0.0, |t, c| t.nonneg(c))?;
+        let per_layer = t.optional("step_overhead_per_layer_s", 0.0, |t, c| t.nonneg(c))?;
         let recv_interval = t.optional("recv_interval", 1, |t, c| t.int_in(c, 1, 1 << 20))?;
         let frontend = t.optional("frontend_per_token_s", 0.0, |t, c| t.nonneg(c))?;
         let frontend_workers = t.optional("frontend_workers", 1, |t, c| t.int_in(c, 1, 1 << 20))?;
@@ -163,6 +164,7 @@ pub fn decode(batch: &RecordBatch, runs: usize, chips: usize) -> PlanResult<Vec<
                     graph_prefill: graph_prefill[i],
                     eager_launch_s: eager_launch[i],
                     step_overhead_per_seq_s: per_seq[i],
+                    step_overhead_per_layer_s: per_layer[i],
                     graph_pad_tokens: graph_pad[i],
                     recv_interval: recv_interval[i],
                     frontend_per_token_s: frontend[i],
