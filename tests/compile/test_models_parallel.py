@@ -382,6 +382,9 @@ def test_core_rejects_inconsistent_parallelism_columns() -> None:
     ("pool p: 1 x toy, microbatches = 4", "microbatches splits a step across pipeline stages"),
     ("pool p: 4 x toy, tp = 4, node_size = 3", "tp = 4 and node_size = 3 must divide one another"),
     ("pool p: 4 x toy, tp = 2, pp = 2, node_size = 2", "spans 2 nodes of node_size = 2"),
+    # Redundant expert slots copy experts across expert-parallel ranks (tests/compile/test_redundant_experts.py).
+    ("pool p: 1 x toy, redundant_experts = 2", "needs a mixture-of-experts model and ep > 1"),
+    ("pool p: 1 x toy, redundant_experts = -1", "redundant_experts"),
 ])
 def test_parallelism_errors(pool: str, message: str) -> None:
     text = program(f"""

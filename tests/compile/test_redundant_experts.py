@@ -1,6 +1,7 @@
 """Redundant expert slots (pool field ``redundant_experts``): extra copies of routed experts spread over the
 expert-parallel ranks, as SGLang's ``--ep-num-redundant-experts`` and TensorRT-LLM's MoE load balancer slots
-deploy DeepSeek at ep = 48. They make ep divide the slots rather than the experts, and cost memory."""
+deploy DeepSeek at ep = 48. They make ep divide the slots rather than the experts, and cost memory; their
+compile errors are with the other parallelism errors in test_models_parallel.py."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pytest
 
 import infera
 from infera.plan import model as model_mod
-from helpers import compile_error, program
+from helpers import compile_error
 
 DEEPSEEK = """
 use models.deepseek_v3, chips.gb200_gpu
@@ -39,16 +40,3 @@ def test_redundant_slots_hold_one_routed_experts_weights_each() -> None:
     plans = {n: infera.compile_text(DEEPSEEK.replace("EXTRA", f", redundant_experts = {n}")) for n in (32, 80)}
     blocks = {n: p["pools"].to_pylist()[0]["kv_blocks"] for n, p in plans.items()}
     assert blocks[80] < blocks[32]
-
-
-@pytest.mark.parametrize("pool, message", [
-    ("pool p: 1 x toy, redundant_experts = 2", "needs a mixture-of-experts model and ep > 1"),
-    ("pool p: 1 x toy, redundant_experts = -1", "redundant_experts"),
-])
-def test_redundant_experts_errors(pool: str, message: str) -> None:
-    text = program(f"""
-traffic t {{ arrivals = burst, prompt = 10 tokens, output = 2 tokens, requests = 1 }}
-system s {{ {pool} }}
-run r {{ model = tiny, traffic = t, system = s }}
-""")
-    assert message in str(compile_error(text))

@@ -98,12 +98,11 @@ def check_pool(shape: model_mod.ModelShape, chip: ChipSpec, pool: PoolSpec, wher
     :func:`~infera.plan.hardware.place_memory`)."""
     # Attention runs on each attention-DP rank of tp / dp_attention chips, which split its heads.
     rank = pool.tp // pool.dp_attention if pool.dp_attention >= 1 and pool.tp % pool.dp_attention == 0 else pool.tp
+    what = f"tp = {pool.tp}" if rank == pool.tp else f"an attention rank of tp / dp_attention = {rank} chips"
     if shape.heads % rank:
-        what = f"tp = {pool.tp}" if rank == pool.tp else f"an attention rank of tp / dp_attention = {rank} chips"
         raise CompileError(f"{where}: {what} does not divide the {shape.heads} attention heads of "
                            f"model '{shape.name}'", pool.loc)
     if shape.cache_kv_heads % rank and rank % shape.cache_kv_heads:
-        what = f"tp = {pool.tp}" if rank == pool.tp else f"an attention rank of tp / dp_attention = {rank} chips"
         raise CompileError(f"{where}: {what} and the {shape.kv_heads} KV heads of '{shape.name}' do not divide "
                            f"one another", pool.loc)
     check_parallelism(shape, chip, pool, where)
