@@ -153,3 +153,25 @@ run r { model = fp8_8b, traffic = t, system = s }
     rates = {(e["kind"], e["dtype"]): e["flops"] for e in plan["engines"].to_pylist()}
     assert rates[("tensor", "bf16")] == 500e12
     assert rates[("tensor", "fp8")] == 1978.9e12
+
+
+def test_a_prefill_only_pool_needs_a_budget_for_the_prompt_not_the_output() -> None:
+    # Without chunks a prompt is one step; a prefill-only pool hands the KV cache on before any output, while
+    # a decoding pool may recompute a preempted request's prompt and output together.
+    text = program("""
+traffic t { arrivals = poisson(5 /s), prompt = 100 tokens, output = 50 tokens, requests = 40 }
+system s {
+  pool pre: 1 x toy, role = prefill, chunked_prefill = false, max_batched_tokens = 100
+  pool dec: 1 x toy, role = decode, chunked_prefill = false, max_batched_tokens = 150
+  link pre -> dec { bandwidth = 50 GB/s }
+}
+run r { model = tiny, traffic = t, system = s }
+""")
+    plan = infera.compile_text(text)
+    infera.check(plan)
+    s = infera.simulate(plan).summary.row(0, named=True)
+    assert (s["requests"], s["rejected"], s["output_tokens"]) == (40, 0, 40 * 50)
+    err = compile_error(text.replace("max_batched_tokens = 150", "max_batched_tokens = 149"))
+    assert "max_batched_tokens (149) must cover the longest request (150 tokens)" in str(err)
+    err = compile_error(text.replace("max_batched_tokens = 100", "max_batched_tokens = 99"))
+    assert "max_batched_tokens (99) must cover the longest request (100 tokens)" in str(err)

@@ -110,10 +110,11 @@ class _Writer:
         sessions = [c.traffic for c in spec.classes] + [spec]
         if (spec.trace is None and math.isfinite(bound)
                 and all(c.session is None and c.system_prompt is None for c in sessions)):
-            longest = int(bound)
+            longest, longest_prompt = int(bound), int(spec.longest_prompt)
         else:
             stream = self.streams[wid]
             longest = int((stream.prompt_tokens.astype(np.int64) + stream.output_tokens).max())
+            longest_prompt = int(stream.prompt_tokens.max())
         slo = lookup(specs.slos, "slo", run.slo, run.slo_loc or run.loc) if run.slo is not None else None
         for sys_name, sys_loc in run.systems:
             system = lookup(specs.systems, "system", sys_name, sys_loc)
@@ -129,8 +130,10 @@ class _Writer:
                 pool = stacks.apply(pool, chip)
                 pool_where = f"system '{system.name}' pool '{pool.name}'"
                 check_chip_runs(shape, chip, pool_where, pool.loc)
-                check_pool(shape, chip, pool, pool_where, longest)
-                placement = place_memory(shape, chip, pool, longest, pool_where)
+                # A prefill-only instance holds a prompt and hands its KV cache on: it never holds an output.
+                held = longest_prompt if pool.role == "prefill" else longest
+                check_pool(shape, chip, pool, pool_where, held)
+                placement = place_memory(shape, chip, pool, held, pool_where)
                 cid = self.chip(pool.chip)
                 mem0 = self.memory_rows[cid]
                 pool_rows[pool.name] = self.add(

@@ -89,6 +89,13 @@ class TrafficSpec:
             return max(c.traffic.longest for c in self.classes)
         return self.prompt.upper + self.output.upper
 
+    @property
+    def longest_prompt(self) -> float:
+        """The longest prompt the length distributions can produce: all a prefill-only pool ever holds."""
+        if self.classes:
+            return max(c.traffic.longest_prompt for c in self.classes)
+        return self.prompt.upper
+
 
 @dataclass(frozen=True)
 class ClassSpec:

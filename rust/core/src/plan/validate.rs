@@ -78,16 +78,28 @@ impl Plan {
                 .table("workloads")
                 .row(run.workload));
             }
-            let max_ctx = wl
+            let longest = wl
                 .prompt_tokens
                 .iter()
                 .zip(&wl.output_tokens)
                 .map(|(p, o)| *p as u64 + *o as u64)
                 .max()
                 .unwrap_or(0);
+            let longest_prompt = wl
+                .prompt_tokens
+                .iter()
+                .map(|&p| p as u64)
+                .max()
+                .unwrap_or(0);
             for &pi in &run.pools {
                 let pool = &self.pools[pi];
                 let in_pool = |col: &str, e: PlanError| e.table("pools").column(col).row(pi);
+                // A prefill-only instance hands each KV cache on after the prompt: it never holds an output.
+                let max_ctx = if pool.role == Role::Prefill {
+                    longest_prompt
+                } else {
+                    longest
+                };
                 let chip = &self.chips[pool.chip];
                 for op in &model.operators {
                     if !op.is_communication() && chip.engine_for(op).is_none() {

@@ -1,7 +1,7 @@
 //! Validating a decoded plan: values in range, indices that point at rows, known choices, and tables that
 //! agree with one another.
 
-use infera_core::builder::{tiny_dense_plan, WorkloadRow};
+use infera_core::builder::{tiny_dense_plan, PoolRow, WorkloadRow};
 use infera_core::Plan;
 
 use crate::common::{closed_plan, rejects, tweaked};
@@ -213,6 +213,43 @@ fn rejects_kv_capacity_below_the_longest_request() {
         &["tiny-pool", "KV cache", "128", "136"],
     );
     assert!(Plan::from_batch(&tweaked(|b| b.pools[0].kv_blocks = 9)).is_ok());
+}
+
+#[test]
+fn without_chunks_a_prefill_only_pool_needs_a_budget_for_its_prompts_alone() {
+    // 106 prompt + 30 output tokens: a decoding pool may recompute both at once, a prefill-only pool hands the
+    // KV cache on after the prompt.
+    let unchunked = |b: &mut infera_core::builder::PlanBuilder, budget: u32| {
+        b.pools[0].chunked_prefill = false;
+        b.pools[0].max_batched_tokens = budget;
+    };
+    rejects(
+        &tweaked(|b| unchunked(b, 135)),
+        &[
+            "tiny-pool",
+            "max_batched_tokens (135)",
+            "longest context (136)",
+        ],
+    );
+    let split = |budget: u32| {
+        tweaked(|b| {
+            unchunked(b, budget);
+            b.pools[0].role = "prefill".into();
+            let dec = PoolRow {
+                name: "dec".into(),
+                role: "decode".into(),
+                max_batched_tokens: 136,
+                ..b.pools[0].clone()
+            };
+            b.pool(dec);
+            b.link(0, 1, 1e10, 5e-5);
+        })
+    };
+    assert!(Plan::from_batch(&split(106)).is_ok());
+    rejects(
+        &split(105),
+        &["max_batched_tokens (105)", "longest context (106)"],
+    );
 }
 
 #[test]
