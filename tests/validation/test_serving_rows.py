@@ -213,3 +213,33 @@ def test_aiconfigurator_gpt_oss_fp4_rows_are_the_released_mxfp4_checkpoint() -> 
     raw = _first("aiconfigurator", model_path="openai/gpt-oss-120b", system="b200_sxm", gemm_quant_mode="nvfp4")
     row = sr.aiconfigurator_row(raw)
     assert row.precision == "mxfp4" and row.deployment is not None and row.deployment.weights == "mxfp4"
+
+
+def test_a_gap_analysis_agg_row_above_its_worker_batch_records_no_worker_count() -> None:
+    raw = _first("aiconfigurator", id="nvidia_qwen3_32b_nvfp4_nvidia_qwen3_32b_nvfp4_b200_sxm_trtllm_agg_15000x500_c416"
+                 "_tp2_0_epnone_2")
+    assert (raw["batch_size"], raw["tp_size"]) == ("13", "2") and "silicon_concurrency=416" in \
+        raw["silicon_data_source"]
+    row = sr.aiconfigurator_row(raw)
+    assert row.deployment is None and row.reason == "worker count or layout not recorded"
+    # at its worker's batch, the same set's row is one worker
+    one = dict(raw, silicon_data_source=raw["silicon_data_source"].replace("=416", "=13"))
+    d = sr.aiconfigurator_row(one).deployment
+    assert d is not None and d.users == 13 and d.pools[0].workers == 1
+
+
+def test_disaggregated_trtllm_prefill_workers_take_their_recipes_small_batches() -> None:
+    base = _first("inferencex", model="dsr1", hardware="gb200", framework="dynamo-trt", disagg="True",
+                  spec_method="none", precision="fp4", isl="8192", prefill_tp="4", prefill_dp_attention="True")
+    d = sr.inferencex_row(base, 2).deployment
+    assert d is not None and d.prefill_limits == (2, 16640)
+    prefill = next(line for line in sr.program(d).splitlines() if "role = prefill" in line)
+    # two 8k prompts and 16,640 tokens on each of the worker's four attention-DP ranks
+    assert "max_batch = 8, max_batched_tokens = 66560" in prefill and "dp_attention = 4" in prefill
+    infera.compile_text(sr.program(d))
+    assert sr.disaggregated_prefill_limits("deepseek_r1", "h100_sxm", "fp8", 1024) == (2, 2048)
+    # aggregated rows and other stacks keep the single-node budget
+    sglang = sr.inferencex_row(_first("inferencex", model="dsr1", hardware="gb200", framework="dynamo-sglang",
+                                      disagg="True", spec_method="none", decode_tp="48",
+                                      prefill_num_workers="6"), 2).deployment
+    assert sglang is not None and sglang.prefill_limits is None

@@ -134,3 +134,36 @@ _REDUNDANT: dict[tuple[str, str, str], int] = {(m, c, "sglang"): 32 for m in _DS
 def disaggregated_redundant_experts(model: str, chip: str, stack: str) -> int:
     """The redundant expert slots InferenceX's disaggregated recipes give each expert-parallel worker."""
     return _REDUNDANT.get((model, chip, stack), 0)
+
+
+# ---- disaggregated TensorRT-LLM prefill workers ----------------------------------------------------------------
+# InferenceX's Dynamo TensorRT-LLM recipes (`srt-slurm-recipes/{dsr1,kimi2.5,kimik2.5,GLM5}/...`, and for
+# gpt-oss `configs/deprecated/nvidia-gptoss-master.yaml` PREFILL_MAX_BATCH_SIZE / PREFILL_MAX_NUM_TOKENS) give
+# the prefill workers small batches of their own: `max_batch_size` and `max_num_tokens` per attention-DP rank,
+# the same in every version of every recipe for a model, chip, precision and prompt length. At 8k prompts
+# that is one or two prompts a rank, not the single-node recipes' budget sized for the whole concurrency.
+#: (model, chip, weights) → {prompt length: (max_batch_size, max_num_tokens)}
+_PREFILL: dict[tuple[str, str, str], dict[int, tuple[int, int]]] = {}
+for _m in _DS:
+    _PREFILL.update({
+        (_m, "gb200_gpu", "nvfp4"): {1024: (16, 16384), 8192: (2, 16640)},
+        (_m, "gb300_gpu", "nvfp4"): {1024: (16, 16384), 8192: (2, 16640)},
+        (_m, "gb200_gpu", "fp8"): {1024: (16, 16384), 8192: (2, 16384)},
+        (_m, "gb300_gpu", "fp8"): {1024: (16, 16384), 8192: (2, 16384)},
+        (_m, "b200", "nvfp4"): {1024: (8, 10240), 8192: (2, 16896)},
+        (_m, "b300", "nvfp4"): {1024: (8, 10240), 8192: (2, 16896)},
+        (_m, "b200", "fp8"): {1024: (16, 16384), 8192: (1, 8320)},
+        (_m, "b300", "fp8"): {1024: (8, 8320), 8192: (8, 8320)},
+        (_m, "h100_sxm", "fp8"): {1024: (2, 2048), 8192: (1, 8224)},
+        (_m, "h200_sxm", "fp8"): {1024: (8, 8192), 8192: (2, 16640)},
+    })
+_PREFILL[("kimi_k2_5", "gb200_gpu", "nvfp4")] = {1024: (16, 16384), 8192: (2, 16384)}
+_PREFILL[("kimi_k2_5", "gb300_gpu", "nvfp4")] = {8192: (2, 16384)}
+_PREFILL[("glm_5", "gb200_gpu", "nvfp4")] = {1024: (16, 16384), 8192: (2, 16640)}
+_PREFILL[("gpt_oss_120b", "gb200_gpu", "mxfp4")] = {1024: (32, 20000), 8192: (32, 20000)}
+
+
+def disaggregated_prefill_limits(model: str, chip: str, weights: str, isl: int) -> tuple[int, int] | None:
+    """``(max_batch_size, max_num_tokens)`` per attention-DP rank of the prefill workers of InferenceX's
+    disaggregated TensorRT-LLM recipe for this model, chip, precision and prompt length; None where none."""
+    return _PREFILL.get((model, chip, weights), {}).get(isl)

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import infera._core
 from infera import catalog
-from serving_recipes import disaggregated_kv_fp8, disaggregated_redundant_experts, recipe_kv_fp8, sglang_recv_interval
+from serving_recipes import (disaggregated_kv_fp8, disaggregated_prefill_limits, disaggregated_redundant_experts,
+                             recipe_kv_fp8, sglang_recv_interval)
 
 HERE = Path(__file__).resolve().parent
 
@@ -111,6 +112,7 @@ class Deployment:
     dynamo: bool = False                # served behind Dynamo's front end rather than the stack's own
     kv_fp8: bool = False                # the recipe kept the KV cache in FP8 (serving_recipes.recipe_kv_fp8)
     redundant_experts: int = 0          # extra expert slots of each expert-parallel pool, as the recipe set them
+    prefill_limits: tuple[int, int] | None = None   # a prefill rank's max batch and tokens, as the recipe set them
 
 
 @dataclass
@@ -186,9 +188,11 @@ def _deployment(model, chip, prec, stack, pools, isl, osl, users, client,
     kv_fp8 = client is INFERENCEX_CLIENT and (recipe_kv_fp8(model, chip, weights, stack, measured_on) if link is None
                                                else disaggregated_kv_fp8(model, chip, stack))
     redundant = disaggregated_redundant_experts(model, chip, stack) if client is INFERENCEX_CLIENT and link else 0
+    limits = disaggregated_prefill_limits(model, chip, weights, isl) \
+        if client is INFERENCEX_CLIENT and link and stack == "trtllm" else None
     return Deployment(model, chip, weights, compute, stack, pools, isl, osl, users,
                       client["prompts_per_user"] * users, client["range_ratio"], link, recv, dynamo, kv_fp8,
-                      redundant), None
+                      redundant, limits), None
 
 
 def aiconfigurator_client(source: str) -> dict:
@@ -225,6 +229,12 @@ def aiconfigurator_row(r: dict[str, str]) -> Row:
             # Every aggregated InferenceX run is one node (its set: 2129 of 2129, none above 8 GPUs). Its early
             # GB200 exports list disaggregated runs by their GPU total alone (InferenceX's own copies of them
             # record no workers), which this export files as aggregated at tp = that total.
+            pools = (PoolSpec("p", "mixed", 0, 0, 1, 1, 1),)
+        elif client is AICONFIGURATOR_CLIENT and m and _int(r["batch_size"]) not in (0, users):
+            # A gap-analysis aggregated row's batch_size is one worker's batch, and 326 of its 355 rows ran at
+            # that concurrency: one worker. The other 29 ran 2-32 times it (the Qwen3-32B NVFP4 ones at 32 x
+            # tp 2, the GPU count of the disaggregated run beside them) on a worker count the row does not
+            # record.
             pools = (PoolSpec("p", "mixed", 0, 0, 1, 1, 1),)
     else:
         pools = (pool("prefill", "prefill", "prefill_", _int(r["prefill_num_workers"])),
@@ -345,7 +355,14 @@ def program(d: Deployment) -> str:
     decode_workers = sum(p.workers for p in d.pools if p.role != "prefill")
     max_batch = max(256, math.ceil(d.users / decode_workers))
     budget = trtllm_token_budget(d.users, d.isl, d.osl) if d.stack == "trtllm" else None
-    pools = "\n".join(pool_text(p, d.chip, d.stack, max_batch, budget, d.recv_interval, d.dynamo, d.redundant_experts)
+
+    def limits(p: PoolSpec) -> tuple[int, int | None]:
+        if p.role == "prefill" and d.prefill_limits:
+            # the recipe's per-rank limits; pool_text scales the token budget to the instance's ranks
+            return d.prefill_limits[0] * p.dp_attention, d.prefill_limits[1]
+        return max_batch, budget
+
+    pools = "\n".join(pool_text(p, d.chip, d.stack, *limits(p), d.recv_interval, d.dynamo, d.redundant_experts)
                       for p in d.pools)
     link = f"\n  link prefill -> decode {{ bandwidth = {d.kv_link_gbs:g} GB/s }}" if d.kv_link_gbs else ""
     return (f"use chips.{d.chip}, models.{d.model}\n"
