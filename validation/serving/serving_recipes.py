@@ -142,21 +142,22 @@ def disaggregated_redundant_experts(model: str, chip: str, stack: str) -> int:
 # the prefill workers small batches of their own: `max_batch_size` and `max_num_tokens` per attention-DP rank,
 # the same in every version of every recipe for a model, chip, precision and prompt length. At 8k prompts
 # that is one or two prompts a rank, not the single-node recipes' budget sized for the whole concurrency.
+#: DeepSeek-R1 (and the V3 rows): (chip, weights) → {prompt length: (max_batch_size, max_num_tokens)}
+_DS_PREFILL: dict[tuple[str, str], dict[int, tuple[int, int]]] = {
+    ("gb200_gpu", "nvfp4"): {1024: (16, 16384), 8192: (2, 16640)},
+    ("gb300_gpu", "nvfp4"): {1024: (16, 16384), 8192: (2, 16640)},
+    ("gb200_gpu", "fp8"): {1024: (16, 16384), 8192: (2, 16384)},
+    ("gb300_gpu", "fp8"): {1024: (16, 16384), 8192: (2, 16384)},
+    ("b200", "nvfp4"): {1024: (8, 10240), 8192: (2, 16896)},
+    ("b300", "nvfp4"): {1024: (8, 10240), 8192: (2, 16896)},
+    ("b200", "fp8"): {1024: (16, 16384), 8192: (1, 8320)},
+    ("b300", "fp8"): {1024: (8, 8320), 8192: (8, 8320)},
+    ("h100_sxm", "fp8"): {1024: (2, 2048), 8192: (1, 8224)},
+    ("h200_sxm", "fp8"): {1024: (8, 8192), 8192: (2, 16640)},
+}
 #: (model, chip, weights) → {prompt length: (max_batch_size, max_num_tokens)}
-_PREFILL: dict[tuple[str, str, str], dict[int, tuple[int, int]]] = {}
-for _m in _DS:
-    _PREFILL.update({
-        (_m, "gb200_gpu", "nvfp4"): {1024: (16, 16384), 8192: (2, 16640)},
-        (_m, "gb300_gpu", "nvfp4"): {1024: (16, 16384), 8192: (2, 16640)},
-        (_m, "gb200_gpu", "fp8"): {1024: (16, 16384), 8192: (2, 16384)},
-        (_m, "gb300_gpu", "fp8"): {1024: (16, 16384), 8192: (2, 16384)},
-        (_m, "b200", "nvfp4"): {1024: (8, 10240), 8192: (2, 16896)},
-        (_m, "b300", "nvfp4"): {1024: (8, 10240), 8192: (2, 16896)},
-        (_m, "b200", "fp8"): {1024: (16, 16384), 8192: (1, 8320)},
-        (_m, "b300", "fp8"): {1024: (8, 8320), 8192: (8, 8320)},
-        (_m, "h100_sxm", "fp8"): {1024: (2, 2048), 8192: (1, 8224)},
-        (_m, "h200_sxm", "fp8"): {1024: (8, 8192), 8192: (2, 16640)},
-    })
+_PREFILL: dict[tuple[str, str, str], dict[int, tuple[int, int]]] = {
+    (m, c, w): v for m in _DS for (c, w), v in _DS_PREFILL.items()}
 _PREFILL[("kimi_k2_5", "gb200_gpu", "nvfp4")] = {1024: (16, 16384), 8192: (2, 16384)}
 _PREFILL[("kimi_k2_5", "gb300_gpu", "nvfp4")] = {8192: (2, 16384)}
 _PREFILL[("glm_5", "gb200_gpu", "nvfp4")] = {1024: (16, 16384), 8192: (2, 16640)}

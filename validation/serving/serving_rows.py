@@ -224,18 +224,16 @@ def aiconfigurator_row(r: dict[str, str]) -> Row:
 
     client = aiconfigurator_client(r["silicon_data_source"])
     if r["mode"] == "agg":
-        pools = (pool("p", "mixed", "", 1),)
-        if client is INFERENCEX_CLIENT and pools[0].chips > 8:
-            # Every aggregated InferenceX run is one node (its set: 2129 of 2129, none above 8 GPUs). Its early
-            # GB200 exports list disaggregated runs by their GPU total alone (InferenceX's own copies of them
-            # record no workers), which this export files as aggregated at tp = that total.
-            pools = (PoolSpec("p", "mixed", 0, 0, 1, 1, 1),)
-        elif client is AICONFIGURATOR_CLIENT and m and _int(r["batch_size"]) not in (0, users):
-            # A gap-analysis aggregated row's batch_size is one worker's batch, and 326 of its 355 rows ran at
-            # that concurrency: one worker. The other 29 ran 2-32 times it (the Qwen3-32B NVFP4 ones at 32 x
-            # tp 2, the GPU count of the disaggregated run beside them) on a worker count the row does not
-            # record.
-            pools = (PoolSpec("p", "mixed", 0, 0, 1, 1, 1),)
+        # Rows whose worker count is not what they seem keep none (0 workers: "layout not recorded"):
+        # - every aggregated InferenceX run is one node (its set: 2129 of 2129, none above 8 GPUs), and its
+        #   early GB200 exports list disaggregated runs by their GPU total alone (InferenceX's own copies of them
+        #   record no workers), which this export files as aggregated at tp = that total;
+        # - a gap-analysis aggregated row's batch_size is one worker's batch, and 326 of its 355 rows ran at
+        #   that concurrency: one worker. The other 29 ran 2-32 times it (the Qwen3-32B NVFP4 ones at 32 x tp 2,
+        #   the GPU count of the disaggregated run beside them) on a worker count the row does not record.
+        unrecorded = (client is INFERENCEX_CLIENT and pool("p", "mixed", "", 1).chips > 8) or (
+            client is AICONFIGURATOR_CLIENT and m is not None and _int(r["batch_size"]) not in (0, users))
+        pools = (pool("p", "mixed", "", 0 if unrecorded else 1),)
     else:
         pools = (pool("prefill", "prefill", "prefill_", _int(r["prefill_num_workers"])),
                  pool("decode", "decode", "decode_", _int(r["decode_num_workers"])))

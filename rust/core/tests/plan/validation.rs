@@ -1,7 +1,7 @@
 //! Validating a decoded plan: values in range, indices that point at rows, known choices, and tables that
 //! agree with one another.
 
-use infera_core::builder::{tiny_dense_plan, PoolRow, WorkloadRow};
+use infera_core::builder::{tiny_dense_plan, PlanBuilder, PoolRow, WorkloadRow};
 use infera_core::Plan;
 
 use crate::common::{closed_plan, rejects, tweaked};
@@ -219,7 +219,7 @@ fn rejects_kv_capacity_below_the_longest_request() {
 fn without_chunks_a_prefill_only_pool_needs_a_budget_for_its_prompts_alone() {
     // 106 prompt + 30 output tokens: a decoding pool may recompute both at once, a prefill-only pool hands the
     // KV cache on after the prompt.
-    let unchunked = |b: &mut infera_core::builder::PlanBuilder, budget: u32| {
+    let unchunked = |b: &mut PlanBuilder, budget: u32| {
         b.pools[0].chunked_prefill = false;
         b.pools[0].max_batched_tokens = budget;
     };
